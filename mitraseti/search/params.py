@@ -1,0 +1,42 @@
+"""Search parameters with validation (clear errors naming the parameter)."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+
+class ParameterError(ValueError):
+    """A search parameter is out of range; the message names it and what was expected."""
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """max_drift, min_drift: Hz/s (absolute values); snr: detection threshold;
+    n_coarse_chan: coarse channels in the file (None: from the file's nfpc, else 1)."""
+
+    max_drift: float = 4.0
+    min_drift: float = 0.0
+    snr: float = 10.0
+    n_coarse_chan: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_drift", "min_drift", "snr"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ParameterError(f"{name} must be a finite number, got {v!r}")
+        if self.max_drift <= 0:
+            raise ParameterError(f"max_drift must be > 0 Hz/s, got {self.max_drift}")
+        if self.min_drift < 0:
+            raise ParameterError(f"min_drift must be >= 0 Hz/s, got {self.min_drift}")
+        if self.min_drift > self.max_drift:
+            raise ParameterError(
+                f"min_drift ({self.min_drift}) must not exceed max_drift ({self.max_drift})")
+        if self.snr <= 0:
+            raise ParameterError(f"snr must be > 0, got {self.snr}")
+        if self.n_coarse_chan is not None:
+            n = self.n_coarse_chan
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ParameterError(f"n_coarse_chan must be a positive integer, got {n!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

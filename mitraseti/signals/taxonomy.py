@@ -1,0 +1,29 @@
+"""The nine signal labels of SIGNALS.md, in precedence order (first match wins)."""
+from __future__ import annotations
+
+from enum import Enum
+
+
+class SignalClass(str, Enum):
+    NOISE = "NOISE"
+    RFI_SATELLITE = "RFI_SATELLITE"
+    RFI_TERRESTRIAL = "RFI_TERRESTRIAL"
+    CANDIDATE_ET = "CANDIDATE_ET"
+    BROADBAND = "BROADBAND"
+    PULSED = "PULSED"
+    CHIRP = "CHIRP"
+    NARROWBAND_STATIONARY = "NARROWBAND_STATIONARY"
+    NARROWBAND_DRIFTING = "NARROWBAND_DRIFTING"
+
+
+LABELS = [c.value for c in SignalClass]
+
+# Labels the morphology classifier predicts (1 and 5-9 of SIGNALS.md).
+MORPHOLOGIES = [
+    SignalClass.NOISE.value, SignalClass.BROADBAND.value, SignalClass.PULSED.value,
+    SignalClass.CHIRP.value, SignalClass.NARROWBAND_STATIONARY.value,
+    SignalClass.NARROWBAND_DRIFTING.value,
+]
+
+# A filtered hit with one of these labels counts as a candidate.
+CANDIDATE_LABELS = {SignalClass.NARROWBAND_DRIFTING.value, SignalClass.CANDIDATE_ET.value}
