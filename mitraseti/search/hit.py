@@ -31,6 +31,9 @@ class Hit:
     drift_index: index on the drift grid (units of the drift resolution r).
     boxcar_width: channels summed by the matched filter (1 for the plain tree).
     source: which detector found it: "dedoppler" or "matched_filter".
+    n_merged: raw hits merged into this filtered hit (1 for a raw hit).
+    spectrum_start, spectrum_count: the spectra the detecting path covers (a time-segment
+        search reports a signal that leaves the band; count 0 means unknown / whole file).
     """
 
     frequency_hz: float
@@ -51,6 +54,8 @@ class Hit:
     probabilities: dict[str, float] = field(default_factory=dict)
     features: dict[str, float] = field(default_factory=dict)
     n_merged: int = 1
+    spectrum_start: int = 0
+    spectrum_count: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

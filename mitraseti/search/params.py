@@ -12,12 +12,17 @@ class ParameterError(ValueError):
 @dataclass(frozen=True)
 class SearchParams:
     """max_drift, min_drift: Hz/s (absolute values); snr: detection threshold;
-    n_coarse_chan: coarse channels in the file (None: from the file's nfpc, else 1)."""
+    n_coarse_chan: coarse channels in the file (None: from the file's nfpc, else 1);
+    matched_filter: also run the smearing-aware boxcar search (and the time-segment
+    search for signals that leave the band); blank_dc: replace the DC bin of BL-like
+    coarse channels (power-of-two nfpc) by the mean of its neighbours before searching."""
 
     max_drift: float = 4.0
     min_drift: float = 0.0
     snr: float = 10.0
     n_coarse_chan: int | None = None
+    matched_filter: bool = True
+    blank_dc: bool = True
 
     def __post_init__(self) -> None:
         for name in ("max_drift", "min_drift", "snr"):
@@ -37,6 +42,9 @@ class SearchParams:
             n = self.n_coarse_chan
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 raise ParameterError(f"n_coarse_chan must be a positive integer, got {n!r}")
+        for name in ("matched_filter", "blank_dc"):
+            if not isinstance(getattr(self, name), bool):
+                raise ParameterError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,0 +1,33 @@
+"""Synthetic observations for tests, benchmarks and classifier training.
+
+Flat public API (units: Hz, Hz/s, s; floats or astropy Quantities)::
+
+    from mitraseti.synth import make_observation, NarrowbandSignal, NoiseModel
+    obs = make_observation(signals=[NarrowbandSignal(channel=300, drift_rate=0.5, snr=30)],
+                           noise=NoiseModel(kind="chi2", dof=16), seed=1)
+    obs.header, obs.data (float32, n_spectra x nchans), obs.truth[0].frequency_hz
+
+* signals: NarrowbandSignal, ChirpSignal, PulsedSignal, BroadbandSignal (morphologies of
+  SIGNALS.md) and ImpulsiveSpike, HotPixel, DCSpike (NOISE artifacts).
+* random_signal(label, rng, header) draws a signal matching a SIGNALS.md label;
+  make_labelled_observation(label, seed) builds a training example in one call.
+* make_cadence(...) builds an ABACAD ON/OFF cadence; PRESETS hold real instrument grids.
+* S/N convention: see mitraseti.synth.observation.
+"""
+from .artifacts import DCSpike, HotPixel, ImpulsiveSpike
+from .cadence import SyntheticCadence, make_cadence
+from .noise import NoiseModel
+from .observation import (InjectedSignal, SyntheticObservation, make_header,
+                          make_observation, render_signal)
+from .presets import PRESETS, Preset
+from .sampling import LABEL_SAMPLERS, make_labelled_observation, random_signal
+from .signals import (BroadbandSignal, ChirpSignal, NarrowbandSignal, PulsedSignal, Signal,
+                      spectrum_times)
+
+__all__ = [
+    "make_observation", "make_header", "render_signal", "SyntheticObservation",
+    "InjectedSignal", "NoiseModel", "Signal", "NarrowbandSignal", "ChirpSignal",
+    "PulsedSignal", "BroadbandSignal", "ImpulsiveSpike", "HotPixel", "DCSpike",
+    "random_signal", "make_labelled_observation", "LABEL_SAMPLERS", "make_cadence",
+    "SyntheticCadence", "PRESETS", "Preset", "spectrum_times",
+]

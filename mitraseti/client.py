@@ -1,0 +1,231 @@
+"""Python client for the MitraSETI REST API (a local server or a hosted one).
+
+    from mitraseti.client import Client
+    api = Client("http://127.0.0.1:8000", api_key="sk_live_...")
+    key = api.upload("observation.fil")              # multipart above 50 MB
+    job = api.analyze(key, max_drift=4.0, snr=10)
+    done = api.wait(job["job_id"], timeout=600)
+    api.download(job["job_id"], "csv", dest="signals.csv")
+
+Uses requests + tqdm only. Every non-2xx answer raises ``MitraSETIAPIError`` carrying the
+HTTP status, the ``error`` text and the whole JSON body.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+MULTIPART_THRESHOLD = 50 * 1024 * 1024   # bytes; the server decides, this is the hint
+FINISHED = ("complete", "failed")
+
+
+class MitraSETIAPIError(Exception):
+    """An API call answered with an error status; ``body`` is the decoded JSON (or text)."""
+
+    def __init__(self, status: int, error: str, body: Any = None):
+        super().__init__(f"HTTP {status}: {error}")
+        self.status = status
+        self.error = error
+        self.body = body
+
+
+class JobTimeout(TimeoutError):
+    """``Client.wait`` gave up; ``job`` is the last status seen."""
+
+    def __init__(self, job_id: str, timeout: float, job: dict):
+        super().__init__(f"job {job_id} still {job.get('status')!r} after {timeout:g} s")
+        self.job = job
+
+
+def _progress_bar(total: int | None, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, disable=not enabled,
+                leave=False)
+
+
+class _ChunkReader:
+    """File-like view of ``length`` bytes from ``offset`` that advances a tqdm bar."""
+
+    def __init__(self, path: Path, offset: int, length: int, bar):
+        self._fh = open(path, "rb")
+        self._fh.seek(offset)
+        self._left = length
+        self._bar = bar
+        self.len = length            # requests uses this for Content-Length
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        size = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._fh.read(size)
+        self._left -= len(data)
+        self._bar.update(len(data))
+        return data
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class Client:
+    """``Client(base_url, api_key=...)`` or ``Client(base_url, token=...)`` (JWT)."""
+
+    def __init__(self, base_url: str, api_key: str | None = None, token: str | None = None,
+                 timeout: float = 60.0, session: requests.Session | None = None):
+        if not base_url:
+            raise ValueError("base_url must be the API's URL, e.g. http://127.0.0.1:8000")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        if api_key:
+            self.session.headers["x-api-key"] = api_key
+        elif token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    # ---- plumbing -------------------------------------------------------------------
+    def request(self, method: str, path: str, **kw) -> requests.Response:
+        """Call ``path`` (relative to base_url); raise MitraSETIAPIError on >= 400."""
+        kw.setdefault("timeout", self.timeout)
+        resp = self.session.request(method, self.base_url + path, **kw)
+        _raise_for(resp)
+        return resp
+
+    def _json(self, method: str, path: str, **kw) -> Any:
+        return self.request(method, path, **kw).json()
+
+    # ---- endpoints ------------------------------------------------------------------
+    def health(self) -> dict:
+        return self._json("GET", "/health")
+
+    def usage(self) -> dict:
+        return self._json("GET", "/usage")
+
+    def upload(self, path: str | os.PathLike, progress: bool = True) -> str:
+        """Upload an observation (.fil / .h5); returns its ``file_key``. Files above
+        50 MB go up in parts (10 MB each) and are completed with /complete-upload."""
+        path = Path(path)
+        size = path.stat().st_size
+        plan = self._json("POST", "/upload-url",
+                          json={"filename": path.name, "file_size": size})
+        with _progress_bar(size, f"upload {path.name}", progress) as bar:
+            if plan.get("multipart"):
+                parts = []
+                part_size = int(plan["part_size"])
+                for i, part in enumerate(plan["parts"]):
+                    offset = i * part_size
+                    reader = _ChunkReader(path, offset, min(part_size, size - offset), bar)
+                    try:
+                        r = self._put(part["url"], reader)
+                    finally:
+                        reader.close()
+                    parts.append({"partNumber": part["partNumber"], "etag": r.headers["ETag"]})
+                self._json("POST", "/complete-upload", json={
+                    "file_key": plan["file_key"], "upload_id": plan["upload_id"],
+                    "parts": parts})
+            else:
+                reader = _ChunkReader(path, 0, size, bar)
+                try:
+                    self._put(plan["upload_url"], reader)
+                finally:
+                    reader.close()
+        return plan["file_key"]
+
+    def _put(self, url: str, data) -> requests.Response:
+        resp = requests.put(url, data=data, timeout=max(self.timeout, 600),
+                            headers={"Content-Type": "application/octet-stream"})
+        _raise_for(resp)
+        return resp
+
+    def analyze(self, file_key: str, filename: str | None = None,
+                source_name: str | None = None, **params: Any) -> dict:
+        """Start a job; ``params``: max_drift (Hz/s), min_drift (Hz/s), snr,
+        n_coarse_chan, webhook_url. Returns the 202 body (job_id, status, ...)."""
+        body: dict[str, Any] = {"file_key": file_key}
+        if filename is not None:
+            body["filename"] = filename
+        if source_name is not None:
+            body["source_name"] = source_name
+        body.update({k: v for k, v in params.items() if v is not None})
+        return self._json("POST", "/analyze", json=body)
+
+    def job(self, job_id: str) -> dict:
+        return self._json("GET", f"/jobs/{job_id}")
+
+    def jobs(self, limit: int = 50) -> list[dict]:
+        return self._json("GET", "/jobs", params={"limit": limit})
+
+    def wait(self, job_id: str, timeout: float = 3600, poll: float = 2,
+             progress: bool = True, exports: bool = False) -> dict:
+        """Poll until the job is complete or failed (and, with ``exports``, until its
+        exports are uploaded); returns the final job JSON or raises JobTimeout."""
+        from tqdm.auto import tqdm
+
+        deadline = time.monotonic() + timeout
+        with tqdm(total=100, desc=f"job {job_id[:8]}", disable=not progress,
+                  leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}") as bar:
+            while True:
+                job = self.job(job_id)
+                frac = (job.get("progress") or {}).get("fraction", 0.0)
+                done = job["status"] in FINISHED
+                bar.n = 100 if done else int(100 * float(frac))
+                bar.set_postfix_str(job["status"])
+                if done and (not exports or job["status"] == "failed"
+                             or job.get("exports_ready")):
+                    return job
+                if time.monotonic() + poll > deadline:
+                    raise JobTimeout(job_id, timeout, job)
+                time.sleep(poll)
+
+    def download(self, job_id: str, format: str = "json",
+                 dest: str | os.PathLike | None = None) -> Path | bytes:
+        """Fetch one export. With ``dest`` writes the file there and returns its path,
+        else returns the bytes. CSV comes inline; other formats via the signed URL."""
+        resp = self.request("GET", f"/jobs/{job_id}/download", params={"format": format})
+        if format == "csv":
+            data = resp.content
+        else:
+            info = resp.json()
+            got = requests.get(info["download_url"], timeout=max(self.timeout, 600))
+            _raise_for(got)
+            data = got.content
+            if dest is not None and Path(dest).is_dir():
+                dest = Path(dest) / info["filename"]
+        if dest is None:
+            return data
+        dest = Path(dest)
+        if dest.is_dir():
+            dest = dest / f"{job_id[:8]}_signals.csv"
+        dest.write_bytes(data)
+        return dest
+
+    def create_key(self, name: str = "Default", ttl_days: int = 90) -> dict:
+        return self._json("POST", "/api-keys", json={"name": name, "ttl_days": ttl_days})
+
+    def list_keys(self) -> list[dict]:
+        return self._json("GET", "/api-keys")["keys"]
+
+    def revoke_key(self, key_id: str) -> dict:
+        return self._json("DELETE", f"/api-keys/{key_id}")
+
+    def report(self, job_id: str, error_type: str | None = None,
+               description: str | None = None, metadata: dict | None = None) -> dict:
+        body: dict[str, Any] = {"job_id": job_id}
+        for k, v in (("error_type", error_type), ("description", description),
+                     ("metadata", metadata)):
+            if v is not None:
+                body[k] = v
+        return self._json("POST", "/reports", json=body)
+
+
+def _raise_for(resp: requests.Response) -> None:
+    if resp.status_code < 400:
+        return
+    try:
+        body = resp.json()
+    except ValueError:
+        body = resp.text
+    error = body.get("error") if isinstance(body, dict) else None
+    raise MitraSETIAPIError(resp.status_code, error or resp.reason or "error", body)

@@ -1,0 +1,147 @@
+"""HTML fragments for the dashboard: tables, counts and readable error messages.
+
+Pure functions (no widgets, no network) so they are easy to test; every value that comes
+from the API is escaped.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+from typing import Any, Iterable
+
+from mitraseti.client import MitraSETIAPIError
+from mitraseti.widgets.hits import colour_of
+
+STATUS_COLOURS = {"submitted": "#777", "processing": "#1f77b4", "complete": "#2ca02c",
+                  "failed": "#d62728"}
+TABLE_STYLE = ("border-collapse:collapse;font-size:12px;font-family:sans-serif;"
+               "min-width:60%")
+CELL = "padding:3px 8px;border-bottom:1px solid #ddd;text-align:left"
+
+
+def esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def when(ts: Any) -> str:
+    """Unix seconds as 'YYYY-MM-DD HH:MM:SS' UTC; '' when missing."""
+    if ts in (None, "", 0):
+        return ""
+    try:
+        return _dt.datetime.fromtimestamp(float(ts), _dt.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M:%S")
+    except (TypeError, ValueError, OverflowError):
+        return str(ts)
+
+
+def size(n: Any) -> str:
+    """Bytes as a human-readable size."""
+    try:
+        n = float(n)
+    except (TypeError, ValueError):
+        return ""
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+def error_message(exc: BaseException, action: str = "") -> str:
+    """A one-line, human-readable description of what went wrong (no traceback)."""
+    prefix = f"{action} failed: " if action else ""
+    if isinstance(exc, MitraSETIAPIError):
+        extra = ""
+        if isinstance(exc.body, dict):
+            ctx = {k: v for k, v in exc.body.items() if k != "error"}
+            if ctx:
+                extra = " (" + ", ".join(f"{k}: {_short(v)}" for k, v in ctx.items()) + ")"
+        return f"{prefix}HTTP {exc.status}: {exc.error}{extra}"
+    name = type(exc).__name__
+    text = str(exc) or name
+    if "ConnectionError" in name or "Connection refused" in text:
+        return f"{prefix}cannot reach the API ({text})"
+    return f"{prefix}{text}"
+
+
+def _short(v: Any) -> str:
+    s = v if isinstance(v, str) else json.dumps(v)
+    return s if len(s) <= 120 else s[:117] + "..."
+
+
+def error_html(exc: BaseException, action: str = "") -> str:
+    return (f"<div class='mitraseti-error' style='color:#a00;background:#fee;padding:6px;"
+            f"border:1px solid #d99;border-radius:4px'>{esc(error_message(exc, action))}"
+            f"</div>")
+
+
+def info_html(text: str) -> str:
+    return f"<div class='mitraseti-info' style='color:#064;padding:4px'>{esc(text)}</div>"
+
+
+def status_badge(status: str) -> str:
+    colour = STATUS_COLOURS.get(status, "#555")
+    return (f"<span class='job-status' style='color:white;background:{colour};"
+            f"padding:1px 6px;border-radius:3px'>{esc(status)}</span>")
+
+
+def table(headers: list[str], rows: Iterable[list[str]], css_class: str = "") -> str:
+    """An HTML table; ``rows`` cells are already-escaped HTML."""
+    head = "".join(f"<th style='{CELL}'>{esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td style='{CELL}'>{c}</td>" for c in r) + "</tr>"
+                   for r in rows)
+    return (f"<table class='{esc(css_class)}' style='{TABLE_STYLE}'><thead><tr>{head}</tr>"
+            f"</thead><tbody>{body}</tbody></table>")
+
+
+def counts_html(job: dict) -> str:
+    """The job's headline numbers (raw / filtered hits, candidates, processing time)."""
+    r = job.get("results") or {}
+    items = [("raw hits", r.get("raw_hits")), ("filtered hits", r.get("filtered_hits")),
+             ("candidates", r.get("candidates")),
+             ("processing time", f"{float(r.get('processing_time_seconds') or 0):.1f} s")]
+    cells = "".join(f"<div class='count' style='display:inline-block;margin-right:24px'>"
+                    f"<div style='font-size:20px;font-weight:bold'>{esc(v)}</div>"
+                    f"<div style='color:#666'>{esc(k)}</div></div>" for k, v in items)
+    return f"<div class='job-counts'>{cells}</div>"
+
+
+def candidates_html(hits: list[dict], limit: int = 50) -> str:
+    """Candidates (or any hits) as a table, in the given order."""
+    if not hits:
+        return "<div class='candidates-table'><i>no candidates</i></div>"
+    rows = []
+    for i, h in enumerate(hits[:limit]):
+        label = h.get("classification") or ""
+        swatch = (f"<span style='display:inline-block;width:10px;height:10px;"
+                  f"background:{colour_of(label)};margin-right:4px'></span>")
+        rows.append([str(i + 1), f"{float(h.get('frequency_hz', 0)) / 1e6:.6f}",
+                     f"{float(h.get('drift_rate', 0)):.4f}", f"{float(h.get('snr', 0)):.1f}",
+                     swatch + esc(label), f"{float(h.get('confidence', 0) or 0):.2f}",
+                     f"{float(h.get('interestingness', 0) or 0):.2f}",
+                     esc(h.get("rfi_source", "")), esc(h.get("source", ""))])
+    return table(["#", "frequency (MHz)", "drift (Hz/s)", "S/N", "class", "confidence",
+                  "interestingness", "RFI source", "detector"], rows, "candidates-table")
+
+
+def usage_html(usage: dict) -> str:
+    details = usage.get("tier_details") or {}
+    rows = [["tier", esc(usage.get("tier"))],
+            ["jobs this month", f"{esc(usage.get('usage_this_month'))} of "
+                                f"{esc(usage.get('limit'))}"],
+            ["remaining", esc(usage.get("remaining"))]]
+    rows += [[esc(k.replace("_", " ")), esc(v)] for k, v in details.items()]
+    return table(["quota", "value"], rows, "usage-table")
+
+
+def keys_rows(keys: list[dict], now: float) -> list[list[str]]:
+    rows = []
+    for k in keys:
+        state = ("revoked" if not k.get("active", True) else
+                 "expired" if k.get("expired") else "active")
+        days = (float(k.get("expires_at") or 0) - now) / 86400
+        rows.append([esc(k.get("key_id")), esc(k.get("name")), when(k.get("created_at")),
+                     f"{when(k.get('expires_at'))} ({days:.0f} d)" if state == "active"
+                     else when(k.get("expires_at")), esc(state)])
+    return rows

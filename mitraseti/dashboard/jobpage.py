@@ -1,0 +1,177 @@
+"""The job page: status, counts, candidates, the waterfall explorer, stamps, downloads."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+from typing import Any
+
+import ipywidgets as w
+import numpy as np
+
+from mitraseti.dashboard import format as fmt
+from mitraseti.dashboard.session import DashboardSession
+
+log = logging.getLogger("mitraseti.dashboard")
+N_STAMPS = 4
+
+
+def stamp_png(stamp, hit: dict) -> bytes:
+    """A small PNG of one hit: raw stamp with its drift line, and the de-drifted stamp."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.2, 2.4), dpi=80)
+    FigureCanvasAgg(fig)
+    extent = [stamp.f_lo_mhz, stamp.f_lo_mhz + stamp.width * stamp.df_mhz, 0.0,
+              stamp.t_span_s]
+    finite = np.concatenate([stamp.raw[np.isfinite(stamp.raw)],
+                             stamp.dedrifted[np.isfinite(stamp.dedrifted)]])
+    lo, hi = (np.percentile(finite, [1, 99.5]) if finite.size else (0, 1))
+    for k, (img, title) in enumerate(((stamp.raw, "raw"), (stamp.dedrifted, "de-drifted"))):
+        ax = fig.add_subplot(1, 2, k + 1)
+        ax.imshow(img, aspect="auto", origin="lower", extent=extent, vmin=lo, vmax=hi,
+                  cmap="viridis", interpolation="nearest")
+        if k == 0:
+            ax.plot(stamp.drift_line_mhz, [0, stamp.t_span_s], "r--", lw=1)
+        ax.set_title(title, fontsize=8)
+        ax.set_xticks([])
+        ax.tick_params(labelsize=6)
+    fig.suptitle(f"{hit.get('classification', '')}  {hit['frequency_hz'] / 1e6:.6f} MHz  "
+                 f"{hit.get('drift_rate', 0):+.3f} Hz/s  S/N {hit.get('snr', 0):.1f}",
+                 fontsize=7)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+class JobPage(w.VBox):
+    """Everything about one job; ``refresh()`` re-reads it from the API."""
+
+    def __init__(self, session: DashboardSession, job_id: str, **kwargs):
+        self.session, self.job_id = session, job_id
+        self.job: dict = {}
+        self.results: dict | None = None
+        self.explorer = None
+        self._downloads_for: Any = None
+        self.header = w.HTML()
+        self.message = w.HTML()
+        self.counts = w.HTML()
+        self.candidates = w.HTML()
+        self.explorer_box = w.VBox()
+        self.stamps_box = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self.downloads = w.HTML()
+        super().__init__([self.header, self.message, self.counts,
+                          w.HTML("<h4>Top candidates</h4>"), self.candidates,
+                          w.HTML("<h4>Waterfall</h4>"), self.explorer_box,
+                          w.HTML("<h4>Stamps</h4>"), self.stamps_box,
+                          w.HTML("<h4>Downloads</h4>"), self.downloads], **kwargs)
+        self.add_class("mitraseti-job-page")
+        self.refresh()
+
+    @property
+    def finished(self) -> bool:
+        status = self.job.get("status")
+        return status == "failed" or (status == "complete" and bool(self.job.get(
+            "exports_ready", True)) and self.results is not None)
+
+    def refresh(self) -> None:
+        """Fetch the job; fill in whatever became available since the last refresh."""
+        try:
+            self.job = self.session.job(self.job_id)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
+            self.message.value = fmt.error_html(exc, "loading the job")
+            return
+        self.message.value = ""
+        self._show_header()
+        if self.job.get("status") == "failed":
+            self.message.value = fmt.error_html(RuntimeError(self.job.get("error", "")),
+                                                "the analysis")
+            return
+        if self.job.get("status") != "complete":
+            return
+        self.counts.value = fmt.counts_html(self.job)
+        self.candidates.value = fmt.candidates_html(
+            (self.job.get("results") or {}).get("top_candidates") or [])
+        try:
+            if self.results is None:
+                self.results = self.session.results(self.job_id)
+            if self.explorer is None:
+                self._show_explorer()
+            ready = self.job.get("exports_ready", True)
+            if self._downloads_for != ready:
+                self._show_downloads()
+                self._downloads_for = ready
+        except Exception as exc:  # noqa: BLE001
+            self.message.value = fmt.error_html(exc, "loading the results")
+
+    def _show_header(self) -> None:
+        j = self.job
+        progress = ""
+        if j.get("status") == "processing":
+            p = j.get("progress") or {}
+            progress = (f" {fmt.esc(p.get('stage', ''))} "
+                        f"{100 * float(p.get('fraction') or 0):.0f} %")
+        self.header.value = (
+            f"<h3 class='job-title'>{fmt.esc(j.get('source_name') or j.get('filename'))} "
+            f"{fmt.status_badge(j.get('status', '?'))}{progress}</h3>"
+            f"<div style='color:#555;font-size:12px'>job {fmt.esc(self.job_id)} | "
+            f"{fmt.esc(j.get('filename'))} ({fmt.size(j.get('file_size'))}) | submitted "
+            f"{fmt.when(j.get('created_at'))} | completed {fmt.when(j.get('completed_at'))}"
+            f"</div>")
+
+    def _hits(self) -> list[dict]:
+        if self.results and isinstance(self.results.get("signals"), list):
+            return self.results["signals"]
+        return list((self.job.get("results") or {}).get("top_candidates") or [])
+
+    def _show_explorer(self) -> None:
+        local = self.session.local_observation(self.job_id)
+        if local is None:
+            self._show_waterfall_png()
+            return
+        from mitraseti.widgets import WaterfallExplorer
+
+        params = (self.results or {}).get("parameters") or {}
+        self.explorer = WaterfallExplorer(local, hits=self._hits(), width=860, height=320,
+                                          max_drift=float(params.get("max_drift") or 4.0))
+        self.explorer.add_class("mitraseti-explorer")
+        self.explorer_box.children = [self.explorer]
+        self._show_stamps()
+
+    def _show_waterfall_png(self) -> None:
+        """No local copy of the observation: show the exported waterfall picture."""
+        try:
+            png = self.session.download(self.job_id, "waterfall")
+        except Exception as exc:  # noqa: BLE001
+            self.explorer_box.children = [w.HTML(fmt.error_html(exc, "the waterfall"))]
+            return
+        self.explorer = w.Image(value=png, format="png", layout=w.Layout(max_width="900px"))
+        self.explorer_box.children = [
+            w.HTML("<i>the observation is not cached in this dashboard session: showing "
+                   "the exported waterfall picture</i>"), self.explorer]
+
+    def _show_stamps(self) -> None:
+        from mitraseti.widgets.stamps import hit_stamp
+
+        hits = sorted(self._hits(), key=lambda h: (-float(h.get("interestingness") or 0),
+                                                   -float(h.get("snr") or 0)))[:N_STAMPS]
+        images = []
+        for hit in hits:
+            try:
+                st = hit_stamp(self.explorer.view, hit)
+                images.append(w.Image(value=stamp_png(st, hit), format="png"))
+            except Exception:  # noqa: BLE001 - one bad stamp must not hide the others
+                log.exception("stamp for hit %s failed", json.dumps(hit, default=str)[:200])
+        self.stamps_box.children = images or [w.HTML("<i>no signals</i>")]
+
+    def _show_downloads(self) -> None:
+        links = self.session.download_links(self.job_id)
+        if not links:
+            self.downloads.value = "<i>exports are being generated...</i>"
+            return
+        items = "".join(
+            f"<a class='download-link' href='{fmt.esc(v['url'])}' "
+            f"download='{fmt.esc(v['filename'])}' target='_blank' style='margin-right:12px'>"
+            f"{fmt.esc(k)} ({fmt.esc(v['filename'])})</a>" for k, v in links.items())
+        self.downloads.value = f"<div class='downloads'>{items}</div>"

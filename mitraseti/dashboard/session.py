@@ -1,0 +1,219 @@
+"""The dashboard's conversation with the REST API (no widgets here).
+
+One ``DashboardSession`` per signed-in user: it wraps ``mitraseti.client.Client``, uploads
+files with a progress callback, remembers which local file each job analysed (so the job
+page can open the observation in the waterfall explorer), and collects download links.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import requests
+
+from mitraseti.client import Client, MitraSETIAPIError
+
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+FORMATS = ["json", "csv", "catalog_json", "classified", "fits", "waterfall",
+           "waterfall_thumb", "dat", "notebook"]
+SUFFIXES = (".fil", ".h5")
+Progress = Callable[[int, int], None]
+
+
+def api_url_from_env(env: dict | None = None) -> str:
+    """``$MITRASETI_API_URL`` or http://127.0.0.1:8000 (no trailing slash)."""
+    env = os.environ if env is None else env
+    return (env.get("MITRASETI_API_URL") or DEFAULT_API_URL).rstrip("/")
+
+
+class _ProgressReader:
+    """File-like view of ``length`` bytes of ``path`` from ``offset``; reports progress."""
+
+    def __init__(self, path: Path, offset: int, length: int, done: int, total: int,
+                 progress: Progress | None):
+        self._fh = open(path, "rb")
+        self._fh.seek(offset)
+        self._left, self._done, self._total, self._progress = length, done, total, progress
+        self.len = length                       # requests sets Content-Length from this
+
+    def read(self, n: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._fh.read(n)
+        self._left -= len(data)
+        self._done += len(data)
+        if self._progress:
+            self._progress(self._done, self._total)
+        return data
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class DashboardSession:
+    """API access for one credential: an API key (``sk_live_...``) or a JWT token."""
+
+    def __init__(self, api_url: str, credential: str, cache_dir: str | Path | None = None,
+                 timeout: float = 30.0):
+        credential = (credential or "").strip()
+        if not credential:
+            raise ValueError("enter an API key (sk_live_...) or a token to sign in")
+        self.api_url = api_url.rstrip("/")
+        if credential.startswith("sk_"):
+            self.client = Client(self.api_url, api_key=credential, timeout=timeout)
+        else:
+            self.client = Client(self.api_url, token=credential, timeout=timeout)
+        self.cache_dir = Path(cache_dir) if cache_dir else Path(
+            tempfile.mkdtemp(prefix="mitraseti-dashboard-"))
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self._index_path = self.cache_dir / "jobs.json"
+        self.local_files: dict[str, str] = self._load_index()
+
+    def _load_index(self) -> dict[str, str]:
+        try:
+            return dict(json.loads(self._index_path.read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def _remember(self, job_id: str, path: Path) -> None:
+        self.local_files[job_id] = str(path)
+        self._index_path.write_text(json.dumps(self.local_files))
+
+    # ---- account ------------------------------------------------------------------
+    def sign_in(self) -> dict:
+        """Check the credential; returns the usage record (tier and quotas)."""
+        return self.client.usage()
+
+    def usage(self) -> dict:
+        return self.client.usage()
+
+    def keys(self) -> list[dict]:
+        return self.client.list_keys()
+
+    def create_key(self, name: str, ttl_days: int) -> dict:
+        return self.client.create_key(name=name or "Default", ttl_days=int(ttl_days))
+
+    def revoke_key(self, key_id: str) -> dict:
+        return self.client.revoke_key(key_id)
+
+    # ---- files and jobs -----------------------------------------------------------
+    def save_upload(self, name: str, content: bytes) -> Path:
+        """Keep an uploaded file's bytes in the session cache; checks the extension."""
+        name = Path(name).name
+        if not name.lower().endswith(SUFFIXES):
+            raise ValueError(f"{name}: only .fil (SIGPROC) and .h5 (Breakthrough Listen) "
+                             f"files can be analysed")
+        folder = Path(tempfile.mkdtemp(dir=self.cache_dir, prefix="upload-"))
+        path = folder / name
+        path.write_bytes(bytes(content))
+        return path
+
+    def upload(self, path: str | Path, progress: Progress | None = None) -> str:
+        """PUT the file to the signed URL(s) from /upload-url; returns its file_key."""
+        path = Path(path)
+        total = path.stat().st_size
+        plan = self.client.request("POST", "/upload-url",
+                                   json={"filename": path.name, "file_size": total}).json()
+        if progress:
+            progress(0, total)
+        if plan.get("multipart"):
+            parts, part_size = [], int(plan["part_size"])
+            for i, part in enumerate(plan["parts"]):
+                off = i * part_size
+                resp = self._put(part["url"], path, off, min(part_size, total - off), total,
+                                 progress)
+                parts.append({"partNumber": part["partNumber"], "etag": resp.headers["ETag"]})
+            self.client.request("POST", "/complete-upload", json={
+                "file_key": plan["file_key"], "upload_id": plan["upload_id"], "parts": parts})
+        else:
+            self._put(plan["upload_url"], path, 0, total, total, progress)
+        return plan["file_key"]
+
+    def _put(self, url: str, path: Path, offset: int, length: int, total: int,
+             progress: Progress | None) -> requests.Response:
+        reader = _ProgressReader(path, offset, length, offset, total, progress)
+        try:
+            resp = requests.put(self._absolute(url), data=reader, timeout=600,
+                                headers={"Content-Type": "application/octet-stream"})
+        finally:
+            reader.close()
+        _check(resp)
+        return resp
+
+    def _absolute(self, url: str) -> str:
+        return url if "://" in url else self.api_url + "/" + url.lstrip("/")
+
+    def submit(self, path: str | Path, source_name: str | None = None,
+               progress: Progress | None = None, **params: Any) -> dict:
+        """Upload ``path`` and start its analysis; returns the 202 body (job_id, ...)."""
+        path = Path(path)
+        file_key = self.upload(path, progress)
+        job = self.client.analyze(file_key, filename=path.name,
+                                  source_name=source_name or None, **params)
+        self._remember(job["job_id"], path)
+        return job
+
+    def jobs(self, limit: int = 50) -> list[dict]:
+        return self.client.jobs(limit=limit)
+
+    def job(self, job_id: str) -> dict:
+        return self.client.job(job_id)
+
+    def local_observation(self, job_id: str) -> Path | None:
+        """The file this dashboard uploaded for ``job_id``, if it still exists."""
+        p = self.local_files.get(job_id)
+        return Path(p) if p and Path(p).exists() else None
+
+    def results(self, job_id: str) -> dict | None:
+        """The job's results.json, or None while it is not available (404)."""
+        try:
+            data = self.client.download(job_id, "json")
+        except MitraSETIAPIError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return json.loads(data)
+
+    def download(self, job_id: str, fmt: str) -> bytes:
+        return self.client.download(job_id, fmt)
+
+    def download_links(self, job_id: str) -> dict[str, dict]:
+        """``{format: {"url", "filename"}}`` for every export that is available.
+
+        Binary formats get their signed URL; the inline CSV becomes a data: URL. Formats
+        not yet available (404) are left out."""
+        links: dict[str, dict] = {}
+        for fmt in FORMATS:
+            try:
+                resp = self.client.request("GET", f"/jobs/{job_id}/download",
+                                           params={"format": fmt})
+            except MitraSETIAPIError as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            if fmt == "csv":
+                b64 = base64.b64encode(resp.content).decode()
+                links[fmt] = {"url": f"data:text/csv;base64,{b64}",
+                              "filename": f"{job_id[:8]}_signals.csv"}
+            else:
+                info = resp.json()
+                links[fmt] = {"url": self._absolute(info["download_url"]),
+                              "filename": info.get("filename", fmt)}
+        return links
+
+
+def _check(resp: requests.Response) -> None:
+    """Raise MitraSETIAPIError (with the JSON error body) for an HTTP error answer."""
+    if resp.status_code < 400:
+        return
+    try:
+        body = resp.json()
+    except ValueError:
+        body = resp.text
+    error = body.get("error") if isinstance(body, dict) else None
+    raise MitraSETIAPIError(resp.status_code, error or resp.reason or "error", body)

@@ -1,0 +1,161 @@
+"""The report export: the pipeline notebook executed by papermill (report.ipynb) and its HTML
+rendering (report.html), written beside the other exports.
+
+``run_notebook`` validates the input first (so a bad file or parameter fails fast with the
+same errors as :func:`mitraseti.pipeline.run`), then executes ``notebooks/pipeline.ipynb``
+with typed parameters only, in the given kernel, with the output directory as working
+directory. Progress: the notebook writes ``{"stage", "fraction", "message", "time"}`` JSON
+to ``progress_path`` (atomically) as the pipeline advances; a ``progress`` callable given
+without a ``progress_path`` is fed from a private progress file by a small watcher thread.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from mitraseti.export.atomic import atomic_write_text
+
+log = logging.getLogger("mitraseti.export")
+
+NOTEBOOK_ENV = "MITRASETI_PIPELINE_NOTEBOOK"
+REPORT_NOTEBOOK = "report.ipynb"
+REPORT_HTML = "report.html"
+PRIVATE_PROGRESS = ".progress.json"
+NOTEBOOK_PARAMETERS = ("input_path", "output_dir", "max_drift", "min_drift", "snr",
+                       "n_coarse_chan", "source_name", "progress_path")
+
+
+def notebook_path() -> Path:
+    """``$MITRASETI_PIPELINE_NOTEBOOK`` if set, else ``<repo>/notebooks/pipeline.ipynb``
+    (the directory above the ``mitraseti`` package), else
+    ``mitraseti/notebooks/pipeline.ipynb`` (a copy shipped as package data)."""
+    package = Path(__file__).resolve().parents[1]
+    candidates = [Path(os.environ[NOTEBOOK_ENV])] if os.environ.get(NOTEBOOK_ENV) else []
+    candidates += [package.parent / "notebooks" / "pipeline.ipynb",
+                   package / "notebooks" / "pipeline.ipynb"]
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise FileNotFoundError("pipeline notebook not found; looked at " +
+                            ", ".join(str(c) for c in candidates))
+
+
+def progress_file_writer(path: str | os.PathLike) -> Callable[[str, float, str], None]:
+    """A pipeline ``progress`` callback that writes the latest step to ``path`` as JSON."""
+    def write(stage: str, fraction: float, message: str = "") -> None:
+        atomic_write_text(path, json.dumps({"stage": str(stage),
+                                            "fraction": round(float(fraction), 4),
+                                            "message": str(message), "time": time.time()}))
+    return write
+
+
+class _ProgressForwarder(threading.Thread):
+    """Polls a progress file and calls ``callback(stage, fraction, message)`` on change."""
+
+    def __init__(self, path: Path, callback, interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.path, self.callback, self.interval = path, callback, interval
+        self._stop_event = threading.Event()
+        self._last = None
+
+    def poll(self) -> None:
+        try:
+            text = self.path.read_text()
+        except OSError:
+            return
+        if text != self._last:
+            self._last = text
+            try:
+                step = json.loads(text)
+            except ValueError:
+                return
+            self.callback(step.get("stage", ""), float(step.get("fraction", 0.0)),
+                          step.get("message", ""))
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            self.poll()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+        self.poll()
+
+
+def write_report_html(notebook_file: str | os.PathLike, html_file: str | os.PathLike) -> Path:
+    """Render an executed notebook to standalone HTML (nbconvert's HTML exporter)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(notebook_file), as_version=4)
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    return atomic_write_text(html_file, body)
+
+
+def notebook_parameters(path, out_dir, params, progress_path: str) -> dict:
+    """Typed papermill parameters (floats, ints, strings only; 0 / "" mean "from file")."""
+    return {
+        "input_path": str(Path(path).resolve()), "output_dir": str(Path(out_dir).resolve()),
+        "max_drift": float(params.max_drift), "min_drift": float(params.min_drift),
+        "snr": float(params.snr), "n_coarse_chan": int(params.n_coarse_chan or 0),
+        "source_name": "", "progress_path": progress_path,
+    }
+
+
+def run_notebook(path, out_dir, *, max_drift: float = 4.0, min_drift: float = 0.0,
+                 snr: float = 10.0, n_coarse_chan: int | None = None,
+                 source_name: str | None = None, kernel_name: str = "python3",
+                 progress=None, progress_path: str | None = None, progress_bar: bool = False,
+                 html: bool = True, **unknown) -> Path:
+    """Execute the pipeline notebook on ``path`` into ``out_dir``; returns the path of the
+    executed ``report.ipynb`` (also kept when the notebook fails, then the error is
+    re-raised). Writes ``report.html`` when ``html``. Raises ParameterError /
+    ObservationFormatError before starting the kernel when the input is bad."""
+    import papermill as pm
+
+    from mitraseti.io import open_observation
+    from mitraseti.pipeline import make_params
+    from mitraseti.search.params import ParameterError
+
+    if unknown:
+        raise ParameterError(f"unknown parameter(s) {sorted(unknown)}: expected max_drift, "
+                             "min_drift, snr, n_coarse_chan, source_name")
+    params = make_params(max_drift, min_drift, snr, n_coarse_chan)
+    with open_observation(path, n_coarse_chan=params.n_coarse_chan):
+        pass
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    forwarder = None
+    if progress_path is None and progress is not None:
+        progress_path = str(out / PRIVATE_PROGRESS)
+        forwarder = _ProgressForwarder(Path(progress_path), progress)
+        forwarder.start()
+    parameters = notebook_parameters(path, out, params, progress_path or "")
+    parameters["source_name"] = source_name or ""
+    report = out / REPORT_NOTEBOOK
+    tmp = out / f".report.{os.getpid()}.part.ipynb"
+    failed = True
+    try:
+        pm.execute_notebook(str(notebook_path()), str(tmp), parameters=parameters,
+                            kernel_name=kernel_name, progress_bar=progress_bar,
+                            cwd=str(out), log_output=False)
+        failed = False
+    finally:
+        if forwarder is not None:
+            forwarder.stop()
+            Path(progress_path).unlink(missing_ok=True)
+        if tmp.exists():
+            os.replace(tmp, report)
+            if html:
+                try:
+                    write_report_html(report, out / REPORT_HTML)
+                except Exception:  # noqa: BLE001 - never hide the notebook's own error
+                    if not failed:
+                        raise
+                    log.exception("could not render %s to HTML", report)
+    return report

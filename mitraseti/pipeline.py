@@ -1,0 +1,306 @@
+"""The pipeline: ingest -> de-Doppler -> classify -> export, each stage timed (seconds).
+
+``run(path, out_dir, ...)`` does it all in one pass over the file: every coarse channel is
+read once, searched (``mitraseti.search.search_coarse_channel``), its filtered hits are
+classified while the data are still in memory (``mitraseti.signals.classify_hits``), and the
+display products (waterfall image, candidate stamps) are accumulated; memory stays bounded by
+one coarse channel. The stage functions below let the pipeline notebook show one stage per
+section; ``classify`` then reads back only the coarse channels that hold hits:
+
+    state = ingest(path, n_coarse_chan=None, source_name=None)
+    found = dedoppler(state, make_params(max_drift=4.0, snr=10.0))
+    result = classify(state, found)
+    outputs = export(result, out_dir)
+
+``progress(stage, fraction, message)`` is called as work advances (raise from it to cancel).
+``run_notebook`` runs ``notebooks/pipeline.ipynb`` through papermill (see
+:mod:`mitraseti.export.report` for the details) and keeps ``report.ipynb`` + ``report.html``.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from mitraseti.export import write_all
+from mitraseti.export.result import STAGES, TOP_N, PipelineResult, is_candidate, rank_key
+from mitraseti.export.stamps import StampKeeper
+from mitraseti.export.waterfall import WaterfallAccumulator
+from mitraseti.search.hit import Hit
+from mitraseti.search.params import ParameterError, SearchParams
+
+log = logging.getLogger("mitraseti.pipeline")
+
+ProgressFn = Callable[[str, float, str], None]
+
+__all__ = ["Ingested", "PipelineResult", "SearchOutput", "ParameterError", "classify",
+           "dedoppler", "export", "ingest", "make_params", "notebook_path", "run",
+           "run_notebook"]
+
+
+class PipelineError(RuntimeError):
+    """A stage cannot run at all (e.g. the search package is missing)."""
+
+
+def _noop(stage: str, fraction: float, message: str) -> None:
+    return None
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str):
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
+
+
+def make_params(max_drift: float = 4.0, min_drift: float = 0.0, snr: float = 10.0,
+                n_coarse_chan: int | None = None) -> SearchParams:
+    """Validated search parameters (Hz/s, Hz/s, S/N); raises ParameterError naming the
+    parameter. ``n_coarse_chan`` 0 or None means "from the file"."""
+    if isinstance(n_coarse_chan, (int, np.integer)) and not isinstance(n_coarse_chan, bool):
+        n_coarse_chan = int(n_coarse_chan) if n_coarse_chan != 0 else None
+    return SearchParams(max_drift=max_drift, min_drift=min_drift, snr=snr,
+                        n_coarse_chan=n_coarse_chan)
+
+
+# ---- stage 1: ingest -----------------------------------------------------------------------
+@dataclass
+class Ingested:
+    """An opened observation: ``obs`` (mitraseti.io.Observation), its ``header``,
+    ``source_name`` (argument, else header, else file stem) and stage ``timings``."""
+
+    obs: object
+    path: Path
+    source_name: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def header(self):
+        return self.obs.header
+
+    def close(self) -> None:
+        self.obs.close()
+
+    def __enter__(self) -> "Ingested":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def ingest(path, n_coarse_chan: int | None = None, source_name: str | None = None,
+           progress: ProgressFn | None = None) -> Ingested:
+    """Open ``path`` (.fil / .h5) and read its header. Raises ObservationFormatError
+    (ObservationNotFoundError for a missing file) naming the file."""
+    from mitraseti.io import open_observation
+
+    progress = progress or _noop
+    timings: dict[str, float] = {}
+    if n_coarse_chan == 0:
+        n_coarse_chan = None
+    with _timed(timings, "ingest"):
+        obs = open_observation(Path(path), n_coarse_chan=n_coarse_chan)
+    name = source_name or obs.header.source_name
+    if not name or name == "unknown":
+        name = Path(path).stem
+    progress("ingest", 1.0, f"opened {Path(path).name}: {obs.header.n_spectra} spectra x "
+                            f"{obs.header.nchans} channels, {obs.n_coarse_channels} coarse")
+    return Ingested(obs=obs, path=Path(path), source_name=str(name), timings=timings)
+
+
+# ---- stage 2: de-Doppler -------------------------------------------------------------------
+@dataclass
+class SearchOutput:
+    """Hits of the de-Doppler stage (unclassified) plus the waterfall image built on the way."""
+
+    params: SearchParams
+    raw_hits: list[Hit]
+    filtered_hits: list[Hit]
+    waterfall: object
+    timings: dict[str, float]
+
+
+def _search_function():
+    try:
+        from mitraseti.search import search_coarse_channel
+    except ImportError as exc:
+        raise PipelineError(f"the de-Doppler search is unavailable: cannot import "
+                            f"mitraseti.search.search_coarse_channel ({exc})") from exc
+    return search_coarse_channel
+
+
+def _timed_blocks(obs, timings: dict[str, float]) -> Iterator[tuple[int, np.ndarray]]:
+    """Iterate coarse channels, charging the reading time to the ``ingest`` stage."""
+    it = iter(obs.iter_coarse_channels())
+    while True:
+        with _timed(timings, "ingest"):
+            item = next(it, None)
+        if item is None:
+            return
+        yield item
+
+
+def _search_block(search, block, header, params, i, offset, timings):
+    with _timed(timings, "dedoppler"):
+        raw, filt = search(block, header, params, coarse_channel=i, channel_offset=offset)
+    for h in list(raw) + list(filt):
+        if not h.start_time_mjd:
+            h.start_time_mjd = float(header.tstart)
+    return list(raw), list(filt)
+
+
+def dedoppler(state: Ingested, params: SearchParams,
+              progress: ProgressFn | None = None) -> SearchOutput:
+    """Search every coarse channel (both detectors); hits are not yet classified."""
+    progress = progress or _noop
+    search = _search_function()
+    obs, header = state.obs, state.header
+    timings = state.timings
+    acc = WaterfallAccumulator(header)
+    raw_hits: list[Hit] = []
+    filtered: list[Hit] = []
+    n = obs.n_coarse_channels
+    for i, block in _timed_blocks(obs, timings):
+        raw, filt = _search_block(search, block, header, params, i, i * obs.nfpc, timings)
+        raw_hits += raw
+        filtered += filt
+        with _timed(timings, "export"):
+            acc.add(block, i * obs.nfpc)
+        progress("dedoppler", (i + 1) / n, f"coarse channel {i + 1}/{n}: {len(filt)} signals")
+    return SearchOutput(params=params, raw_hits=raw_hits, filtered_hits=filtered,
+                        waterfall=acc.result(), timings=timings)
+
+
+# ---- stage 3: classify ---------------------------------------------------------------------
+def _classifier():
+    """(classify(hits, block, header, offset), None) or (None, warning text)."""
+    try:
+        from mitraseti.signals import classify_hits
+    except ImportError as exc:
+        return None, (f"classification unavailable (cannot import "
+                      f"mitraseti.signals.classify_hits: {exc}); signals are unlabelled")
+    names = inspect.signature(classify_hits).parameters
+    key = next((k for k in ("channel_offset", "coarse_channel_offset") if k in names), None)
+
+    def classify_block(hits, block, header, offset):
+        if key is None:
+            return classify_hits(hits, block, header, offset)
+        return classify_hits(hits, block, header, **{key: offset})
+
+    return classify_block, None
+
+
+def _classify_block(classify_fn, keeper, hits, block, header, offset, timings):
+    if hits and classify_fn is not None:
+        with _timed(timings, "classify"):
+            classify_fn(hits, block, header, offset)
+    with _timed(timings, "export"):
+        for h in hits:
+            if is_candidate(h):
+                keeper.offer(h, block, header, offset)
+
+
+def classify(state: Ingested, found: SearchOutput,
+             progress: ProgressFn | None = None) -> PipelineResult:
+    """Classify the filtered hits of ``found``, reading back each coarse channel that holds
+    hits; cut stamps for the top candidates. Returns the PipelineResult (not yet exported)."""
+    progress = progress or _noop
+    obs, header, timings = state.obs, state.header, state.timings
+    classify_fn, warning = _classifier()
+    keeper = StampKeeper(rank_key, TOP_N)
+    by_channel: dict[int, list[Hit]] = {}
+    for h in found.filtered_hits:
+        by_channel.setdefault(int(h.coarse_channel), []).append(h)
+    for k, i in enumerate(sorted(by_channel)):
+        with _timed(timings, "classify"):
+            block = obs.coarse_channel(i)
+        _classify_block(classify_fn, keeper, by_channel[i], block, header, i * obs.nfpc,
+                        timings)
+        progress("classify", (k + 1) / len(by_channel), f"coarse channel {i + 1}")
+    timings.setdefault("classify", 0.0)
+    return _result(state, found.params, found.raw_hits, found.filtered_hits,
+                   found.waterfall, keeper, warning)
+
+
+def _result(state, params, raw, filtered, waterfall, keeper, warning) -> PipelineResult:
+    warnings = [warning] if warning else []
+    for w in warnings:
+        log.warning("%s: %s", state.path, w)
+    timings = {s: state.timings.get(s, 0.0) for s in STAGES}
+    return PipelineResult(
+        path=state.path, header=state.header, params=params, source_name=state.source_name,
+        raw_hits=raw, filtered_hits=filtered, timings=timings, warnings=warnings,
+        waterfall=waterfall, stamps=keeper.stamps(), classified=warning is None,
+        n_coarse_channels=state.obs.n_coarse_channels, nfpc=state.obs.nfpc)
+
+
+# ---- stage 4: export -----------------------------------------------------------------------
+def export(result: PipelineResult, out_dir, progress: ProgressFn | None = None
+           ) -> dict[str, Path]:
+    """Write every export into ``out_dir`` (see mitraseti.export); returns format -> path."""
+    progress = progress or _noop
+    progress("export", 0.0, f"writing exports to {out_dir}")
+    outputs = write_all(result, out_dir)
+    progress("export", 1.0, f"{len(outputs)} files written to {out_dir}")
+    return outputs
+
+
+# ---- everything in one pass ----------------------------------------------------------------
+def run(path, out_dir=None, *, max_drift: float = 4.0, min_drift: float = 0.0,
+        snr: float = 10.0, n_coarse_chan: int | None = None, source_name: str | None = None,
+        progress: ProgressFn | None = None, exports: bool = True) -> PipelineResult:
+    """Run the whole pipeline on ``path`` and (``exports=True``) write every export into
+    ``out_dir``. Drift rates in Hz/s. Raises ParameterError for bad parameters and
+    ObservationFormatError for unreadable files; both name what was wrong."""
+    progress = progress or _noop
+    params = make_params(max_drift, min_drift, snr, n_coarse_chan)
+    if exports and out_dir is None:
+        raise ParameterError("out_dir is required when exports=True")
+    search = _search_function()
+    classify_fn, warning = _classifier()
+    with ingest(path, params.n_coarse_chan, source_name, progress) as state:
+        obs, header, timings = state.obs, state.header, state.timings
+        acc = WaterfallAccumulator(header)
+        keeper = StampKeeper(rank_key, TOP_N)
+        raw_hits: list[Hit] = []
+        filtered: list[Hit] = []
+        n = obs.n_coarse_channels
+        for i, block in _timed_blocks(obs, timings):
+            offset = i * obs.nfpc
+            raw, filt = _search_block(search, block, header, params, i, offset, timings)
+            progress("dedoppler", (i + 1) / n, f"coarse channel {i + 1}/{n}: "
+                                               f"{len(raw)} raw hits, {len(filt)} signals")
+            _classify_block(classify_fn, keeper, filt, block, header, offset, timings)
+            with _timed(timings, "export"):
+                acc.add(block, offset)
+            progress("classify", (i + 1) / n, f"coarse channel {i + 1}/{n} classified")
+            raw_hits += raw
+            filtered += filt
+        result = _result(state, params, raw_hits, filtered, acc.result(), keeper, warning)
+    if exports:
+        export(result, out_dir, progress)
+    return result
+
+
+# ---- the notebook --------------------------------------------------------------------------
+def notebook_path() -> Path:
+    """Path of the pipeline notebook: ``$MITRASETI_PIPELINE_NOTEBOOK`` if set, else the
+    repository's ``notebooks/pipeline.ipynb`` (one level above the package), else a copy
+    shipped inside the package (``mitraseti/notebooks/pipeline.ipynb``)."""
+    from mitraseti.export.report import notebook_path as _path
+    return _path()
+
+
+def run_notebook(path, out_dir, **params) -> Path:
+    """Run notebooks/pipeline.ipynb with papermill; returns Path(out_dir)/report.ipynb
+    (see mitraseti.export.report.run_notebook for the keyword arguments)."""
+    from mitraseti.export.report import run_notebook as _run
+    return _run(path, out_dir, **params)

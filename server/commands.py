@@ -1,0 +1,175 @@
+"""Command line: ``mitraseti serve`` and ``mitraseti admin create-user|set-tier|token``.
+
+``register(subparsers)`` adds the commands to an argparse sub-parser set (the
+``mitraseti.cli`` entry point); each sets ``func(args) -> exit code``. ``main(argv)`` is the
+same parser standalone (``python -m mitraseti_server``). Every command finds the data dir
+the same way: ``--data-dir``, else ``$MITRASETI_DATA_DIR``, else ``~/.mitraseti``. Admin
+commands work while the server runs (SQLite WAL).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+import mitraseti
+
+from .auth import create_api_key, issue_token
+from .config import TIER_NAMES, Config, ConfigError
+from .store import Store, StoreError
+
+LOCAL_USER = "local"
+LOCAL_TIER = "researcher"
+
+
+def _data_dir_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", default=None,
+                        help="service data folder (default: $MITRASETI_DATA_DIR or "
+                             "~/.mitraseti)")
+
+
+def register(subparsers) -> None:
+    """Add ``serve`` and ``admin`` to an ``argparse`` sub-parsers object."""
+    serve = subparsers.add_parser("serve", help="run the REST service")
+    serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None,
+                       help="TCP port (default 8000; 0 picks a free port)")
+    _data_dir_arg(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    admin = subparsers.add_parser("admin", help="manage users of the REST service")
+    sub = admin.add_subparsers(dest="admin_command", required=True)
+    create = sub.add_parser("create-user", help="create a user; prints its id and API key")
+    create.add_argument("name")
+    create.add_argument("--tier", default="researcher", choices=TIER_NAMES)
+    _data_dir_arg(create)
+    create.set_defaults(func=cmd_create_user)
+    tier = sub.add_parser("set-tier", help="change a user's tier")
+    tier.add_argument("name")
+    tier.add_argument("tier", choices=TIER_NAMES)
+    _data_dir_arg(tier)
+    tier.set_defaults(func=cmd_set_tier)
+    token = sub.add_parser("token", help="print a JWT for a user (local issuer)")
+    token.add_argument("name")
+    token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
+    _data_dir_arg(token)
+    token.set_defaults(func=cmd_token)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mitraseti_server",
+                                     description="MitraSETI REST service")
+    register(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+# ---- admin -----------------------------------------------------------------------------
+def _open(args) -> tuple[Config, Store]:
+    config = Config.load(data_dir=args.data_dir)
+    store = Store(config.db_path)
+    store.migrate()
+    return config, store
+
+
+def cmd_create_user(args) -> int:
+    config, store = _open(args)
+    user = store.create_user(args.name, args.tier)
+    print(f"user_id: {user.user_id}")
+    print(f"tier:    {user.tier}")
+    if config.tier(user.tier).api_keys:
+        key = create_api_key(store, user.user_id, "admin", now=config.now())
+        print(f"api_key: {key.api_key}")
+        print("Store this key securely. It will not be shown again.")
+    else:
+        print(f"The {user.tier} tier has no API keys; use `admin token {user.name}`.")
+    return 0
+
+
+def cmd_set_tier(args) -> int:
+    _, store = _open(args)
+    user = store.set_tier(args.name, args.tier)
+    print(f"{user.name}: tier {user.tier}")
+    return 0
+
+
+def cmd_token(args) -> int:
+    config, store = _open(args)
+    user = store.get_user_by_name(args.name)
+    if user is None:
+        raise StoreError(f"no user named {args.name!r}")
+    print(issue_token(config, user, ttl_s=args.ttl))
+    return 0
+
+
+# ---- serve -----------------------------------------------------------------------------
+def ensure_local_account(config: Config, store: Store) -> str | None:
+    """On first start create the researcher account "local"; return its new API key
+    (None when it already existed)."""
+    if store.get_user_by_name(LOCAL_USER) is not None:
+        return None
+    try:
+        user = store.create_user(LOCAL_USER, LOCAL_TIER)
+    except StoreError:
+        return None                     # created concurrently by another process
+    return create_api_key(store, user.user_id, "local", ttl_days=365,
+                          now=config.now()).api_key
+
+
+def banner(config: Config, api_key: str | None) -> str:
+    url = config.public_url + config.api_prefix
+    lines = [f"MitraSETI {mitraseti.__version__} REST service listening on {url}",
+             f"Data dir: {config.data_dir}"]
+    key = api_key or "<your API key>"
+    if api_key:
+        lines += ["", f'Created the local account "{LOCAL_USER}" ({LOCAL_TIER} tier). '
+                  "Its API key is shown ONCE; store it:", f"  {api_key}"]
+    lines += ["", "Try:", f"  curl {url}/health",
+              f'  curl -H "x-api-key: {key}" {url}/jobs',
+              f"API description: {url}/openapi.json",
+              "Dashboard: voila notebooks/dashboard.ipynb  (set API to the URL above)",
+              "Admin: mitraseti admin create-user NAME --tier researcher"
+              f" --data-dir {config.data_dir}"]
+    return "\n".join(lines)
+
+
+def cmd_serve(args) -> int:
+    from .app import bind, serve
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    config = Config.load(data_dir=args.data_dir, **overrides)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    store = Store(config.db_path)
+    store.migrate()
+    api_key = ensure_local_account(config, store)
+    sockets = bind(config)
+
+    def ready(services) -> None:
+        print(banner(config, api_key), flush=True)
+
+    async def run() -> None:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, task.cancel)
+            except (NotImplementedError, RuntimeError):
+                pass
+        await serve(config, sockets=sockets, ready=ready)
+
+    try:
+        asyncio.run(run())
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        pass
+    print("MitraSETI REST service stopped.", flush=True)
+    return 0

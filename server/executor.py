@@ -1,0 +1,327 @@
+"""Local job executor: one spawned process per job, a concurrency limit, whole-job timeouts.
+
+Shape (after jupyter-scheduler): ``run_job`` is a template method calling
+``before_start`` -> ``execute`` -> ``on_complete`` | ``on_failure``. ``LocalExecutor``
+implements ``execute`` by spawning ``python -m mitraseti_server.executor_runner`` in its own
+process group (its pid is stored in the job row), so a timeout kills the runner, the
+Jupyter kernel and anything they started.
+
+Queue: jobs wait in ``submitted``; a dispatcher thread starts the oldest ones while fewer
+than ``max_workers`` run. Restart reconciliation (``start()``): a job left ``processing``
+by a crash is re-queued once (attempts < 2), else failed with error "interrupted".
+
+Settings read from Config (flat attribute or ``config.executor.<name>``):
+``max_workers`` (2; 0 pauses processing: jobs queue in ``submitted``), ``job_timeout_s``
+(3600), ``kernel_name`` ("python3"), ``webhook_attempts`` (4), ``webhook_backoff_s`` (1.0).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from . import job_store as js
+from .executor_runner import PROGRESS_FILE, RUNNER_FILE
+from .sweeper import delete_job_blobs, prune_history, tier_limits_for_user
+from .webhooks import WebhookSender
+
+log = logging.getLogger("mitraseti_server.executor")
+MAX_ATTEMPTS = 2
+
+
+class JobFailed(Exception):
+    """execute() failed; the message is the job's one-line error."""
+
+
+def setting(config, name: str, default):
+    """``config.<name>``, else ``config.executor.<name>`` / ``config.executor[name]``."""
+    if hasattr(config, name):
+        return getattr(config, name)
+    sub = getattr(config, "executor", None)
+    if isinstance(sub, dict):
+        return sub.get(name, default)
+    return getattr(sub, name, default) if sub is not None else default
+
+
+def job_store_of(services) -> js.JobStore:
+    jobs = getattr(services, "job_store", None)
+    if jobs is None:
+        jobs = js.JobStore(services.store)
+        try:
+            services.job_store = jobs
+        except AttributeError:
+            pass
+    return jobs
+
+
+class BaseExecutor:
+    """Queue, dispatch and the job life cycle; subclasses implement ``execute``."""
+
+    def __init__(self, services):
+        self.services = services
+        self.config = services.config
+        self.jobs = job_store_of(services)
+        self.max_workers = int(setting(self.config, "max_workers", 2))
+        self.timeout_s = float(setting(self.config, "job_timeout_s", 3600))
+        self.kernel_name = str(setting(self.config, "kernel_name", "python3"))
+        self.work_dir = Path(self.config.data_dir) / "work"
+        self.webhooks = WebhookSender(
+            self.config.secret_key,
+            attempts=int(setting(self.config, "webhook_attempts", 4)),
+            backoff_s=float(setting(self.config, "webhook_backoff_s", 1.0)))
+        self._cond = threading.Condition()
+        self._active: dict[str, threading.Thread] = {}
+        self._stopping = False
+        self._dispatcher: threading.Thread | None = None
+
+    # ---- life cycle ---------------------------------------------------------------
+    def start(self, io_loop=None) -> None:
+        """Reconcile jobs left by a crash, then start dispatching. Call on the IOLoop."""
+        if io_loop is None:
+            try:
+                asyncio.get_running_loop()
+                from tornado.ioloop import IOLoop
+                io_loop = IOLoop.current()
+            except RuntimeError:
+                io_loop = None
+        if io_loop is not None:
+            self.webhooks.bind(io_loop)
+        self.reconcile()
+        self._stopping = False
+        self._dispatcher = threading.Thread(target=self._dispatch_loop, daemon=True,
+                                            name="mitraseti-dispatcher")
+        self._dispatcher.start()
+
+    def stop(self, kill: bool = False) -> None:
+        """Stop dispatching; with ``kill`` also kill running jobs' process groups."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if kill:
+            for job in self.jobs.with_status(js.PROCESSING):
+                if job.job_id in self._active:
+                    kill_group(job.pid)
+
+    def submit(self, job_id: str) -> None:
+        """Wake the dispatcher for a newly committed job."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def reconcile(self) -> None:
+        """Jobs left ``processing`` by a previous server: kill orphans, re-queue or fail."""
+        for job in self.jobs.with_status(js.PROCESSING):
+            if job.job_id in self._active:
+                continue
+            if job.pid and is_runner_of(job.pid, job.job_id):
+                kill_group(job.pid)
+            if job.attempts < MAX_ATTEMPTS:
+                log.info("re-queueing interrupted job %s (attempt %d)", job.job_id,
+                         job.attempts)
+                self.jobs.requeue(job.job_id)
+            else:
+                self.jobs.finish(job.job_id, js.FAILED, error="interrupted")
+            self.notify(job.job_id)
+
+    def _dispatch_loop(self) -> None:
+        while True:
+            with self._cond:
+                if self._stopping:
+                    return
+                free = self.max_workers - len(self._active)
+            if free > 0:
+                for job in self.jobs.with_status(js.SUBMITTED):
+                    if free <= 0:
+                        break
+                    if job.job_id in self._active:
+                        continue
+                    claimed = self.jobs.claim(job.job_id)
+                    if claimed is None:
+                        continue
+                    t = threading.Thread(target=self.run_job, args=(claimed,), daemon=True,
+                                         name=f"job-{job.job_id[:8]}")
+                    with self._cond:
+                        self._active[job.job_id] = t
+                    t.start()
+                    free -= 1
+            with self._cond:
+                if not self._stopping:
+                    self._cond.wait(timeout=2.0)
+
+    # ---- template method ----------------------------------------------------------
+    def run_job(self, job: js.Job) -> None:
+        try:
+            self.before_start(job)
+            try:
+                outcome = self.execute(job)
+            except JobFailed as exc:
+                self.on_failure(job, str(exc))
+            except Exception as exc:  # noqa: BLE001 - any crash fails the job, clearly
+                log.exception("job %s crashed", job.job_id)
+                self.on_failure(job, f"{type(exc).__name__}: {exc}")
+            else:
+                self.on_complete(job, outcome)
+        except Exception:  # noqa: BLE001 - never leave the dispatcher slot taken
+            log.exception("job %s: bookkeeping failed", job.job_id)
+        finally:
+            with self._cond:
+                self._active.pop(job.job_id, None)
+                self._cond.notify_all()
+
+    def before_start(self, job: js.Job) -> None:
+        self.notify(job.job_id)
+
+    def execute(self, job: js.Job):
+        raise NotImplementedError
+
+    def on_complete(self, job: js.Job, outcome) -> None:
+        raise NotImplementedError
+
+    def on_failure(self, job: js.Job, error: str) -> None:
+        self.jobs.finish(job.job_id, js.FAILED, error=error)
+        self.notify(job.job_id)
+        self.after_finish(job)
+
+    def after_finish(self, job: js.Job) -> None:
+        """Prune the user's history to the tier's job_history."""
+        limits = tier_limits_for_user(self.services, job.user_id)
+        if limits is not None:
+            prune_history(self.services, job.user_id, int(limits.job_history))
+
+    # ---- webhooks -----------------------------------------------------------------
+    def notify(self, job_id: str) -> None:
+        """Send the job's current JSON to its webhook (if any), non-blocking."""
+        job = self.jobs.get(job_id)
+        if job is not None and job.webhook_url:
+            self.webhooks.notify(job.webhook_url, job.job_id, job.public())
+
+
+class LocalExecutor(BaseExecutor):
+    """Runs each job in a spawned ``executor_runner`` process on this machine."""
+
+    def job_dir(self, job: js.Job) -> Path:
+        return self.work_dir / job.job_id
+
+    def execute(self, job: js.Job) -> Path:
+        blobs = self.services.blobs
+        input_path = blobs.local_path(job.file_key)
+        if input_path is None or not Path(input_path).exists():
+            raise JobFailed(f"Uploaded file {job.file_key} is missing from the blob store")
+        out_dir = self.job_dir(job)
+        shutil.rmtree(out_dir, ignore_errors=True)
+        out_dir.mkdir(parents=True)
+        params = dict(job.params)
+        params.setdefault("source_name", job.source_name)
+        cmd = [sys.executable, "-m", "mitraseti_server.executor_runner",
+               "--input", str(input_path), "--out-dir", str(out_dir),
+               "--params", json.dumps(params), "--kernel", self.kernel_name,
+               "--job-id", job.job_id]
+        with open(out_dir / "_runner.log", "wb") as logf:
+            proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True,
+                                    cwd=str(out_dir))
+        self.jobs.update(job.job_id, pid=proc.pid)
+        deadline = time.monotonic() + self.timeout_s
+        last_progress = None
+        while True:
+            try:
+                proc.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            last_progress = self._copy_progress(job, out_dir, last_progress)
+            if time.monotonic() > deadline:
+                kill_group(proc.pid)
+                proc.wait()
+                raise JobFailed(f"timed out after {self.timeout_s:g} s")
+        outcome = read_json(out_dir / RUNNER_FILE)
+        if outcome is None:
+            raise JobFailed(f"pipeline process exited with status {proc.returncode} "
+                            "without a result")
+        if not outcome.get("ok"):
+            raise JobFailed(outcome.get("error") or "pipeline failed")
+        return out_dir
+
+    def _copy_progress(self, job: js.Job, out_dir: Path, last):
+        prog = read_json(out_dir / PROGRESS_FILE)
+        if prog and prog != last:
+            self.jobs.update(job.job_id, progress={
+                "stage": prog.get("stage", ""), "fraction": prog.get("fraction", 0.0),
+                "message": prog.get("message", "")})
+            return prog
+        return last
+
+    def on_complete(self, job: js.Job, out_dir: Path) -> None:
+        outcome = read_json(out_dir / RUNNER_FILE) or {}
+        outputs: dict = outcome.get("outputs", {})
+        prefix = f"jobs/{job.user_id}/{job.job_id}/"
+        blobs = self.services.blobs
+        if "json" in outputs:  # core results first, so `complete` can be downloaded
+            blobs.put_file(prefix + outputs["json"], str(out_dir / outputs["json"]))
+            self.jobs.add_export(job.job_id, "json", prefix + outputs["json"])
+        self.jobs.finish(job.job_id, js.COMPLETE, results=outcome.get("results", {}))
+        self.notify(job.job_id)
+        try:
+            for fmt, name in outputs.items():
+                if fmt == "json":
+                    continue
+                blobs.put_file(prefix + name, str(out_dir / name))
+                self.jobs.add_export(job.job_id, fmt, prefix + name)
+            self.jobs.update(job.job_id, exports_ready=1)
+        finally:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            self.after_finish(job)
+
+    def on_failure(self, job: js.Job, error: str) -> None:
+        out_dir = self.job_dir(job)
+        report = out_dir / "report.ipynb"
+        if report.exists():  # the executed notebook shows where it failed
+            key = f"jobs/{job.user_id}/{job.job_id}/report.ipynb"
+            try:
+                self.services.blobs.put_file(key, str(report))
+                self.jobs.add_export(job.job_id, "notebook", key)
+            except Exception:  # noqa: BLE001 - the failure itself matters more
+                log.exception("could not keep the report of failed job %s", job.job_id)
+        shutil.rmtree(out_dir, ignore_errors=True)
+        super().on_failure(job, error)
+
+    def discard(self, job: js.Job) -> None:
+        """Remove a job's blobs and scratch directory (used by pruning)."""
+        delete_job_blobs(self.services, job)
+        shutil.rmtree(self.job_dir(job), ignore_errors=True)
+
+
+def read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def kill_group(pid: int | None) -> None:
+    """SIGKILL the process group led by ``pid`` (no error when it is gone)."""
+    if not pid:
+        return
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def is_runner_of(pid: int, job_id: str) -> bool:
+    """True when ``pid`` is alive and is the executor_runner of ``job_id`` (Linux /proc)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"mitraseti_server.executor_runner" in cmdline and job_id.encode() in cmdline

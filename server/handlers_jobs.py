@@ -1,0 +1,204 @@
+"""Job routes: POST /analyze, GET /jobs, GET /jobs/{id}, GET /jobs/{id}/download.
+
+Bodies, status codes and error shapes follow API-REFERENCE.md; every error is JSON
+``{"error": "...", ...context}``. ``HANDLERS`` is mounted by ``app.make_handlers`` under
+the app's prefix.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import PurePosixPath
+
+from mitraseti.search.params import ParameterError, SearchParams
+
+from . import job_store as js
+from .blobs import BlobError, validate_key
+from .handlers_base import ApiError, BaseHandler
+from .sweeper import prune_history
+from .webhooks import validate_webhook_url
+
+SEARCH_PARAMS = ("max_drift", "min_drift", "snr", "n_coarse_chan")
+# download format -> file name of the export (also the reference's "filename" field)
+DOWNLOAD_FORMATS = {
+    "json": "results.json", "csv": "signals.csv", "catalog_json": "catalog.json",
+    "classified": "classified.json", "fits": "catalog.fits", "waterfall": "waterfall.png",
+    "waterfall_thumb": "waterfall_thumb.png", "notebook": "report.ipynb", "dat": "hits.dat",
+}
+MAX_LIST_LIMIT = 100
+_PARAM_IN_MESSAGE = re.compile(r"^(max_drift|min_drift|snr|n_coarse_chan)\b")
+
+
+def _jobs(handler) -> js.JobStore:
+    from .executor import job_store_of
+    return job_store_of(handler.services)
+
+
+class JobsBaseHandler(BaseHandler):
+    """Shared lookups for the job routes."""
+
+    def own_job(self, job_id: str) -> js.Job | None:
+        """The job if it is the caller's; otherwise sends 404/403 and returns None."""
+        job = None
+        try:
+            uuid.UUID(job_id)
+            job = _jobs(self).get(job_id)
+        except ValueError:
+            pass
+        if job is None:
+            self.send_error_json(404, "Job not found", job_id=job_id)
+            return None
+        if job.user_id != self.user.user_id:
+            self.send_error_json(403, "Job belongs to a different user", job_id=job_id)
+            return None
+        return job
+
+
+class AnalyzeHandler(JobsBaseHandler):
+    """POST /analyze: quota check + job insert in one transaction, then 202."""
+
+    def post(self):
+        body = self.json_body()          # 400 "Invalid JSON body" from BaseHandler
+        file_key = body.get("file_key")
+        if not isinstance(file_key, str) or not file_key:
+            return self.send_error_json(400, "Missing file_key", field="file_key")
+        for name in ("filename", "source_name"):
+            if body.get(name) is not None and not isinstance(body[name], str):
+                return self.send_error_json(400, f"{name} must be a string", field=name)
+        params = self._search_params(body)
+        if params is None:
+            return
+        webhook_url = body.get("webhook_url")
+        user = self.user
+        limits = self.services.config.tiers[user.tier]
+        if webhook_url is not None:
+            problem = validate_webhook_url(webhook_url)
+            if problem:
+                return self.send_error_json(400, problem, field="webhook_url")
+            if not limits.webhooks:
+                return self.send_error_json(
+                    403, "Webhooks require the Institution tier or above",
+                    tier=user.tier, field="webhook_url")
+        if not self._upload_is_complete(file_key):
+            return self.send_error_json(
+                404, f"File not found in S3 (upload first): {file_key}", file_key=file_key)
+        size = int(self.services.blobs.size(file_key))
+        if size > limits.max_file_bytes:
+            return self.send_error_json(
+                413, "File exceeds tier size limit", file_size=size,
+                max_size_mb=limits.max_file_mb, tier=user.tier)
+        filename = body.get("filename") or PurePosixPath(file_key).name
+        source_name = body.get("source_name") or filename
+        try:
+            job = _jobs(self).submit(
+                user_id=user.user_id, tier=user.tier, monthly_limit=limits.files_per_month,
+                concurrent_limit=limits.concurrent_jobs, file_key=file_key,
+                filename=filename, source_name=source_name, file_size=size, params=params,
+                webhook_url=webhook_url, now=self.now())
+        except js.QuotaExceeded as exc:     # send_error_json adds the Retry-After header
+            return self.send_error_json(429, **exc.body)
+        executor = getattr(self.services, "executor", None)
+        if executor is None:
+            _jobs(self).finish(job.job_id, js.FAILED, error="no executor is configured")
+            return self.send_error_json(500, "Pipeline failed to start", job_id=job.job_id)
+        executor.submit(job.job_id)
+        executor.notify(job.job_id)
+        prune_history(self.services, user.user_id, int(limits.job_history))
+        self.write_json({
+            "job_id": job.job_id, "status": js.SUBMITTED,
+            "message": "Processing started. Poll GET /jobs/{job_id} for status.",
+            "status_url": f"/jobs/{job.job_id}",
+        }, status=202)
+
+    def _search_params(self, body: dict) -> dict | None:
+        """Validated search parameters (typed for papermill); None after a 400."""
+        given = {k: body[k] for k in SEARCH_PARAMS if body.get(k) is not None}
+        try:
+            params = SearchParams(**given)
+        except ParameterError as exc:
+            m = _PARAM_IN_MESSAGE.match(str(exc))
+            self.send_error_json(400, str(exc), parameter=m.group(1) if m else None)
+            return None
+        out = {k: float(v) for k, v in given.items() if k != "n_coarse_chan"}
+        if params.n_coarse_chan is not None:
+            out["n_coarse_chan"] = int(params.n_coarse_chan)
+        return out
+
+    def _upload_is_complete(self, file_key: str) -> bool:
+        """A finished upload of ``file_key`` owned by the caller whose object exists."""
+        try:
+            validate_key(file_key, self.user.user_id, roots=("uploads",))
+        except BlobError as exc:
+            if exc.status == 403:       # another user's key: as unknown as a missing one
+                return False
+            raise ApiError(400, "Invalid file_key", file_key=file_key,
+                           detail=exc.message) from None
+        rows = self.services.store.connect().execute(
+            "SELECT state FROM uploads WHERE file_key=? AND user_id=?",
+            (file_key, self.user.user_id)).fetchall()
+        ok = any(r[0] == "complete" for r in rows)
+        return ok and self.services.blobs.exists(file_key)
+
+
+class JobsListHandler(JobsBaseHandler):
+    """GET /jobs?limit=N (1-100, default 50), most recent first."""
+
+    def get(self):
+        raw = self.get_query_argument("limit", "50")
+        try:
+            limit = int(raw)
+        except ValueError:
+            limit = -1
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            return self.send_error_json(400, "Invalid limit parameter", limit=raw,
+                                        expected=f"integer 1-{MAX_LIST_LIMIT}")
+        jobs = _jobs(self).list_for_user(self.user.user_id, limit)
+        self.write_json([j.public() for j in jobs])
+
+
+class JobHandler(JobsBaseHandler):
+    """GET /jobs/{job_id}."""
+
+    def get(self, job_id: str):
+        job = self.own_job(job_id)
+        if job is not None:
+            self.write_json(job.public())
+
+
+class DownloadHandler(JobsBaseHandler):
+    """GET /jobs/{job_id}/download?format=...: signed URL, or inline CSV."""
+
+    def get(self, job_id: str):
+        fmt = self.get_query_argument("format", "json")
+        if fmt not in DOWNLOAD_FORMATS:
+            return self.send_error_json(400, "Invalid format parameter", format=fmt,
+                                        valid_formats=list(DOWNLOAD_FORMATS))
+        job = self.own_job(job_id)
+        if job is None:
+            return
+        key = job.exports.get(fmt)
+        if key is None or not self.services.blobs.exists(key):
+            return self.send_error_json(404, "Format not yet available", format=fmt,
+                                        job_id=job_id, status=job.status,
+                                        exports_ready=job.exports_ready)
+        filename = PurePosixPath(key).name
+        if fmt == "csv":
+            self.set_header("Content-Type", "text/csv; charset=utf-8")
+            self.set_header("Content-Disposition", f'inline; filename="{filename}"')
+            with self.services.blobs.open(key) as fh:
+                while True:
+                    chunk = fh.read(1 << 20)
+                    if not chunk:
+                        break
+                    self.write(chunk)
+            return
+        url = self.services.blobs.signed_url(key, "GET", expires_in=3600)
+        self.write_json({"download_url": url, "format": fmt, "filename": filename})
+
+
+HANDLERS = [
+    (r"/analyze", AnalyzeHandler),
+    (r"/jobs", JobsListHandler),
+    (r"/jobs/([^/]+)", JobHandler),
+    (r"/jobs/([^/]+)/download", DownloadHandler),
+]

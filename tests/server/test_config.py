@@ -1,0 +1,75 @@
+"""Config: the reference's tier table, TOML + env precedence, the persisted secret."""
+import os
+import stat
+
+import pytest
+
+from mitraseti_server.config import Config, ConfigError, resolve_data_dir
+
+
+def test_default_tiers_follow_the_reference_table(tmp_path):
+    tiers = Config.load(data_dir=tmp_path, env={}).tiers
+    assert list(tiers) == ["free", "researcher", "institution", "enterprise"]
+    free, res, inst, ent = (tiers[t] for t in tiers)
+    # Rate Limits & Quotas: monthly jobs, max file MB, concurrent, history, retention
+    assert (free.files_per_month, free.max_file_mb, free.concurrent_jobs,
+            free.job_history, free.retention_days) == (10, 50, 5, 10, 7)
+    assert (res.files_per_month, res.max_file_mb, res.job_history,
+            res.retention_days, res.price) == (500, 1024, 50, 90, "$99 USD/mo")
+    assert (inst.files_per_month, inst.max_file_mb, inst.job_history,
+            inst.retention_days) == (5000, 5120, 200, 365)
+    assert (ent.max_file_mb, ent.job_history) == (10240, 500)
+    assert not free.api_keys and res.api_keys and inst.api_keys and ent.api_keys
+    assert inst.webhooks and ent.webhooks and not res.webhooks and not free.webhooks
+    assert res.max_file_bytes == 1024 * 1024 * 1024
+
+
+def test_toml_then_env_then_overrides(tmp_path):
+    (tmp_path / "config.toml").write_text(
+        '[server]\nhost = "0.0.0.0"\nport = 9000\n'
+        '[executor]\nmax_workers = 3\n'
+        '[tiers.free]\nfiles_per_month = 20\n')
+    env = {"MITRASETI_PORT": "9100", "MITRASETI_JOB_TIMEOUT_S": "60",
+           "MITRASETI_OIDC_ISSUER": "https://idp.test"}
+    cfg = Config.load(data_dir=tmp_path, env=env, max_workers=5)
+    assert cfg.host == "0.0.0.0"
+    assert cfg.port == 9100                  # env beats TOML
+    assert cfg.max_workers == 5              # keyword override beats TOML
+    assert cfg.job_timeout_s == 60.0
+    assert cfg.oidc_issuer == "https://idp.test"
+    assert cfg.tiers["free"].files_per_month == 20
+    assert cfg.tiers["free"].max_file_mb == 50     # untouched tier fields keep defaults
+    assert cfg.public_url == "http://127.0.0.1:9100"
+
+
+def test_bad_settings_name_their_source(tmp_path):
+    (tmp_path / "config.toml").write_text("[server]\nportt = 1\n")
+    with pytest.raises(ConfigError, match=r"config\.toml.*portt"):
+        Config.load(data_dir=tmp_path, env={})
+    (tmp_path / "config.toml").write_text("[tiers.free]\nmax_file_mb = 'big'\n")
+    with pytest.raises(ConfigError, match=r"tiers\.free.*max_file_mb"):
+        Config.load(data_dir=tmp_path, env={})
+    (tmp_path / "config.toml").unlink()
+    with pytest.raises(ConfigError, match="MITRASETI_PORT"):
+        Config.load(data_dir=tmp_path, env={"MITRASETI_PORT": "eighty"})
+    with pytest.raises(ConfigError, match="s3_bucket"):
+        Config.load(data_dir=tmp_path, env={"MITRASETI_STORAGE": "s3"})
+    with pytest.raises(ConfigError, match="does not exist"):
+        Config.load(data_dir=tmp_path, path=tmp_path / "missing.toml", env={})
+
+
+def test_secret_is_created_once_with_mode_0600(tmp_path):
+    first = Config.load(data_dir=tmp_path / "d", env={}).secret_key
+    path = tmp_path / "d" / "secret.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(first) == 32
+    assert Config.load(data_dir=tmp_path / "d", env={}).secret_key == first
+    assert Config.load(data_dir=tmp_path / "other", env={}).secret_key != first
+
+
+def test_data_dir_resolution_order(tmp_path):
+    env = {"MITRASETI_DATA_DIR": str(tmp_path / "from-env")}
+    assert resolve_data_dir(str(tmp_path / "arg"), env) == (tmp_path / "arg").resolve()
+    assert resolve_data_dir(None, env) == (tmp_path / "from-env").resolve()
+    home = os.path.expanduser("~/.mitraseti")
+    assert str(resolve_data_dir(None, {})) == os.path.realpath(home)

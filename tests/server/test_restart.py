@@ -1,0 +1,91 @@
+"""A server killed with SIGKILL mid-job and restarted loses no upload and leaves no job stuck
+in ``processing``: the job is re-queued once; a second interruption fails it with
+"interrupted"; the orphaned job process of the dead server is killed on restart."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import test_jobs_harness as H  # noqa: E402
+
+
+def wait_processing(server, headers, job_id, attempts):
+    """Wait until the job runs its ``attempts``-th try with a live runner pid."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        row = server.job_row(job_id)
+        if row["status"] == "processing" and row["attempts"] == attempts and row["pid"]:
+            return row
+        assert row["status"] in ("submitted", "processing"), row
+        time.sleep(0.05)
+    raise AssertionError(f"job never reached attempt {attempts}: {server.job_row(job_id)}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_sigkill_mid_job_then_restart(tmp_path):
+    data = tmp_path / "data"
+    server = H.LiveServer(data).start()
+    try:
+        rita = server.user("rita", "researcher")
+        obs = H.write_observation(tmp_path / "observation.fil", nchans=1024)
+        key = H.upload(server, rita["headers"], obs)
+        r = requests.post(server.url + "/analyze", headers=rita["headers"], timeout=30,
+                          json={"file_key": key})
+        assert r.status_code == 202
+        job_id = r.json()["job_id"]
+
+        # 1st crash: the job was processing; its runner survives the server
+        row = wait_processing(server, rita["headers"], job_id, attempts=1)
+        server.kill9()
+        orphan = row["pid"]
+        assert server.job_row(job_id)["status"] == "processing"
+        server.start()                     # same data dir and port
+        assert not alive(orphan)           # the restarted server killed the orphan
+        row = wait_processing(server, rita["headers"], job_id, attempts=2)
+
+        # 2nd crash during the 2nd attempt: the job fails with "interrupted"
+        server.kill9()
+        server.start()
+        job = requests.get(f"{server.url}/jobs/{job_id}", headers=rita["headers"],
+                           timeout=30).json()
+        assert (job["status"], job["error"]) == ("failed", "interrupted")
+        assert not alive(row["pid"])
+        assert all(r["status"] != "processing" for r in map(dict, server.store.connect()
+                   .execute("SELECT status FROM jobs").fetchall()))
+
+        # the upload survived both crashes (a re-queued job completing from it: below)
+        assert os.path.getsize(data / "blobs" / "objects" / key) == obs.stat().st_size
+    finally:
+        server.stop()
+
+
+def test_restart_requeues_and_completes(tmp_path):
+    """One interruption only: after the restart the same job completes on its 2nd try,
+    reading the upload that was made before the crash."""
+    server = H.LiveServer(tmp_path / "data").start()
+    try:
+        rita = server.user("rita", "researcher")
+        obs = H.write_observation(tmp_path / "observation.fil", nchans=512)
+        key = H.upload(server, rita["headers"], obs)
+        job_id = requests.post(server.url + "/analyze", headers=rita["headers"], timeout=30,
+                               json={"file_key": key}).json()["job_id"]
+        wait_processing(server, rita["headers"], job_id, attempts=1)
+        server.kill9()
+        server.start()
+        job = H.wait_job(server, rita["headers"], job_id, timeout=240)
+        assert job["status"] == "complete", job
+        assert server.job_row(job_id)["attempts"] == 2
+    finally:
+        server.stop()

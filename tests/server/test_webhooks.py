@@ -1,0 +1,101 @@
+"""Signed job webhooks against a real HTTP receiver on 127.0.0.1: every status change is
+POSTed with a valid X-MitraSETI-Signature; a receiver that fails twice gets the same body
+again (exponential backoff) and then sees submitted -> processing -> complete in order."""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import test_jobs_harness as H  # noqa: E402
+
+from mitraseti_server.webhooks import sign, validate_webhook_url, verify_signature  # noqa: E402
+
+
+class Receiver:
+    """Records every POST; answers 500 to the first ``fail_first`` of them."""
+
+    def __init__(self, secret: bytes, fail_first: int = 0):
+        self.secret, self.fail_first = secret, fail_first
+        self.calls: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                ok = verify_signature(body, self.headers.get("X-MitraSETI-Signature"),
+                                      outer.secret)
+                n = len(outer.calls)
+                answer = 500 if n < outer.fail_first else (200 if ok else 401)
+                outer.calls.append({"time": time.monotonic(), "body": body, "valid": ok,
+                                    "event": self.headers.get("X-MitraSETI-Event"),
+                                    "answer": answer})
+                self.send_response(answer)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def delivered(self) -> list[dict]:
+        return [json.loads(c["body"]) for c in self.calls if c["answer"] == 200]
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+def test_signed_webhooks_with_retries(tmp_path):
+    server = H.LiveServer(tmp_path / "data").start()
+    receiver = Receiver(server.secret(), fail_first=2)
+    try:
+        ines = server.user("ines", "institution")
+        obs = H.write_observation(tmp_path / "observation.fil", nchans=256)
+        key = H.upload(server, ines["headers"], obs)
+        r = requests.post(server.url + "/analyze", headers=ines["headers"], timeout=30,
+                          json={"file_key": key, "webhook_url": receiver.url})
+        assert r.status_code == 202, r.text
+        job_id = r.json()["job_id"]
+        final = H.wait_job(server, ines["headers"], job_id, timeout=240)
+        assert final["status"] == "complete", final
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+                d["status"] == "complete" for d in receiver.delivered()):
+            time.sleep(0.2)
+    finally:
+        receiver.close()
+        server.stop()
+    calls = receiver.calls
+    assert all(c["valid"] for c in calls)                       # every body was signed
+    assert [c["answer"] for c in calls[:3]] == [500, 500, 200]
+    assert calls[0]["body"] == calls[1]["body"] == calls[2]["body"]   # same event retried
+    gaps = [calls[1]["time"] - calls[0]["time"], calls[2]["time"] - calls[1]["time"]]
+    assert gaps[0] >= 0.9 and gaps[1] >= 1.8 * 0.95            # 1 s, then 2 s backoff
+    statuses = [d["status"] for d in receiver.delivered()]
+    assert statuses == ["submitted", "processing", "complete"], statuses
+    assert [c["event"] for c in calls if c["answer"] == 200] == [
+        "job.submitted", "job.processing", "job.complete"]
+    last = receiver.delivered()[-1]
+    assert last["job_id"] == job_id and last["results"] == final["results"]
+
+
+def test_signature_helpers():
+    body, secret = b'{"job_id":"x"}', b"k" * 32
+    header = sign(body, secret)
+    assert header.startswith("sha256=") and len(header) == 7 + 64
+    assert verify_signature(body, header, secret)
+    assert not verify_signature(body + b" ", header, secret)
+    assert not verify_signature(body, header, b"other" * 8)
+    assert not verify_signature(body, None, secret)
+    assert validate_webhook_url("https://example.org/h") is None
+    for bad in ("ftp://x/y", "example.org/h", "http://", 5, ""):
+        assert validate_webhook_url(bad), bad
