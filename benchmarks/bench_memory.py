@@ -29,7 +29,21 @@ TONE_COARSE = (0, 17, 42)  # coarse channels that get a drifting tone
 
 
 def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    """Peak RSS of this process in MiB (getrusage; KiB on Linux). Linux carries the
+    parent's peak across fork + exec, so the parent of the measuring children stays lean:
+    even the file is written in a child."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def vm_hwm_mib() -> float | None:
+    """Peak RSS from /proc/self/status (VmHWM, this process image only), or None."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
 
 
 def write_file(path: Path, n_spectra: int, n_coarse: int, nfpc: int) -> float:
@@ -91,23 +105,27 @@ def measure_search(path: Path, n_coarse: int) -> dict:
             "coarse_with_hits": sorted({h.coarse_channel for h in result.filtered_hits})}
 
 
-def child(mode: str, path: Path, n_coarse: int) -> None:
+def child(mode: str, path: Path, n_spectra: int, n_coarse: int, nfpc: int) -> None:
     import h5py  # noqa: F401  (same imports as a real run)
     import numpy  # noqa: F401
 
     import mitraseti.io  # noqa: F401
     out: dict = {"mode": mode}
-    if mode == "iterate":
+    if mode == "write":
+        out["seconds"] = write_file(path, n_spectra, n_coarse, nfpc)
+    elif mode == "iterate":
         out.update(measure_iterate(path, n_coarse))
     elif mode == "search":
         out.update(measure_search(path, n_coarse))
-    out["peak_rss_mib"] = peak_rss_mib()
+    out["peak_rss_mib"] = round(peak_rss_mib(), 1)
+    out["vm_hwm_mib"] = vm_hwm_mib()
     print(json.dumps(out))
 
 
-def run_child(mode: str, path: Path, n_coarse: int) -> dict:
-    cmd = [sys.executable, __file__, "--child", mode, "--path", str(path),
-           "--n-coarse", str(n_coarse)]
+def run_child(mode: str, args) -> dict:
+    cmd = [sys.executable, __file__, "--child", mode, "--path", str(args.path),
+           "--n-spectra", str(args.n_spectra), "--n-coarse", str(args.n_coarse),
+           "--nfpc", str(args.nfpc)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"mode": mode, "error": done.stderr.strip()[-2000:]}
@@ -122,22 +140,23 @@ def main() -> None:
     ap.add_argument("--path", type=Path, default=DEFAULT_PATH)
     ap.add_argument("--keep", action="store_true", help="keep the generated file")
     ap.add_argument("--no-search", action="store_true")
-    ap.add_argument("--child", choices=["baseline", "iterate", "search"], help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=["write", "baseline", "iterate", "search"],
+                    help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child, args.path, args.n_coarse)
+        child(args.child, args.path, args.n_spectra, args.n_coarse, args.nfpc)
         return
     size = args.n_spectra * args.n_coarse * args.nfpc * 4
     print(f"file: {args.path} ({args.n_spectra} spectra x {args.n_coarse} coarse x "
           f"{args.nfpc} fine, float32 = {size / 2**30:.2f} GiB of data)")
     if not args.path.exists() or args.path.stat().st_size < size:
-        print(f"writing ... {write_file(args.path, args.n_spectra, args.n_coarse, args.nfpc):.1f} s")
+        print(json.dumps(run_child("write", args)))
     coarse_mib = args.n_spectra * args.nfpc * 4 / 2**20
     print(f"one coarse channel = {coarse_mib:.0f} MiB")
     modes = ["baseline", "iterate"] + ([] if args.no_search else ["search"])
     try:
         for mode in modes:
-            print(json.dumps(run_child(mode, args.path, args.n_coarse)))
+            print(json.dumps(run_child(mode, args)))
     finally:
         if not args.keep:
             os.unlink(args.path)

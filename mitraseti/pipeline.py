@@ -121,6 +121,7 @@ def ingest(path, n_coarse_chan: int | None = None, source_name: str | None = Non
 class SearchOutput:
     """Hits of the de-Doppler stage (unclassified) plus the waterfall image built on the way."""
 
+    header: object
     params: SearchParams
     raw_hits: list[Hit]
     filtered_hits: list[Hit]
@@ -175,31 +176,52 @@ def dedoppler(state: Ingested, params: SearchParams,
         with _timed(timings, "export"):
             acc.add(block, i * obs.nfpc)
         progress("dedoppler", (i + 1) / n, f"coarse channel {i + 1}/{n}: {len(filt)} signals")
-    return SearchOutput(params=params, raw_hits=raw_hits, filtered_hits=filtered,
+    return SearchOutput(header=header, params=params, raw_hits=raw_hits, filtered_hits=filtered,
                         waterfall=acc.result(), timings=timings)
 
 
 # ---- stage 3: classify ---------------------------------------------------------------------
-def _classifier():
-    """(classify(hits, block, header, offset), None) or (None, warning text)."""
-    try:
-        from mitraseti.signals import classify_hits
-    except ImportError as exc:
-        return None, (f"classification unavailable (cannot import "
-                      f"mitraseti.signals.classify_hits: {exc}); signals are unlabelled")
-    names = inspect.signature(classify_hits).parameters
-    key = next((k for k in ("channel_offset", "coarse_channel_offset") if k in names), None)
+class _Classifier:
+    """Calls ``mitraseti.signals.classify_hits`` on one block. When the signals package or
+    its trained model is unavailable the stage degrades: hits stay unlabelled and
+    ``warning`` says why (it ends up in results.json, classified.json and the CLI output)."""
 
-    def classify_block(hits, block, header, offset):
-        if key is None:
-            return classify_hits(hits, block, header, offset)
-        return classify_hits(hits, block, header, **{key: offset})
+    def __init__(self) -> None:
+        self.warning: str | None = None
+        self._fn = None
+        self._key = None
+        self._model_error: type[BaseException] = ()  # type: ignore[assignment]
+        try:
+            from mitraseti.signals import classify_hits
+        except ImportError as exc:
+            self.warning = (f"classification unavailable (cannot import "
+                            f"mitraseti.signals.classify_hits: {exc}); signals are unlabelled")
+            return
+        try:
+            from mitraseti.signals import ModelLoadError
+            self._model_error = ModelLoadError
+        except ImportError:
+            pass
+        names = inspect.signature(classify_hits).parameters
+        self._key = next((k for k in ("channel_offset", "coarse_channel_offset")
+                          if k in names), None)
+        self._fn = classify_hits
 
-    return classify_block, None
+    def __call__(self, hits, block, header, offset) -> None:
+        if self._fn is None:
+            return
+        try:
+            if self._key is None:
+                self._fn(hits, block, header, offset)
+            else:
+                self._fn(hits, block, header, **{self._key: offset})
+        except self._model_error as exc:
+            self._fn = None
+            self.warning = f"classification unavailable ({exc}); signals are unlabelled"
 
 
 def _classify_block(classify_fn, keeper, hits, block, header, offset, timings):
-    if hits and classify_fn is not None:
+    if hits:
         with _timed(timings, "classify"):
             classify_fn(hits, block, header, offset)
     with _timed(timings, "export"):
@@ -214,7 +236,7 @@ def classify(state: Ingested, found: SearchOutput,
     hits; cut stamps for the top candidates. Returns the PipelineResult (not yet exported)."""
     progress = progress or _noop
     obs, header, timings = state.obs, state.header, state.timings
-    classify_fn, warning = _classifier()
+    classify_fn = _Classifier()
     keeper = StampKeeper(rank_key, TOP_N)
     by_channel: dict[int, list[Hit]] = {}
     for h in found.filtered_hits:
@@ -227,7 +249,7 @@ def classify(state: Ingested, found: SearchOutput,
         progress("classify", (k + 1) / len(by_channel), f"coarse channel {i + 1}")
     timings.setdefault("classify", 0.0)
     return _result(state, found.params, found.raw_hits, found.filtered_hits,
-                   found.waterfall, keeper, warning)
+                   found.waterfall, keeper, classify_fn.warning)
 
 
 def _result(state, params, raw, filtered, waterfall, keeper, warning) -> PipelineResult:
@@ -265,7 +287,7 @@ def run(path, out_dir=None, *, max_drift: float = 4.0, min_drift: float = 0.0,
     if exports and out_dir is None:
         raise ParameterError("out_dir is required when exports=True")
     search = _search_function()
-    classify_fn, warning = _classifier()
+    classify_fn = _Classifier()
     with ingest(path, params.n_coarse_chan, source_name, progress) as state:
         obs, header, timings = state.obs, state.header, state.timings
         acc = WaterfallAccumulator(header)
@@ -284,7 +306,8 @@ def run(path, out_dir=None, *, max_drift: float = 4.0, min_drift: float = 0.0,
             progress("classify", (i + 1) / n, f"coarse channel {i + 1}/{n} classified")
             raw_hits += raw
             filtered += filt
-        result = _result(state, params, raw_hits, filtered, acc.result(), keeper, warning)
+        result = _result(state, params, raw_hits, filtered, acc.result(), keeper,
+                         classify_fn.warning)
     if exports:
         export(result, out_dir, progress)
     return result

@@ -25,7 +25,7 @@ from .handlers_uploads import sweep_stale_uploads
 from .store import Store
 
 log = logging.getLogger("mitraseti_server")
-MAX_BUFFER = 100 * 1024 * 1024  # JSON bodies; blob PUTs stream and set their own limit
+MAX_BODY = 16 * 1024 * 1024    # JSON bodies; blob PUTs stream and set their own limit
 
 
 def build_services(config: Config) -> Services:
@@ -128,7 +128,7 @@ async def serve(config: Config, sockets: list[socket.socket] | None = None,
     """Run the service until cancelled. ``ready(services)`` is called once listening."""
     sockets = sockets if sockets is not None else bind(config)
     app = make_app(config)
-    server = HTTPServer(app, max_buffer_size=MAX_BUFFER, xheaders=True)
+    server = HTTPServer(app, max_body_size=MAX_BODY)
     server.add_sockets(sockets)
     callbacks = start_background(app.services)
     if ready is not None:

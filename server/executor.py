@@ -137,23 +137,30 @@ class BaseExecutor:
                     return
                 free = self.max_workers - len(self._active)
             if free > 0:
-                for job in self.jobs.with_status(js.SUBMITTED):
-                    if free <= 0:
-                        break
-                    if job.job_id in self._active:
-                        continue
-                    claimed = self.jobs.claim(job.job_id)
-                    if claimed is None:
-                        continue
-                    t = threading.Thread(target=self.run_job, args=(claimed,), daemon=True,
-                                         name=f"job-{job.job_id[:8]}")
-                    with self._cond:
-                        self._active[job.job_id] = t
-                    t.start()
-                    free -= 1
+                try:
+                    self._start_queued(free)
+                except Exception:  # noqa: BLE001 - e.g. a locked database: retry soon
+                    log.exception("dispatching queued jobs failed")
             with self._cond:
                 if not self._stopping:
                     self._cond.wait(timeout=2.0)
+
+    def _start_queued(self, free: int) -> None:
+        """Claim up to ``free`` of the oldest submitted jobs and start a thread for each."""
+        for job in self.jobs.with_status(js.SUBMITTED):
+            if free <= 0:
+                return
+            if job.job_id in self._active:
+                continue
+            claimed = self.jobs.claim(job.job_id)
+            if claimed is None:
+                continue
+            t = threading.Thread(target=self.run_job, args=(claimed,), daemon=True,
+                                 name=f"job-{job.job_id[:8]}")
+            with self._cond:
+                self._active[job.job_id] = t
+            t.start()
+            free -= 1
 
     # ---- template method ----------------------------------------------------------
     def run_job(self, job: js.Job) -> None:
@@ -176,7 +183,7 @@ class BaseExecutor:
                 self._cond.notify_all()
 
     def before_start(self, job: js.Job) -> None:
-        self.notify(job.job_id)
+        self.notify(job)
 
     def execute(self, job: js.Job):
         raise NotImplementedError
@@ -196,9 +203,11 @@ class BaseExecutor:
             prune_history(self.services, job.user_id, int(limits.job_history))
 
     # ---- webhooks -----------------------------------------------------------------
-    def notify(self, job_id: str) -> None:
-        """Send the job's current JSON to its webhook (if any), non-blocking."""
-        job = self.jobs.get(job_id)
+    def notify(self, job: js.Job | str) -> None:
+        """Send the job's JSON (a row snapshot, or the current row for an id) to its
+        webhook, if any; non-blocking."""
+        if isinstance(job, str):
+            job = self.jobs.get(job)
         if job is not None and job.webhook_url:
             self.webhooks.notify(job.webhook_url, job.job_id, job.public())
 

@@ -101,8 +101,8 @@ class AnalyzeHandler(JobsBaseHandler):
         if executor is None:
             _jobs(self).finish(job.job_id, js.FAILED, error="no executor is configured")
             return self.send_error_json(500, "Pipeline failed to start", job_id=job.job_id)
+        executor.notify(job)             # the "submitted" webhook, before any worker sees it
         executor.submit(job.job_id)
-        executor.notify(job.job_id)
         prune_history(self.services, user.user_id, int(limits.job_history))
         self.write_json({
             "job_id": job.job_id, "status": js.SUBMITTED,
@@ -179,7 +179,7 @@ class DownloadHandler(JobsBaseHandler):
         key = job.exports.get(fmt)
         if key is None or not self.services.blobs.exists(key):
             return self.send_error_json(404, "Format not yet available", format=fmt,
-                                        job_id=job_id, status=job.status,
+                                        job_id=job_id, job_status=job.status,
                                         exports_ready=job.exports_ready)
         filename = PurePosixPath(key).name
         if fmt == "csv":

@@ -18,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import itertools
 import json
 import logging
+import threading
 from typing import Any
 from urllib.parse import urlparse
 
@@ -49,8 +51,12 @@ def validate_webhook_url(url: Any) -> str | None:
     return None
 
 
+STATUS_RANK = {"submitted": 0, "processing": 1, "complete": 2, "failed": 2}
+
+
 class WebhookSender:
-    """Queues deliveries on an IOLoop; safe to call ``notify`` from any thread."""
+    """Queues deliveries per job and sends them on the server's IOLoop, oldest status
+    first; ``notify`` is safe to call from any thread."""
 
     def __init__(self, secret: bytes, *, attempts: int = 4, backoff_s: float = 1.0,
                  timeout_s: float = 10.0):
@@ -59,33 +65,46 @@ class WebhookSender:
         self.backoff_s = float(backoff_s)
         self.timeout_s = float(timeout_s)
         self.loop = None                     # tornado IOLoop, set by bind()
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._pending = 0
+        self._mutex = threading.Lock()
+        self._queues: dict[str, list] = {}   # job_id -> [(rank, seq, url, body, status)]
+        self._draining: set[str] = set()
+        self._seq = itertools.count()
         self.delivered = 0
         self.failed = 0
 
     def bind(self, io_loop) -> None:
-        """Attach to the server's tornado IOLoop (call on that loop's thread)."""
+        """Attach to the server's tornado IOLoop."""
         self.loop = io_loop
 
     def notify(self, url: str | None, job_id: str, payload: dict[str, Any]) -> None:
-        """Schedule one delivery of ``payload`` (no-op without url or loop)."""
+        """Queue one delivery of ``payload`` (no-op without url or loop). Events of one
+        job go out one at a time, ordered by status (submitted < processing < finished),
+        so a fast worker thread cannot overtake the request that created the job."""
         if not url or self.loop is None:
             return
+        status = str(payload.get("status", ""))
         body = json.dumps(payload, separators=(",", ":")).encode()
-        self.loop.add_callback(self._deliver_in_order, url, job_id, body,
-                               str(payload.get("status", "")))
+        with self._mutex:
+            self._queues.setdefault(job_id, []).append(
+                (STATUS_RANK.get(status, 3), next(self._seq), url, body, status))
+        self.loop.add_callback(self._drain, job_id)
 
-    async def _deliver_in_order(self, url: str, job_id: str, body: bytes, status: str):
-        lock = self._locks.setdefault(job_id, asyncio.Lock())
-        self._pending += 1
+    async def _drain(self, job_id: str) -> None:
+        if job_id in self._draining:          # runs on the loop thread only
+            return
+        self._draining.add(job_id)
         try:
-            async with lock:
+            while True:
+                with self._mutex:
+                    queue = self._queues.get(job_id)
+                    if not queue:
+                        self._queues.pop(job_id, None)
+                        return
+                    queue.sort()
+                    _, _, url, body, status = queue.pop(0)
                 await self.deliver(url, body, status)
         finally:
-            self._pending -= 1
-            if not lock.locked() and self._pending == 0:
-                self._locks.pop(job_id, None)
+            self._draining.discard(job_id)
 
     async def deliver(self, url: str, body: bytes, status: str) -> bool:
         """POST with retries; True when a 2xx came back."""

@@ -27,11 +27,12 @@ STAGES = ("ingest", "dedoppler", "classify", "export")
 def rank_key(hit: Hit) -> tuple:
     """Sort key for candidates, best first when sorted in reverse.
 
-    Interestingness first, then S/N; the remaining fields only make the order total so that
-    the stamp keeper and the final ranking always agree.
+    Interestingness first, then S/N, then lower frequency (the order of
+    ``mitraseti.signals.top_candidates``); the last fields only make the order total so
+    that the stamp keeper and the final ranking always agree.
     """
-    return (float(hit.interestingness), float(hit.snr), -int(hit.coarse_channel),
-            -int(hit.channel_index), float(hit.drift_rate), str(hit.source))
+    return (float(hit.interestingness), float(hit.snr), -float(hit.frequency_hz),
+            float(hit.drift_rate), str(hit.source))
 
 
 def is_candidate(hit: Hit) -> bool:

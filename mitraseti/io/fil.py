@@ -73,20 +73,29 @@ class FilReader:
         del view  # the only reference: unmaps now, so resident memory stays bounded
         return window
 
+    def _unpack_samples(self, s0: int, s1: int) -> np.ndarray:
+        """uint8 samples s0 .. s1-1 of the data section (sample = one nbits value)."""
+        nbits = self.header.nbits
+        b0, b1 = s0 * nbits // 8, -(-s1 * nbits // 8)
+        raw = np.frombuffer(os.pread(self._file.fileno(), b1 - b0, self.header_bytes + b0),
+                            dtype=np.uint8)
+        if len(raw) != b1 - b0:
+            raise ObservationFormatError(self.path, "file shrank while reading")
+        return bits.unpack(raw, nbits, (s0 * nbits - b0 * 8) // nbits, s1 - s0)
+
     def _read_packed(self, t0, t1, c0, c1) -> np.ndarray:
         h = self.header
         out = np.empty((t1 - t0, c1 - c0), dtype=np.float32)
+        first = self.if_index * h.nchans  # sample offset of this IF inside a spectrum
+        if self.row_samples > CHUNK_SAMPLES:  # huge spectra: unpack only the window
+            for t in range(t0, t1):
+                s0 = t * self.row_samples + first
+                out[t - t0] = self._unpack_samples(s0 + c0, s0 + c1)
+            return out
         rows_per_chunk = max(1, CHUNK_SAMPLES // self.row_samples)
         for r0 in range(t0, t1, rows_per_chunk):
             r1 = min(t1, r0 + rows_per_chunk)
-            s0, s1 = r0 * self.row_samples, r1 * self.row_samples
-            b0, b1 = s0 * h.nbits // 8, -(-s1 * h.nbits // 8)
-            raw = np.frombuffer(os.pread(self._file.fileno(), b1 - b0, self.header_bytes + b0),
-                                dtype=np.uint8)
-            if len(raw) != b1 - b0:
-                raise ObservationFormatError(self.path, "file shrank while reading")
-            skip = (s0 * h.nbits - b0 * 8) // h.nbits
-            samples = bits.unpack(raw, h.nbits, skip, s1 - s0)
+            samples = self._unpack_samples(r0 * self.row_samples, r1 * self.row_samples)
             block = samples.reshape(r1 - r0, h.nifs, h.nchans)
             out[r0 - t0:r1 - t0] = block[:, self.if_index, c0:c1]
         return out
@@ -185,7 +194,8 @@ class FilWriter:
 def write_fil(path: str | os.PathLike, header: ObservationHeader, data) -> Path:
     """Write ``data`` ((T, nchans) or (T, nifs, nchans)) as a SIGPROC file with
     ``header.nbits`` bits per sample (1, 2, 4, 8, 16 unsigned; 32 float). Atomic.
-    ``header.n_spectra`` is ignored (the data decide)."""
+    ``header.n_spectra`` is ignored (the data decide); ``header.nfpc`` is not stored
+    (SIGPROC has no such keyword: pass ``n_coarse_chan`` when reading)."""
     arr = as_spectra(data, header.nifs)
     with FilWriter(path, header) as w:
         w.write(arr)

@@ -74,7 +74,8 @@ def resolve_nfpc(header: ObservationHeader, n_coarse_chan: int | None, path) -> 
 class Observation:
     """An open observation file. Use as a context manager, or call ``close()``.
 
-    Attributes: ``path``, ``header`` (ObservationHeader, ``nfpc`` filled in),
+    Attributes: ``path``, ``header`` (ObservationHeader; ``header.nfpc`` set when known from
+    the file or ``n_coarse_chan``, 0 when the whole band is one coarse channel by default),
     ``n_coarse_channels``, ``nfpc``, ``if_index``, ``n_nonfinite``, ``format``
     ('fil' or 'h5'), ``mask`` (h5py Dataset or None, read lazily).
     """
@@ -103,7 +104,8 @@ class Observation:
         except BaseException:
             self._reader.close()
             raise
-        self.header.nfpc = self.nfpc
+        if self.header.nfpc or n_coarse_chan is not None:
+            self.header.nfpc = self.nfpc  # known from the file or the caller; else stays 0
         self.n_coarse_channels = self.header.nchans // self.nfpc
         self.if_index = if_index
         self.n_nonfinite = 0
@@ -137,6 +139,8 @@ class Observation:
         return block
 
     def _replace_nonfinite(self, block: np.ndarray, t0: int, c0: int) -> None:
+        if np.isfinite(np.sum(block, dtype=np.float64)):  # fast path: no temporary mask
+            return
         bad = ~np.isfinite(block)
         n_bad = int(bad.sum())
         if not n_bad:

@@ -35,7 +35,6 @@ FRAME_KEYWORDS = ("HEADER_START", "HEADER_END", "FREQUENCY_START", "FREQUENCY_EN
 FIELD_KEYWORDS = [k for k in ObservationHeader.field_names()
                   if k in KEYWORD_TYPES]
 REQUIRED = ("nchans", "nbits", "fch1", "foff", "tsamp")
-SUPPORTED_NBITS = (1, 2, 4, 8, 16, 32)
 MAX_KEYWORD_LEN = 80          # sigproc's own limit for keyword strings
 MAX_STRING_LEN = 4096         # generous limit for string values (source_name, rawdatafile)
 MAX_HEADER_BYTES = 64 << 20   # a FREQUENCY block of 2^20 channels is ~20 MiB

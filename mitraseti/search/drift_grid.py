@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -57,10 +58,18 @@ def path_offset(k: int, t: int, n: int) -> int:
     return b * t + taylor_path_offset(j, t, n)
 
 
-def last_row_offsets(n_rows: int, n_tree: int) -> np.ndarray:
-    """P(j, n_rows - 1, n_tree) for j in 0..n_tree-1: where each in-block path ends (int64)."""
+@lru_cache(maxsize=64)
+def _last_row_offsets(n_rows: int, n_tree: int) -> np.ndarray:
     t = max(n_rows - 1, 0)
-    return np.array([taylor_path_offset(j, t, n_tree) for j in range(n_tree)], dtype=np.int64)
+    out = np.array([taylor_path_offset(j, t, n_tree) for j in range(n_tree)], dtype=np.int64)
+    out.flags.writeable = False
+    return out
+
+
+def last_row_offsets(n_rows: int, n_tree: int) -> np.ndarray:
+    """P(j, n_rows - 1, n_tree) for j in 0..n_tree-1: where each in-block path ends (int64,
+    read-only, cached)."""
+    return _last_row_offsets(int(n_rows), int(n_tree))
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,7 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True, parallel=True)
-def _decimate(data, factor, phase, out):
+def _decimate_py(data, factor, phase, out):
     n_out = out.shape[1]
     for t in prange(data.shape[0]):
         src = data[t, phase:]
@@ -30,6 +29,10 @@ def _decimate(data, factor, phase, out):
             for u in range(factor):
                 s += src[base + u]
             dst[i] = s
+
+
+_decimate = njit(cache=True, parallel=True)(_decimate_py)
+_decimate_serial = njit(cache=True)(_decimate_py)
 
 
 def decimate(data: np.ndarray, factor: int, phase: int = 0) -> np.ndarray:
@@ -44,7 +47,8 @@ def decimate(data: np.ndarray, factor: int, phase: int = 0) -> np.ndarray:
     n_out = max(0, (a.shape[1] - phase) // factor)
     out = np.empty((a.shape[0], n_out), dtype=np.float32)
     if n_out:
-        _decimate(a, int(factor), int(phase), out)
+        kernel = _decimate if a.size >= (1 << 20) else _decimate_serial
+        kernel(a, int(factor), int(phase), out)
     return out
 
 

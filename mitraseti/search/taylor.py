@@ -87,8 +87,7 @@ def _tree_stages(src, dst, width):
     return src
 
 
-@njit(cache=True, parallel=True)
-def _max_over_drift_kernel(data, n_rows, n_tree, k_min, k_max, direction, last_off,
+def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, direction, last_off,
                            chunk, best, best_k):
     """Update best[c] / best_k[c] (true channel order) with the largest in-band path sum."""
     n_chan = data.shape[1]
@@ -98,7 +97,7 @@ def _max_over_drift_kernel(data, n_rows, n_tree, k_min, k_max, direction, last_o
     for ci in prange(n_chunks):
         c0 = ci * chunk
         w = min(chunk, n_chan - c0)
-        width = w + n_tree
+        width = min(w + n_tree, n_chan - c0)  # in-band paths never reach further
         bufa = np.empty((n_tree, width), dtype=np.float32)
         bufb = np.empty((n_tree, width), dtype=np.float32)
         lbest = np.full(w, -np.inf, dtype=np.float32)
@@ -131,6 +130,13 @@ def _max_over_drift_kernel(data, n_rows, n_tree, k_min, k_max, direction, last_o
                 best_k[c] = lk[i] * direction
 
 
+# The same kernel twice: threaded for wide bands, serial for small blocks (thread start-up
+# costs more than the work there, badly so on a busy machine).
+_max_over_drift_kernel = njit(cache=True, parallel=True)(_max_over_drift_py)
+_max_over_drift_serial = njit(cache=True)(_max_over_drift_py)
+PARALLEL_MIN_CHUNKS = 4
+
+
 def _as_f32(data: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(data, dtype=np.float32)
     if a.ndim != 2:
@@ -158,8 +164,10 @@ def max_over_drift(data: np.ndarray, grid: DriftGrid) -> tuple[np.ndarray, np.nd
         return best, best_k
     last_off = last_row_offsets(grid.n_rows, grid.n_tree)
     chunk = chunk_width(grid.n_tree, n_chan)
+    n_chunks = -(-n_chan // chunk)
+    kernel = _max_over_drift_kernel if n_chunks >= PARALLEL_MIN_CHUNKS else _max_over_drift_serial
     for direction in (1, -1):
-        _max_over_drift_kernel(a, grid.n_rows, grid.n_tree, grid.k_min, grid.k_max,
+        kernel(a, grid.n_rows, grid.n_tree, grid.k_min, grid.k_max,
                                direction, last_off, chunk, best, best_k)
     return best, best_k
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .features import FEATURE_NAMES, compute_features
+from .features import FEATURE_NAMES, segment_features
 from .interest import interestingness_arrays
 from .model import load_default, predict_proba
 from .rfi import RfiBands
@@ -70,11 +70,14 @@ def classify_hits(hits, data, header, channel_offset: int = 0, model=None,
     ch = np.array([h.channel_index for h in hits], dtype=float)
     drift = np.array([h.drift_rate for h in hits], dtype=float)
     snr = np.array([h.snr for h in hits], dtype=float)
-    x = compute_features(data, header, ch, drift, snr, channel_offset)
+    starts = [getattr(h, "spectrum_start", 0) or 0 for h in hits]
+    counts = [getattr(h, "spectrum_count", 0) or 0 for h in hits]
+    x = segment_features(data, header, ch, drift, snr, starts, counts, channel_offset)
     probs = predict_proba(model, x)
     f = {k: x[:, i] for i, k in enumerate(FEATURE_NAMES)}
 
-    drift_r = f["drift_r"]
+    r_file = header.drift_resolution
+    drift_r = drift / r_file if r_file > 0 else np.zeros_like(drift)
     artifact = np.zeros(len(hits), dtype=bool)
     nchan = np.asarray(data).shape[1]
     if header.nfpc and nchan == header.nfpc:

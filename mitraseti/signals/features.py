@@ -175,16 +175,16 @@ def _chunk_features(z, rows_t, x0, dch, w):
     u = t / max(rows_t - 1, 1)
     shape = 6.0 * (u * u - u + 1.0 / 6.0)
     scores = np.empty((n, CURV_GRID.size), dtype=np.float32)
-    hw_c = np.minimum(hw, 8)
+    hw_c = np.minimum(hw, 8)[:, None]
+    cs = np.concatenate([np.zeros((n, rows_t, 1), np.float32),
+                         np.cumsum(st, axis=2, dtype=np.float32)], axis=2)       # n,T,W+1
     for j, dev in enumerate(CURV_GRID):
         off = np.rint(dev * shape).astype(np.int64)                        # T
-        ctr = np.clip(c[:, None] + off[None, :], 0, w - 1)                 # n,T
-        acc = np.zeros((n, rows_t), dtype=np.float32)
-        for d in range(-8, 9):
-            m = (np.abs(d) <= hw_c)[:, None]
-            col = np.clip(ctr + d, 0, w - 1)
-            acc += np.where(m, np.take_along_axis(st, col[:, :, None], axis=2)[:, :, 0], 0)
-        scores[:, j] = acc.sum(axis=1)
+        ctr = c[:, None] + off[None, :]                                    # n,T
+        lo = np.clip(ctr - hw_c, 0, w)[:, :, None]
+        hi = np.clip(ctr + hw_c + 1, 0, w)[:, :, None]
+        band_sum = np.take_along_axis(cs, hi, axis=2) - np.take_along_axis(cs, lo, axis=2)
+        scores[:, j] = band_sum[:, :, 0].sum(axis=1)
     best = scores.argmax(axis=1)
     s0 = np.maximum(scores[:, 0], 1e-3)
     curv_gain = np.clip(scores[r, best] / s0, 0, 20)
@@ -246,3 +246,31 @@ def compute_features(data, header, channels, drift_rates, snrs, channel_offset: 
         dc_dist_ch=np.abs(channels - dc), edge_dist_ch=edge, frac_outside=f["frac_outside"],
     )
     return np.column_stack([np.asarray(out[k], dtype=np.float32) for k in FEATURE_NAMES])
+
+
+def segment_features(data, header, channels, drift_rates, snrs, starts=None, counts=None,
+                     channel_offset: int = 0) -> np.ndarray:
+    """:func:`compute_features` per time segment: a hit found by a time-segment search
+    (``spectrum_start``/``spectrum_count``, e.g. a signal that leaves the band) is measured
+    on its own spectra only; count 0 (or None) means the whole block."""
+    from dataclasses import replace
+    ch = np.asarray(channels, dtype=float)
+    drift = np.asarray(drift_rates, dtype=float)
+    snr = np.asarray(snrs, dtype=float)
+    n_t = int(np.asarray(data).shape[0])
+    st = np.zeros(ch.size, int) if starts is None else np.asarray(starts, dtype=int)
+    cn = np.zeros(ch.size, int) if counts is None else np.asarray(counts, dtype=int)
+    whole = (cn <= 0) | (cn >= n_t) | (st < 0) | (st + cn > n_t) | (cn < 4)
+    st, cn = np.where(whole, 0, st), np.where(whole, n_t, cn)
+    out = np.zeros((ch.size, len(FEATURE_NAMES)), dtype=np.float32)
+    foff_hz = header.foff * 1e6
+    for s, c in sorted(set(zip(st.tolist(), cn.tolist()))):
+        sel = (st == s) & (cn == c)
+        if s == 0 and c == n_t:
+            hdr, block, ch_s = header, data, ch[sel]
+        else:
+            hdr = replace(header, n_spectra=c, tstart=header.tstart + s * header.tsamp / 86400)
+            block = np.asarray(data)[s:s + c]
+            ch_s = ch[sel] + drift[sel] * header.tsamp / foff_hz * s
+        out[sel] = compute_features(block, hdr, ch_s, drift[sel], snr[sel], channel_offset)
+    return out

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..io.header import ObservationHeader
-from .features import compute_features
+from .features import segment_features
 from .taxonomy import MORPHOLOGIES
 
 # (df Hz, dt s, n_spectra, n_channels)
@@ -245,8 +245,19 @@ def make_synth_example(label: str, rng, setting: tuple, noise: str) -> Example:
 
 
 # ---------------------------------------------------------------- locate + features -
+def _search_fn():
+    """``mitraseti.search.search_coarse_channel`` when that room is installed, else None."""
+    try:
+        from ..search import search_coarse_channel
+        return search_coarse_channel
+    except ImportError:
+        return None
+
+
 def locate_hit(ex: Example, params=None, search=None):
-    """(channel, drift Hz/s, snr) the pipeline reports for the example, or None."""
+    """(channel, drift Hz/s, snr, spectrum_start, spectrum_count) of the hit the search reports on the injected signal (the
+    strongest filtered hit on its path); the best straight line through the true path when
+    no search is given or it reports none there."""
     hdr = ex.header
     foff_hz = hdr.foff * 1e6
     if search is not None:
@@ -256,23 +267,25 @@ def locate_hit(ex: Example, params=None, search=None):
         lo, hi = ex.path.min() - ex.width_ch - 4, ex.path.max() + ex.width_ch + 4
         near = [h for h in hits if lo <= h.channel_index <= hi or
                 lo <= h.channel_index + h.drift_rate * hdr.tsamp / foff_hz * hdr.n_spectra <= hi]
-        if not near:
-            return None
-        h = max(near, key=lambda h: h.snr)
-        return float(h.channel_index), float(h.drift_rate), float(h.snr)
+        if near:
+            h = max(near, key=lambda h: h.snr)
+            return (float(h.channel_index), float(h.drift_rate), float(h.snr),
+                    int(getattr(h, "spectrum_start", 0)), int(getattr(h, "spectrum_count", 0)))
     t = np.arange(ex.path.size) + 0.5
     slope, icpt = np.polyfit(t, ex.path, 1)
     drift = slope * foff_hz / hdr.tsamp
-    return float(np.rint(icpt)), float(drift), 10.0
+    return float(np.rint(icpt)), float(drift), 10.0, 0, 0
 
 
-def build_set(seed: int, n_per_label: int, settings: dict | None = None,
+def build_set(seed, n_per_label: int, settings: dict | None = None,
               noises: tuple | None = None, use_search: bool = True, progress=None,
-              synth_share: float = 0.6):
+              synth_share: float = 0.6, search_share: float = 0.5):
     """Features X (n, F), labels y (n,) str, and meta (setting, noise) for a seeded set.
 
     Each example comes from ``mitraseti.synth`` with probability ``synth_share`` (when it is
-    installed), else from this module's injector; example i uses rng([seed, i])."""
+    installed), else from this module's injector; example i uses rng([*seed, i]) (seed: an
+    int or a tuple of ints). A share ``search_share`` of examples is located by the real
+    search (it dominates the cost), the rest at their true straight-line path."""
     settings = settings or TRAIN_SETTINGS
     noises = noises or TRAIN_NOISE
     search = _search_fn() if use_search else None
@@ -286,7 +299,7 @@ def build_set(seed: int, n_per_label: int, settings: dict | None = None,
     total = n_per_label * len(MORPHOLOGIES)
     for i in range(total):
         label = MORPHOLOGIES[i % len(MORPHOLOGIES)]
-        rng = np.random.default_rng([seed, i])
+        rng = np.random.default_rng([*np.atleast_1d(seed).tolist(), i])
         sname = names[int(rng.integers(len(names)))]
         noise = noises[int(rng.integers(len(noises)))]
         ex = None
@@ -297,13 +310,14 @@ def build_set(seed: int, n_per_label: int, settings: dict | None = None,
                 ex = None
         if ex is None:
             ex = make_example(label, rng, settings[sname], noise)
-        loc = locate_hit(ex, search=search)
+        loc = locate_hit(ex, search=search if rng.random() < search_share else None)
         if progress and i % 200 == 0:
             progress(i, total)
         if loc is None:
             continue
-        ch, drift, snr = loc
-        xs.append(compute_features(ex.data, ex.header, [ch], [drift], [snr])[0])
+        ch, drift, snr, start, count = loc
+        xs.append(segment_features(ex.data, ex.header, [ch], [drift], [snr], [start],
+                                   [count])[0])
         ys.append(label)
         meta.append((sname, noise))
     x = np.array(xs, dtype=np.float32).reshape(-1, len(xs[0]) if xs else 0)

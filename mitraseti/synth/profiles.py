@@ -111,8 +111,10 @@ def render_track(centres: np.ndarray, smears: np.ndarray, profile: str, width: f
     centres = np.asarray(centres, dtype=float)
     smears = np.abs(np.asarray(smears, dtype=float))
     ext = half_extent(profile, width) + 0.5 * smears + 1.0
-    lo = np.floor(centres - ext).astype(np.int64)
-    n_win = int(np.max(np.ceil(centres + ext).astype(np.int64) - lo)) + 1
+    # channels beyond the band only lose power, so the window never extends past it
+    lo = np.clip(np.floor(centres - ext), -1, n_chans).astype(np.int64)
+    hi = np.clip(np.ceil(centres + ext), -1, n_chans).astype(np.int64)
+    n_win = int(np.max(hi - lo)) + 1
     cols = lo[:, None] + np.arange(n_win)[None, :]
     edges = np.concatenate([cols - 0.5, cols[:, -1:] + 0.5], axis=1) - centres[:, None]
     f = smeared_cdf(edges, profile, width, smears[:, None])

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from mitraseti.io import open_observation, read_observation
+from mitraseti.io import describe, frequencies_hz, open_observation, read_observation
 
 # file, fch1 MHz, foff MHz, nchans, tsamp s, nbits, nifs, n_spectra, source, telescope_id
 # (values copied from the summary table of shared/data/real/SOURCES.md)
@@ -111,3 +111,15 @@ def test_coarse_channel_iteration_on_real_data_matches_full_read(real_data_dir):
         parts = [block for _, block in obs.iter_coarse_channels()]
         assert np.array_equal(np.concatenate(parts, axis=1), full)
         assert np.array_equal(obs.read(100, 107, 3, 500), full[100:107, 3:500])
+
+
+def test_frequencies_and_describe_on_real_header(real_data_dir):
+    with open_observation(real_data_dir / "parkes_crab_8bit_1_sigpyproc3.fil") as obs:
+        freqs = obs.frequencies_hz()
+        text = describe(obs.header)
+    # 832 channels of -4 MHz from 4030 MHz: the last one is at 4030 - 4 * 831 = 706 MHz
+    assert freqs.shape == (832,) and freqs[0] == 4030e6 and freqs[-1] == 706e6
+    assert np.all(np.diff(freqs) == -4e6)
+    assert np.array_equal(frequencies_hz(obs.header, 10, 12), [3990e6, 3986e6])
+    assert "J0534+2200" in text and "Parkes" in text and "706.000000 .. 4030.000000" in text
+    assert "4096 spectra" in text

@@ -141,7 +141,7 @@ def test_coarse_channels_from_parameter_or_whole_band(tmp_path):
         with pytest.raises(IndexError, match="coarse channel 4"):
             obs.coarse_channel(4)
     with open_observation(path) as obs:
-        assert (obs.n_coarse_channels, obs.nfpc) == (1, 60)
+        assert (obs.n_coarse_channels, obs.nfpc, obs.header.nfpc) == (1, 60, 0)
     with pytest.raises(ObservationFormatError, match="does not divide nchans = 60"):
         open_observation(path, n_coarse_chan=7)
 
@@ -220,3 +220,14 @@ def test_nonfinite_whole_spectrum_uses_window_median_and_all_nan_window_fails(tm
         assert np.all(block[0] == np.median(data[1:, :9]))
         with pytest.raises(ObservationFormatError, match="every sample of spectra 0..2"):
             obs.read(0, 3, 9, 10)
+
+
+def test_sub_byte_huge_spectra_path_reads_only_the_window(tmp_path, monkeypatch):
+    import mitraseti.io.fil as fil
+    monkeypatch.setattr(fil, "CHUNK_SAMPLES", 16)  # force the per-spectrum window path
+    rng = np.random.default_rng(8)
+    data = rng.integers(0, 4, (6, 2, 21)).astype(np.float32)
+    path = write_fil(tmp_path / "big.fil", make_header(nchans=21, nbits=2, nifs=2), data)
+    with open_observation(path, if_index=1) as obs:
+        assert np.array_equal(obs.read(1, 6, 3, 20), data[1:6, 1, 3:20])
+        assert np.array_equal(obs.read(), data[:, 1, :])

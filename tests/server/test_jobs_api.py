@@ -150,7 +150,7 @@ def test_analyze_413_when_object_exceeds_tier(env):
     key = H.upload(env["server"], dana["headers"], big)
     env["server"].store.set_tier("dana", "free")                    # downgraded since
     r = requests.post(env["server"].url + "/analyze", json={"file_key": key}, timeout=30,
-                      headers=dana["headers"])
+                      headers=env["server"].bearer(dana["user"]))
     assert r.status_code == 413
     assert r.json() == {"error": "File exceeds tier size limit",
                         "file_size": big.stat().st_size, "max_size_mb": 1, "tier": "free"}
@@ -179,7 +179,7 @@ def test_failed_job_reports_reader_error(env):
     # a failed job has no results to download: 404 naming the format
     r = get(env, "rita", f"/jobs/{job['job_id']}/download", format="json")
     assert r.status_code == 404 and r.json()["error"] == "Format not yet available"
-    assert (r.json()["format"], r.json()["status"]) == ("json", "failed")
+    assert (r.json()["format"], r.json()["job_status"]) == ("json", "failed")
 
 
 def test_jobs_list(env, fred_jobs):

@@ -124,15 +124,20 @@ class LiveServer:
 
     def user(self, name: str, tier: str) -> dict:
         """A new user; returns headers for it: x-api-key (researcher+) or a Bearer JWT."""
-        from mitraseti_server.auth import create_api_key, issue_token
+        from mitraseti_server.auth import create_api_key
         user = self.store.create_user(name, tier)
-        if tier == "free":
-            headers = {"Authorization": f"Bearer {issue_token(self.config(), user)}"}
+        if tier == "free":             # web only: no API keys on the free tier
+            headers = self.bearer(user)
             key = None
         else:
             key = create_api_key(self.store, user.user_id, "tests").api_key
             headers = {"x-api-key": key}
         return {"user": user, "headers": headers, "api_key": key}
+
+    def bearer(self, user) -> dict:
+        """Headers with a locally signed JWT for ``user`` (works on every tier)."""
+        from mitraseti_server.auth import issue_token
+        return {"Authorization": f"Bearer {issue_token(self.config(), user)}"}
 
     def secret(self) -> bytes:
         return (self.data_dir / "secret.key").read_bytes()

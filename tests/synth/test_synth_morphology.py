@@ -13,7 +13,8 @@ GRIDS = ["voyager", "gbt_fine"]
 def _draw(label, grid, i):
     preset = PRESETS[grid]
     rng = np.random.default_rng(1000 * i + len(label))
-    signal = random_signal(label, rng, preset.header(), snr_range=(400, 600))
+    scale = np.sqrt(preset.n_spectra / 16)  # the same power per spectrum on every grid
+    signal = random_signal(label, rng, preset.header(), snr_range=(400 * scale, 600 * scale))
     obs = preset.make(noise=NOISE, signals=[signal], seed=i)
     assert obs.truth[0].label == label
     return obs, obs.truth[0], obs.data.astype(np.float64)

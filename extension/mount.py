@@ -1,0 +1,82 @@
+"""Mount the REST service inside a running Jupyter Server.
+
+Routes: ``<base_url>/mitraseti/api/...`` (every REST endpoint, Jupyter auth) and
+``<base_url>/mitraseti`` (a landing page linking to the API and the dashboard). The service
+uses the same data dir as ``mitraseti serve`` (``$MITRASETI_DATA_DIR`` or ``~/.mitraseti``),
+so jobs submitted either way appear in both.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from jupyter_server.utils import url_path_join
+from tornado.ioloop import IOLoop
+
+from mitraseti_extension.auth import jupyter_handler_class
+from mitraseti_extension.pages import LandingHandler
+
+API_PATH = "mitraseti/api"
+PAGE_PATH = "mitraseti"
+
+
+def public_origin(serverapp) -> str:
+    """scheme://host:port at which browsers and kernels reach this Jupyter Server."""
+    scheme = "https" if getattr(serverapp, "certfile", None) else "http"
+    host = serverapp.ip if serverapp.ip not in ("", "0.0.0.0", "::", "*") else "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{serverapp.port}"
+
+
+def dashboard_notebook() -> Path | None:
+    """notebooks/dashboard.ipynb of the source tree, or the installed copy."""
+    import mitraseti
+
+    here = Path(mitraseti.__file__).resolve().parent
+    for candidate in (here.parent / "notebooks" / "dashboard.ipynb",
+                      here / "notebooks" / "dashboard.ipynb"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def build(serverapp, data_dir: str | None = None):
+    """(Config, Services, rules) for this Jupyter Server; nothing is started yet."""
+    from mitraseti_server.app import build_services, make_handlers
+    from mitraseti_server.config import Config
+
+    prefix = url_path_join(serverapp.base_url, API_PATH).rstrip("/")
+    config = Config.load(data_dir=data_dir, api_prefix=prefix,
+                         base_url=public_origin(serverapp))
+    services = build_services(config)
+    rules = [(pattern, jupyter_handler_class(handler), kwargs)
+             for pattern, handler, kwargs in make_handlers(prefix, services)]
+    return config, services, rules
+
+
+def mount(serverapp) -> None:
+    """Add the API and landing page to ``serverapp.web_app`` and start the job executor."""
+    from mitraseti_server.app import start_background
+
+    config, services, rules = build(serverapp)
+    page = url_path_join(serverapp.base_url, PAGE_PATH)
+    settings = {"api_url": config.public_url + config.api_prefix,
+                "api_path": config.api_prefix, "notebook": dashboard_notebook(),
+                "serverapp": serverapp}
+    rules.append((page + "/?", LandingHandler, settings))
+    serverapp.web_app.add_handlers(".*$", rules)
+    serverapp.web_app.settings["mitraseti_services"] = services
+    # kernels (the dashboard under Voila, notebooks) inherit these from the server process
+    os.environ.setdefault("MITRASETI_API_URL", settings["api_url"])
+
+    def start() -> None:
+        # the port may have moved (port_retries) between loading and listening
+        config.base_url = public_origin(serverapp)
+        if hasattr(services.blobs, "base_url"):
+            services.blobs.base_url = config.public_url
+        serverapp.web_app.settings["mitraseti_background"] = start_background(services)
+
+    IOLoop.current().add_callback(start)
+    serverapp.log.info("MitraSETI API mounted at %s (data dir %s)", config.api_prefix,
+                       config.data_dir)

@@ -1,0 +1,212 @@
+"""Search drivers: one coarse channel, or a whole observation.
+
+A coarse-channel search runs several *stages*, each a Taylor-tree search of one view of
+the block, with its own drift grid and its own noise statistics:
+
+* the plain tree on the full block (``source = "dedoppler"``, boxcar 1);
+* when a path at ``max_drift`` would cross more than 1/8 of the coarse channel during the
+  observation (narrow bands, long observations), the plain tree on time segments of
+  T2/2, T2/4, ... >= 16 spectra, so signals that leave the band are still integrated
+  while they are inside it (``source = "dedoppler"``, ``spectrum_start/count`` set);
+* the matched filter (``source = "matched_filter"``): boxcar widths 2, 4, ... at two
+  phases (see ``matched_filter.py``).
+
+Raw hits of all stages are merged into filtered hits (``filtering.py``).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..io.header import ObservationHeader
+from .drift_grid import DriftGrid, next_pow2
+from .filtering import dc_blanked, estimate_bandwidth, is_artifact, merge_hits
+from .hit import DEDOPPLER, MATCHED_FILTER, Hit
+from .hitsearch import top_hits
+from .matched_filter import boxcar_levels, decimate
+from .params import ParameterError, SearchParams
+from .snr import spectrum_stats, to_snr
+from .taylor import max_over_drift
+
+logger = logging.getLogger("mitraseti.search")
+
+MIN_SEGMENT = 16
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One view of a coarse-channel block: ``factor`` channels summed from ``phase``,
+    spectra ``t0`` .. ``t0 + n_rows - 1``."""
+
+    factor: int
+    phase: int
+    t0: int
+    n_rows: int
+
+    @property
+    def source(self) -> str:
+        return DEDOPPLER if self.factor == 1 else MATCHED_FILTER
+
+
+@dataclass
+class SearchResult:
+    """Hits of a whole observation; ``timings`` in seconds per step (plus counters)."""
+
+    raw_hits: list[Hit] = field(default_factory=list)
+    filtered_hits: list[Hit] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def plan_stages(n_rows: int, nfpc: int, header: ObservationHeader,
+                params: SearchParams) -> list[Stage]:
+    """The stages searched on a ``(n_rows, nfpc)`` block."""
+    stages = [Stage(1, 0, 0, n_rows)]
+    if not params.matched_filter:
+        return stages
+    excursion = params.max_drift * n_rows * header.dt_s / header.df_hz
+    if excursion > nfpc / 8 and n_rows >= 2 * MIN_SEGMENT:
+        seg = next_pow2(n_rows) // 2
+        while seg >= MIN_SEGMENT:
+            for t0 in range(0, n_rows, seg):
+                rows = min(seg, n_rows - t0)
+                if rows >= seg // 2 and rows < n_rows:
+                    stages.append(Stage(1, 0, t0, rows))
+            seg //= 2
+    for d in boxcar_levels(params.max_drift, header.dt_s, header.df_hz, nfpc):
+        stages.append(Stage(d, 0, 0, n_rows))
+        stages.append(Stage(d, d // 2, 0, n_rows))
+    return stages
+
+
+def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
+              params: SearchParams, coarse_channel: int, channel_offset: int
+              ) -> tuple[list[Hit], DriftGrid]:
+    """Raw hits of one stage of a float32 ``(n_spectra, nfpc)`` block."""
+    view = block[stage.t0:stage.t0 + stage.n_rows]
+    if stage.factor > 1:
+        view = decimate(view, stage.factor, stage.phase)
+    grid = DriftGrid.build(stage.n_rows, stage.factor * header.df_hz, header.dt_s,
+                           params.max_drift, params.min_drift)
+    if view.shape[1] == 0:
+        return [], grid
+    median, std = spectrum_stats(view.sum(axis=0, dtype=np.float64))
+    best, best_k = max_over_drift(view, grid)
+    snr = to_snr(best, median, std)
+    idx = top_hits(snr, params.snr, grid.window)
+    hits = []
+    foff_hz = header.foff * 1e6
+    for i in idx:
+        k = int(best_k[i])
+        slope = stage.factor * grid.channels_per_spectrum(k)  # fine channels / spectrum
+        c_start = stage.phase + i * stage.factor + (stage.factor - 1) / 2.0
+        c_t0 = c_start - slope * stage.t0 + channel_offset
+        hits.append(Hit(
+            frequency_hz=header.channel_frequency_hz(c_t0),
+            drift_rate=slope * foff_hz / header.dt_s,
+            snr=float(snr[i]),
+            channel_index=int(round(c_t0)),
+            coarse_channel=int(coarse_channel),
+            bandwidth_hz=header.df_hz * stage.factor,
+            drift_index=k,
+            boxcar_width=stage.factor,
+            source=stage.source,
+            start_time_mjd=float(header.tstart),
+            spectrum_start=stage.t0,
+            spectrum_count=stage.n_rows,
+        ))
+    return hits, grid
+
+
+def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
+                          params: SearchParams | None = None, coarse_channel: int = 0,
+                          channel_offset: int = 0, timings: dict | None = None
+                          ) -> tuple[list[Hit], list[Hit]]:
+    """Both detectors on one ``(n_spectra, nfpc)`` block whose first column is file
+    channel ``channel_offset``. Returns ``(raw_hits, filtered_hits)``.
+
+    ``timings`` (optional dict) accumulates seconds under ``dedoppler_s``,
+    ``matched_filter_s`` and ``filter_s``.
+    """
+    params = params or SearchParams()
+    arr = np.asarray(data)
+    if arr.ndim != 2:
+        raise ParameterError(
+            f"data must be 2-D (n_spectra, n_channels), got shape {arr.shape}")
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ParameterError(f"data must hold at least one spectrum and channel, got {arr.shape}")
+    if not (header.df_hz > 0 and header.dt_s > 0):
+        raise ParameterError(
+            f"header needs foff != 0 and tsamp > 0, got foff={header.foff}, tsamp={header.tsamp}")
+    block = arr if (arr.dtype == np.float32 and arr.flags.c_contiguous
+                    and arr.flags.writeable) else np.array(arr, dtype=np.float32, order="C")
+    timings = timings if timings is not None else {}
+    n_rows, nfpc = block.shape
+    raw: list[Hit] = []
+    slopes: dict = {}
+    with dc_blanked(block, params.blank_dc):
+        for stage in plan_stages(n_rows, nfpc, header, params):
+            t = time.perf_counter()
+            hits, grid = run_stage(block, stage, header, params, coarse_channel, channel_offset)
+            key = "dedoppler_s" if stage.factor == 1 else "matched_filter_s"
+            timings[key] = timings.get(key, 0.0) + time.perf_counter() - t
+            slopes[(stage.factor, stage.n_rows)] = (
+                stage.factor * grid.channels_per_spectrum(1) if grid.n_tree > 1 else 0.0)
+            raw.extend(hits)
+        t = time.perf_counter()
+        candidates = [h for h in raw
+                      if not is_artifact(h, header, nfpc, channel_offset, params.blank_dc)]
+        filtered = merge_hits(candidates, header, slopes)
+        if filtered:
+            pixel_median = float(np.median(block.sum(axis=0, dtype=np.float64))) / n_rows
+            for h in filtered:
+                h.bandwidth_hz = estimate_bandwidth(h, block, header, channel_offset,
+                                                    pixel_median)
+        filtered.sort(key=lambda h: h.frequency_hz)
+        timings["filter_s"] = timings.get("filter_s", 0.0) + time.perf_counter() - t
+    raw.sort(key=lambda h: (h.frequency_hz, h.boxcar_width))
+    return raw, filtered
+
+
+def search_observation(obs, params: SearchParams | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> SearchResult:
+    """Search every coarse channel of an open ``mitraseti.io.Observation``.
+
+    Memory is bounded by one coarse channel. ``params.n_coarse_chan``, when given and
+    different from the observation's own split, re-splits the band (it must divide nchans).
+    ``progress(done, total)`` is called after each coarse channel.
+    """
+    params = params or SearchParams()
+    header = obs.header
+    result = SearchResult()
+    timings = {"read_s": 0.0, "dedoppler_s": 0.0, "matched_filter_s": 0.0, "filter_s": 0.0}
+    t_all = time.perf_counter()
+    n_cc = params.n_coarse_chan or obs.n_coarse_channels
+    if header.nchans % n_cc:
+        raise ParameterError(
+            f"n_coarse_chan={n_cc} does not divide nchans={header.nchans} of {obs.path}")
+    nfpc = header.nchans // n_cc
+    if n_cc == obs.n_coarse_channels:
+        blocks = obs.iter_coarse_channels()
+    else:
+        blocks = ((i, obs.read(0, header.n_spectra, i * nfpc, (i + 1) * nfpc))
+                  for i in range(n_cc))
+    t = time.perf_counter()
+    for i, block in blocks:
+        timings["read_s"] += time.perf_counter() - t
+        raw, filtered = search_coarse_channel(block, header, params, coarse_channel=i,
+                                              channel_offset=i * nfpc, timings=timings)
+        result.raw_hits.extend(raw)
+        result.filtered_hits.extend(filtered)
+        if progress is not None:
+            progress(i + 1, n_cc)
+        t = time.perf_counter()
+    timings["total_s"] = time.perf_counter() - t_all
+    timings["n_coarse_channels"] = float(n_cc)
+    result.timings = timings
+    logger.info("search of %s: %d raw, %d filtered hits in %.2f s", getattr(obs, "path", "?"),
+                len(result.raw_hits), len(result.filtered_hits), timings["total_s"])
+    return result
