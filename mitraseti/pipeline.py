@@ -108,7 +108,7 @@ def ingest(path, n_coarse_chan: int | None = None, source_name: str | None = Non
         n_coarse_chan = None
     with _timed(timings, "ingest"):
         obs = open_observation(Path(path), n_coarse_chan=n_coarse_chan)
-    name = source_name or obs.header.source_name
+    name = str(source_name or obs.header.source_name or "").strip()
     if not name or name == "unknown":
         name = Path(path).stem
     progress("ingest", 1.0, f"opened {Path(path).name}: {obs.header.n_spectra} spectra x "

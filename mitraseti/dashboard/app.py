@@ -140,7 +140,8 @@ class Dashboard(w.VBox):
         job = self.session.submit(path, source_name=self.source_name.value.strip() or None,
                                   progress=self._on_progress, max_drift=self.max_drift.value,
                                   snr=self.snr.value)
-        self.upload_status.value = (f"submitted job <code class='job-id'>"
+        self.upload_status.value = (f"{self.upload_status.value}<br>submitted job "
+                                    f"<code class='job-id'>"
                                     f"{fmt.esc(job['job_id'])}</code> "
                                     f"({fmt.esc(job.get('status'))})")
         self.file_upload.value = ()

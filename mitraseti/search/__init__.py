@@ -10,7 +10,7 @@ from .drift_grid import DriftGrid, path_offset, taylor_path_offset
 from .filtering import dc_blanked, merge_hits
 from .hit import CSV_COLUMNS, DEDOPPLER, MATCHED_FILTER, Hit
 from .hitsearch import top_hits
-from .matched_filter import boxcar_levels, decimate
+from .matched_filter import boxcar, decimate, smear_bands, wide_bands
 from .params import ParameterError, SearchParams
 from .run import SearchResult, Stage, plan_stages, search_coarse_channel, search_observation
 from .snr import spectrum_stats
@@ -18,8 +18,8 @@ from .taylor import dedoppler, max_over_drift, taylor_tree
 
 __all__ = [
     "CSV_COLUMNS", "DEDOPPLER", "MATCHED_FILTER", "DriftGrid", "Hit", "ParameterError",
-    "SearchParams", "SearchResult", "Stage", "boxcar_levels", "dc_blanked", "decimate",
+    "SearchParams", "SearchResult", "Stage", "boxcar", "dc_blanked", "decimate",
     "dedoppler", "max_over_drift", "merge_hits", "path_offset", "plan_stages",
     "search_coarse_channel", "search_observation", "spectrum_stats", "taylor_path_offset",
-    "taylor_tree", "top_hits",
+    "taylor_tree", "top_hits", "smear_bands", "wide_bands",
 ]

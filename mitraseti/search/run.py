@@ -8,8 +8,9 @@ the block, with its own drift grid and its own noise statistics:
   observation (narrow bands, long observations), the plain tree on time segments of
   T2/2, T2/4, ... >= 16 spectra, so signals that leave the band are still integrated
   while they are inside it (``source = "dedoppler"``, ``spectrum_start/count`` set);
-* the matched filter (``source = "matched_filter"``): boxcar widths 2, 4, ... at two
-  phases (see ``matched_filter.py``).
+* the matched filter (``source = "matched_filter"``): one boxcar per smear band of
+  drifts faster than 1 channel per spectrum, plus wide boxcars for wide slow signals
+  (see ``matched_filter.py``).
 
 Raw hits of all stages are merged into filtered hits (``filtering.py``).
 """
@@ -27,7 +28,7 @@ from .drift_grid import DriftGrid, next_pow2
 from .filtering import dc_blanked, estimate_bandwidth, is_artifact, merge_hits
 from .hit import DEDOPPLER, MATCHED_FILTER, Hit
 from .hitsearch import top_hits
-from .matched_filter import boxcar_levels, decimate
+from .matched_filter import boxcar, max_smear_channels, smear_bands, wide_bands
 from .params import ParameterError, SearchParams
 from .snr import spectrum_stats, to_snr
 from .taylor import max_over_drift
@@ -39,17 +40,20 @@ MIN_SEGMENT = 16
 
 @dataclass(frozen=True)
 class Stage:
-    """One view of a coarse-channel block: ``factor`` channels summed from ``phase``,
-    spectra ``t0`` .. ``t0 + n_rows - 1``."""
+    """One view of a coarse-channel block: a boxcar of ``width`` channels every ``hop``
+    channels (1, 1: the raw data), spectra ``t0`` .. ``t0 + n_rows - 1``, searching
+    |drift| in [drift_lo, drift_hi] Hz/s."""
 
-    factor: int
-    phase: int
+    width: int
+    hop: int
     t0: int
     n_rows: int
+    drift_lo: float
+    drift_hi: float
 
     @property
     def source(self) -> str:
-        return DEDOPPLER if self.factor == 1 else MATCHED_FILTER
+        return DEDOPPLER if self.width == 1 else MATCHED_FILTER
 
 
 @dataclass
@@ -64,21 +68,28 @@ class SearchResult:
 def plan_stages(n_rows: int, nfpc: int, header: ObservationHeader,
                 params: SearchParams) -> list[Stage]:
     """The stages searched on a ``(n_rows, nfpc)`` block."""
-    stages = [Stage(1, 0, 0, n_rows)]
+    lo, hi = params.min_drift, params.max_drift
+    stages = [Stage(1, 1, 0, n_rows, lo, hi)]
     if not params.matched_filter:
         return stages
-    excursion = params.max_drift * n_rows * header.dt_s / header.df_hz
+    excursion = hi * n_rows * header.dt_s / header.df_hz
     if excursion > nfpc / 8 and n_rows >= 2 * MIN_SEGMENT:
         seg = next_pow2(n_rows) // 2
         while seg >= MIN_SEGMENT:
             for t0 in range(0, n_rows, seg):
                 rows = min(seg, n_rows - t0)
                 if rows >= seg // 2 and rows < n_rows:
-                    stages.append(Stage(1, 0, t0, rows))
+                    stages.append(Stage(1, 1, t0, rows, lo, hi))
             seg //= 2
-    for d in boxcar_levels(params.max_drift, header.dt_s, header.df_hz, nfpc):
-        stages.append(Stage(d, 0, 0, n_rows))
-        stages.append(Stage(d, d // 2, 0, n_rows))
+    if n_rows < 2:
+        return stages
+    per_smear = header.df_hz / header.dt_s  # Hz/s per channel-per-spectrum
+    max_smear = max_smear_channels(hi, header.dt_s, header.df_hz)
+    for band in smear_bands(max_smear, nfpc) + wide_bands(nfpc):
+        b_lo = max(lo, band.smear_lo * per_smear)
+        b_hi = min(hi, band.smear_hi * per_smear)
+        if b_lo <= b_hi:
+            stages.append(Stage(band.width, band.hop, 0, n_rows, b_lo, b_hi))
     return stages
 
 
@@ -87,10 +98,10 @@ def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
               ) -> tuple[list[Hit], DriftGrid]:
     """Raw hits of one stage of a float32 ``(n_spectra, nfpc)`` block."""
     view = block[stage.t0:stage.t0 + stage.n_rows]
-    if stage.factor > 1:
-        view = decimate(view, stage.factor, stage.phase)
-    grid = DriftGrid.build(stage.n_rows, stage.factor * header.df_hz, header.dt_s,
-                           params.max_drift, params.min_drift)
+    if stage.width > 1 or stage.hop > 1:
+        view = boxcar(view, stage.width, stage.hop)
+    grid = DriftGrid.build(stage.n_rows, stage.hop * header.df_hz, header.dt_s,
+                           stage.drift_hi, stage.drift_lo)
     if view.shape[1] == 0:
         return [], grid
     median, std = spectrum_stats(view.sum(axis=0, dtype=np.float64))
@@ -101,8 +112,8 @@ def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
     foff_hz = header.foff * 1e6
     for i in idx:
         k = int(best_k[i])
-        slope = stage.factor * grid.channels_per_spectrum(k)  # fine channels / spectrum
-        c_start = stage.phase + i * stage.factor + (stage.factor - 1) / 2.0
+        slope = stage.hop * grid.channels_per_spectrum(k)  # fine channels / spectrum
+        c_start = i * stage.hop + (stage.width - 1) / 2.0
         c_t0 = c_start - slope * stage.t0 + channel_offset
         hits.append(Hit(
             frequency_hz=header.channel_frequency_hz(c_t0),
@@ -110,9 +121,9 @@ def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
             snr=float(snr[i]),
             channel_index=int(round(c_t0)),
             coarse_channel=int(coarse_channel),
-            bandwidth_hz=header.df_hz * stage.factor,
+            bandwidth_hz=header.df_hz * stage.width,
             drift_index=k,
-            boxcar_width=stage.factor,
+            boxcar_width=stage.width,
             source=stage.source,
             start_time_mjd=float(header.tstart),
             spectrum_start=stage.t0,
@@ -151,10 +162,11 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
         for stage in plan_stages(n_rows, nfpc, header, params):
             t = time.perf_counter()
             hits, grid = run_stage(block, stage, header, params, coarse_channel, channel_offset)
-            key = "dedoppler_s" if stage.factor == 1 else "matched_filter_s"
+            key = "dedoppler_s" if stage.width == 1 else "matched_filter_s"
             timings[key] = timings.get(key, 0.0) + time.perf_counter() - t
-            slopes[(stage.factor, stage.n_rows)] = (
-                stage.factor * grid.channels_per_spectrum(1) if grid.n_tree > 1 else 0.0)
+            slopes[(stage.width, stage.n_rows)] = max(
+                slopes.get((stage.width, stage.n_rows), 0.0),
+                stage.hop * grid.channels_per_spectrum(1) if grid.n_tree > 1 else 0.0)
             raw.extend(hits)
         t = time.perf_counter()
         candidates = [h for h in raw

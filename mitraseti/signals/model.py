@@ -81,8 +81,10 @@ def train(x: np.ndarray, y: np.ndarray, seed: int = 0, max_iter: int = 150):
         raise ValueError(f"labels {sorted(unknown)} are not morphologies {MORPHOLOGIES}")
     if x.ndim != 2 or x.shape[1] != len(FEATURE_NAMES):
         raise ValueError(f"x must be (n, {len(FEATURE_NAMES)}) features, got {x.shape}")
+    from threadpoolctl import threadpool_limits
     model = make_estimator(seed, max_iter)
-    model.fit(x, y)
+    with threadpool_limits(limits=1, user_api="openmp"):  # deterministic, no oversubscription
+        model.fit(x, y)
     return model
 
 

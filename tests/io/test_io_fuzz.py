@@ -1,7 +1,6 @@
 """Property-based robustness: random and corrupted input never raises anything but
 ObservationFormatError from the .fil and .h5 readers."""
 import struct
-import tempfile
 from pathlib import Path
 
 import h5py
@@ -17,7 +16,12 @@ from sigproc_bytes import basic_items, header_bytes, sstr
 
 FUZZ = settings(max_examples=150, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
-WORKDIR = Path(tempfile.mkdtemp(prefix="mitraseti-io-fuzz-"))
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    """One folder for the module: each example overwrites the same file."""
+    return tmp_path_factory.mktemp("io-fuzz")
 
 
 def read_everything(path: Path) -> None:
@@ -32,8 +36,8 @@ def read_everything(path: Path) -> None:
         assert str(path) in str(exc)
 
 
-def as_file(content: bytes, suffix: str) -> Path:
-    path = WORKDIR / f"fuzz{suffix}"
+def as_file(workdir: Path, content: bytes, suffix: str) -> Path:
+    path = workdir / f"fuzz{suffix}"
     path.write_bytes(content)
     return path
 
@@ -43,25 +47,25 @@ VALID_FIL = header_bytes(basic_items(nchans=6, nbits=2)) + bytes(range(9))  # 12
 
 @FUZZ
 @given(st.binary(max_size=400))
-def test_random_bytes_fil(content):
-    read_everything(as_file(content, ".fil"))
+def test_random_bytes_fil(workdir, content):
+    read_everything(as_file(workdir, content, ".fil"))
 
 
 @FUZZ
 @given(st.binary(max_size=200))
-def test_random_bytes_after_header_start(content):
-    read_everything(as_file(sstr("HEADER_START") + content, ".fil"))
+def test_random_bytes_after_header_start(workdir, content):
+    read_everything(as_file(workdir, sstr("HEADER_START") + content, ".fil"))
 
 
 @FUZZ
 @given(st.integers(0, len(VALID_FIL)),
        st.lists(st.tuples(st.integers(0, len(VALID_FIL) - 1), st.integers(0, 255)),
                 max_size=6))
-def test_truncated_and_flipped_fil(cut, flips):
+def test_truncated_and_flipped_fil(workdir, cut, flips):
     content = bytearray(VALID_FIL)
     for pos, value in flips:
         content[pos] = value
-    read_everything(as_file(bytes(content[:cut]), ".fil"))
+    read_everything(as_file(workdir, bytes(content[:cut]), ".fil"))
 
 
 def keyword_item():
@@ -84,39 +88,39 @@ def encode_item(key, value) -> bytes:
 @FUZZ
 @given(st.lists(keyword_item(), max_size=12), st.binary(max_size=300),
        st.booleans())
-def test_random_header_keywords_and_values(items, payload, with_basics):
+def test_random_header_keywords_and_values(workdir, items, payload, with_basics):
     body = header_bytes(basic_items(nchans=3), end=False) if with_basics \
         else sstr("HEADER_START")
     body += b"".join(encode_item(k, v) for k, v in items) + sstr("HEADER_END")
-    read_everything(as_file(body + payload, ".fil"))
+    read_everything(as_file(workdir, body + payload, ".fil"))
 
 
 @FUZZ
 @given(st.binary(max_size=600))
-def test_random_bytes_h5(content):
-    read_everything(as_file(b"\x89HDF\r\n\x1a\n" + content if content[:1] == b"\x00"
+def test_random_bytes_h5(workdir, content):
+    read_everything(as_file(workdir, b"\x89HDF\r\n\x1a\n" + content if content[:1] == b"\x00"
                             else content, ".h5"))
 
 
-def _valid_h5_bytes() -> bytes:
+@pytest.fixture(scope="module")
+def valid_h5(workdir) -> bytes:
     header = ObservationHeader(nchans=8, fch1=1400.0, foff=-1.0, tsamp=1.0, n_spectra=0,
                                nfpc=4)
-    path = write_h5(WORKDIR / "valid.h5", header, np.arange(24, dtype=np.float32).reshape(3, 8))
+    path = write_h5(workdir / "valid.h5", header, np.arange(24, dtype=np.float32).reshape(3, 8))
     return path.read_bytes()
 
 
-VALID_H5 = _valid_h5_bytes()
+H5_SIZE = 16384  # >= the size of valid_h5 (~11 KiB); positions wrap modulo its size
 
 
 @FUZZ
-@given(st.integers(0, len(VALID_H5)),
-       st.lists(st.tuples(st.integers(0, len(VALID_H5) - 1), st.integers(0, 255)),
-                max_size=8))
-def test_truncated_and_flipped_h5(cut, flips):
-    content = bytearray(VALID_H5)
+@given(st.integers(0, H5_SIZE),
+       st.lists(st.tuples(st.integers(0, H5_SIZE - 1), st.integers(0, 255)), max_size=8))
+def test_truncated_and_flipped_h5(workdir, valid_h5, cut, flips):
+    content = bytearray(valid_h5)
     for pos, value in flips:
-        content[pos] = value
-    read_everything(as_file(bytes(content[:cut]), ".h5"))
+        content[pos % len(content)] = value
+    read_everything(as_file(workdir, bytes(content[:cut]), ".h5"))
 
 
 attr_values = st.one_of(
@@ -133,8 +137,8 @@ attr_values = st.one_of(
        st.sampled_from([(3, 1, 4), (2, 2, 6), (1, 1, 4), (3, 4), (0, 1, 4), (2, 1, 0)]),
        st.sampled_from(["<f4", "<f8", "u1", "<u2", "<i4"]),
        st.booleans())
-def test_h5_random_attributes_shapes_and_dtypes(attrs, shape, dtype, base):
-    path = WORKDIR / "attrs.h5"
+def test_h5_random_attributes_shapes_and_dtypes(workdir, attrs, shape, dtype, base):
+    path = workdir / "attrs.h5"
     with h5py.File(path, "w") as f:
         ds = f.create_dataset("data", data=np.ones(shape, dtype=dtype))
         if base:
@@ -146,11 +150,3 @@ def test_h5_random_attributes_shapes_and_dtypes(attrs, shape, dtype, base):
             except (TypeError, ValueError):  # h5py cannot store this value: skip it
                 pass
     read_everything(path)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _cleanup():
-    yield
-    for p in WORKDIR.iterdir():
-        p.unlink()
-    WORKDIR.rmdir()

@@ -17,10 +17,10 @@ import test_jobs_harness as H  # noqa: E402
 
 from mitraseti.search.hit import CSV_COLUMNS  # noqa: E402
 
-# Free tier: 2 jobs a month and 1 MB files, so quota rows are reachable in a few jobs.
+# Free tier: 1 job a month and 1 MB files, so quota rows are reachable with one job.
 CONFIG = """
 [tiers.free]
-files_per_month = 2
+files_per_month = 1
 max_file_mb = 1
 """
 
@@ -56,39 +56,45 @@ def get(env, who, path, **params):
 
 @pytest.fixture(scope="module")
 def fred_jobs(env):
-    """Two complete jobs of the free user (its whole monthly quota)."""
+    """One complete job of the free user (its whole monthly quota), polled as it ran."""
     key = H.upload(env["server"], env["fred"]["headers"], env["obs"])
-    ids, seen = [], []
-    for i, extra in enumerate(({}, {"source_name": "Voyager-like", "snr": 8})):
-        r = post(env, "fred", dict({"file_key": key, "filename": "observation.fil"}, **extra))
-        assert r.status_code == 202, r.text
-        ids.append(r.json()["job_id"])
+    r = post(env, "fred", {"file_key": key, "filename": "observation.fil",
+                           "source_name": "Voyager-like", "snr": 8})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert set(body) == {"job_id", "status", "message", "status_url"}
+    assert body["status"] == "submitted"
+    assert body["message"] == "Processing started. Poll GET /jobs/{job_id} for status."
+    assert body["status_url"] == f"/jobs/{body['job_id']}"
+    seen = []
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
-        jobs = [get(env, "fred", f"/jobs/{j}").json() for j in ids]
-        seen += jobs
-        if all(j["status"] in ("complete", "failed") and j.get("exports_ready", True)
-               for j in jobs):
+        job = get(env, "fred", f"/jobs/{body['job_id']}").json()
+        seen.append(job)
+        if job["status"] in ("complete", "failed") and job.get("exports_ready", True):
             break
-        time.sleep(0.2)
-    return {"key": key, "ids": ids, "seen": seen}
+        time.sleep(0.1)
+    return {"key": key, "ids": [body["job_id"]], "seen": seen}
 
 
 def test_analyze_202_body_and_job_shapes(env, fred_jobs):
-    first, second = (get(env, "fred", f"/jobs/{j}").json() for j in fred_jobs["ids"])
-    assert first["status"] == "complete", first
+    job = get(env, "fred", f"/jobs/{fred_jobs['ids'][0]}").json()
+    assert job["status"] == "complete", job
     assert {"job_id", "status", "source_name", "filename", "file_size", "created_at",
-            "completed_at", "results"} <= set(first)
-    assert first["source_name"] == first["filename"] == "observation.fil"
-    assert second["source_name"] == "Voyager-like"
-    assert first["file_size"] == env["obs"].stat().st_size
-    res = first["results"]
+            "completed_at", "results"} <= set(job)
+    assert (job["source_name"], job["filename"]) == ("Voyager-like", "observation.fil")
+    assert job["file_size"] == env["obs"].stat().st_size
+    res = job["results"]
     assert {"raw_hits", "filtered_hits", "candidates", "processing_time_seconds",
             "top_candidates"} <= set(res)
     assert all(isinstance(res[k], int) for k in ("raw_hits", "filtered_hits", "candidates"))
     assert res["raw_hits"] >= res["filtered_hits"] >= res["candidates"]
-    assert first["completed_at"] >= first["created_at"]
-    # while processing, the row carried progress {stage, fraction}
+    assert res["filtered_hits"] >= 1                  # the injected tone
+    assert job["completed_at"] >= job["created_at"]
+    # statuses only moved forward, and while processing the row carried progress
+    order = ["submitted", "processing", "complete"]
+    ranks = [order.index(j["status"]) for j in fred_jobs["seen"]]
+    assert ranks == sorted(ranks)
     processing = [j for j in fred_jobs["seen"] if j["status"] == "processing"]
     assert processing, "never saw the job processing"
     assert all(0.0 <= p["progress"]["fraction"] <= 1.0 and p["progress"]["stage"]
@@ -161,11 +167,11 @@ def test_analyze_429_monthly_limit(env, fred_jobs):
     assert r.status_code == 429
     body = r.json()
     assert {k: body[k] for k in ("error", "limit", "used", "tier")} == {
-        "error": "Monthly limit reached", "limit": 2, "used": 2, "tier": "free"}
+        "error": "Monthly limit reached", "limit": 1, "used": 1, "tier": "free"}
     assert 0 < body["retry_after"] <= 31 * 86400
     assert r.headers["Retry-After"] == str(body["retry_after"])
     usage = get(env, "fred", "/usage").json()
-    assert usage["usage_this_month"] == 2 and usage["remaining"] == 0
+    assert usage["usage_this_month"] == 1 and usage["remaining"] == 0
 
 
 def test_failed_job_reports_reader_error(env):
@@ -174,6 +180,7 @@ def test_failed_job_reports_reader_error(env):
     assert r.status_code == 202, r.text
     job = H.wait_job(env["server"], env["rita"]["headers"], r.json()["job_id"], timeout=120)
     assert job["status"] == "failed" and "results" not in job
+    assert job["source_name"] == job["filename"] == "broken.fil"    # defaults to filename
     assert job["error"].startswith("ObservationFormatError"), job["error"]
     assert "broken.fil" in job["error"] and "\n" not in job["error"]
     # a failed job has no results to download: 404 naming the format
@@ -187,11 +194,9 @@ def test_jobs_list(env, fred_jobs):
         r = get(env, "fred", "/jobs", limit=bad)
         assert r.status_code == 400 and r.json()["error"] == "Invalid limit parameter", bad
         assert r.json()["limit"] == bad
-    listed = get(env, "fred", "/jobs").json()
-    assert [j["job_id"] for j in listed] == fred_jobs["ids"][::-1]      # newest first
-    assert [j["job_id"] for j in get(env, "fred", "/jobs", limit=1).json()] == \
-        [fred_jobs["ids"][1]]
+    assert [j["job_id"] for j in get(env, "fred", "/jobs").json()] == fred_jobs["ids"]
     assert all(j["job_id"] not in fred_jobs["ids"] for j in get(env, "otto", "/jobs").json())
+    # ordering (newest first) and limit with several jobs: test_jobs_race.py
 
 
 def test_job_get_404_and_403(env, fred_jobs):

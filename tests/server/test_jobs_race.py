@@ -18,6 +18,7 @@ import test_jobs_harness as H  # noqa: E402
 def test_50_parallel_submissions_start_exactly_5_jobs(tmp_path):
     server = H.LiveServer(tmp_path / "data", "[executor]\nmax_workers = 0\n").start()
     try:
+        check_list_order_and_limit(server, tmp_path)
         racer = server.user("racer", "researcher")
         obs = H.write_observation(tmp_path / "observation.fil", nchans=256)
         key = H.upload(server, racer["headers"], obs)
@@ -50,3 +51,23 @@ def test_50_parallel_submissions_start_exactly_5_jobs(tmp_path):
         assert usage["usage_this_month"] == 5
     finally:
         server.stop()
+
+
+def check_list_order_and_limit(server, tmp_path):
+    """GET /jobs lists newest first and honours ?limit (jobs stay queued: no pipeline)."""
+    lister = server.user("lister", "researcher")
+    obs = H.write_observation(tmp_path / "listed.fil", nchans=64)
+    key = H.upload(server, lister["headers"], obs)
+    ids = []
+    for i in range(4):
+        r = requests.post(server.url + "/analyze", headers=lister["headers"], timeout=30,
+                          json={"file_key": key, "source_name": f"obs-{i}"})
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["job_id"])
+    listed = requests.get(server.url + "/jobs", headers=lister["headers"], timeout=30).json()
+    assert [j["job_id"] for j in listed] == ids[::-1]
+    assert [j["source_name"] for j in listed] == ["obs-3", "obs-2", "obs-1", "obs-0"]
+    assert all(set(j) >= {"job_id", "status", "source_name", "created_at"} for j in listed)
+    two = requests.get(server.url + "/jobs", headers=lister["headers"], timeout=30,
+                       params={"limit": 2}).json()
+    assert [j["job_id"] for j in two] == ids[::-1][:2]

@@ -26,6 +26,16 @@ def wait_processing(server, headers, job_id, attempts):
     raise AssertionError(f"job never reached attempt {attempts}: {server.job_row(job_id)}")
 
 
+def gone(pid: int, within: float = 15.0) -> bool:
+    """True once ``pid`` has exited (SIGKILL delivery is asynchronous)."""
+    deadline = time.monotonic() + within
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -52,7 +62,7 @@ def test_sigkill_mid_job_then_restart(tmp_path):
         orphan = row["pid"]
         assert server.job_row(job_id)["status"] == "processing"
         server.start()                     # same data dir and port
-        assert not alive(orphan)           # the restarted server killed the orphan
+        assert gone(orphan)                # the restarted server killed the orphan
         row = wait_processing(server, rita["headers"], job_id, attempts=2)
 
         # 2nd crash during the 2nd attempt: the job fails with "interrupted"
@@ -61,7 +71,7 @@ def test_sigkill_mid_job_then_restart(tmp_path):
         job = requests.get(f"{server.url}/jobs/{job_id}", headers=rita["headers"],
                            timeout=30).json()
         assert (job["status"], job["error"]) == ("failed", "interrupted")
-        assert not alive(row["pid"])
+        assert gone(row["pid"])
         assert all(r["status"] != "processing" for r in map(dict, server.store.connect()
                    .execute("SELECT status FROM jobs").fetchall()))
 

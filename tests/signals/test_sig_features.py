@@ -1,0 +1,81 @@
+"""Physical features measured from injected signals of known shape (mitraseti.synth)."""
+import numpy as np
+import pytest
+
+from mitraseti.signals.features import FEATURE_NAMES, compute_features, segment_features
+from mitraseti.synth import (BroadbandSignal, ChirpSignal, NarrowbandSignal, NoiseModel,
+                             PulsedSignal, make_observation)
+
+GRID = dict(n_spectra=16, n_chans=1024, df_hz=2.7939677238464355, dt_s=18.253611008)
+
+
+def _features(signal, seed=1, **grid):
+    kw = {**GRID, **grid}
+    obs = make_observation(signals=[signal], noise=NoiseModel(kind="chi2", dof=32),
+                           seed=seed, **kw)
+    t = obs.truth[0]
+    # the hit a straight-line search reports: the best line through the true track
+    track = np.asarray(t.track_channels)
+    slope, icpt = np.polyfit(np.arange(track.size), track, 1)
+    drift = slope * obs.header.foff * 1e6 / obs.header.tsamp
+    f = compute_features(obs.data, obs.header, [round(icpt)], [drift], [t.snr])
+    return dict(zip(FEATURE_NAMES, f[0])), obs
+
+
+def test_narrowband_width_and_drift_units():
+    f, obs = _features(NarrowbandSignal(channel=300.0, drift_rate=0.25, snr=60, width=2.0))
+    r = obs.header.drift_resolution
+    assert f["bandwidth_hz"] < 20.0
+    assert f["drift_r"] == pytest.approx(0.25 / r, rel=1e-3)
+    assert f["duty_off"] < 0.1 and f["n_on_intervals"] == 1
+    assert f["track_dev_ch"] <= 2.0
+    assert f["n_spectra_power"] >= 12
+
+
+def test_broadband_width_exceeds_500_hz():
+    f, _ = _features(BroadbandSignal(channel=500.0, drift_rate=0.0, width=1200.0, snr=80))
+    assert f["bandwidth_hz"] > 500.0
+    assert f["bandwidth_ch"] == pytest.approx(f["bandwidth_hz"] / GRID["df_hz"], rel=1e-3)
+
+
+def test_pulsed_duty_cycle_and_intervals():
+    dt = GRID["dt_s"]
+    sig = PulsedSignal(channel=400.0, drift_rate=0.0, period=4 * dt, duty_cycle=0.25,
+                       phase=0.0, snr=150, width=2.0)
+    f, _ = _features(sig)
+    assert f["duty_off"] >= 0.5
+    assert f["n_on_intervals"] >= 3
+
+
+def test_chirp_bend_measured_against_the_best_line():
+    span = 15 * GRID["dt_s"]
+    accel = 12.0 * 30 * GRID["df_hz"] / span ** 2    # ~30 channels from the best line
+    f, _ = _features(ChirpSignal(channel=400.0, drift_rate=0.0, accel=accel, snr=120,
+                                 width=2.0))
+    assert max(f["curv_dev_ch"], f["track_dev_ch"]) >= 15.0
+    assert f["curv_gain"] > 1.5
+
+
+def test_single_spectrum_spike_has_one_strong_spectrum():
+    from mitraseti.synth import ImpulsiveSpike
+    f, _ = _features(ImpulsiveSpike(channel=600.0, spectra=(5,), width=3.0, snr=60))
+    assert f["n_spectra_power"] <= 2 and f["top2_fraction"] > 0.6
+
+
+def test_segment_features_measure_only_the_segment():
+    """A tone present in the first 6 of 16 spectra looks continuous on its segment."""
+    obs = make_observation(signals=[], noise=NoiseModel(kind="gaussian"), seed=2, **GRID)
+    data = obs.data.copy()
+    data[:6, 300] += 5.0
+    whole = dict(zip(FEATURE_NAMES, segment_features(data, obs.header, [300], [0.0], [20])[0]))
+    seg = dict(zip(FEATURE_NAMES, segment_features(data, obs.header, [300], [0.0], [20],
+                                                   [0], [6])[0]))
+    assert whole["duty_off"] > 0.5 and seg["duty_off"] < 0.2
+
+
+def test_empty_and_many_hits_shapes():
+    obs = make_observation(signals=[], seed=3, **GRID)
+    assert compute_features(obs.data, obs.header, [], [], []).shape == (0, len(FEATURE_NAMES))
+    ch = np.linspace(0, 1023, 700)
+    x = compute_features(obs.data, obs.header, ch, np.zeros(700), np.full(700, 10.0))
+    assert x.shape == (700, len(FEATURE_NAMES)) and np.isfinite(x).all()
