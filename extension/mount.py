@@ -67,8 +67,12 @@ def mount(serverapp) -> None:
     rules.append((page + "/?", LandingHandler, settings))
     serverapp.web_app.add_handlers(".*$", rules)
     serverapp.web_app.settings["mitraseti_services"] = services
-    # kernels (the dashboard under Voila, notebooks) inherit these from the server process
+    # kernels (the dashboard under Voila, notebooks) inherit these from the server process:
+    # the API's URL, and Jupyter's token so the dashboard signs in as the server's owner
     os.environ.setdefault("MITRASETI_API_URL", settings["api_url"])
+    token = getattr(serverapp.identity_provider, "token", "")
+    if token:
+        os.environ.setdefault("MITRASETI_API_TOKEN", token)
 
     def start() -> None:
         # the port may have moved (port_retries) between loading and listening

@@ -1,7 +1,7 @@
 """The ``mitraseti`` command.
 
     mitraseti analyze PATH [--out DIR] [--max-drift 4] [--snr 10] [--min-drift 0]
-                           [--n-coarse-chan N] [--source-name S] [--notebook]
+                           [--n-coarse-chan N] [--source-name S] [--notebook [--kernel K]]
     mitraseti demo [--out DIR]
 
 Exit status: 0 on success, 2 with a one-line ``mitraseti: error: ...`` message for bad
@@ -114,7 +114,7 @@ def default_out_dir(path: str | Path) -> Path:
 
 
 def analyze(path, out_dir, *, max_drift=4.0, min_drift=0.0, snr=10.0, n_coarse_chan=None,
-            source_name=None, notebook=False, quiet=False) -> int:
+            source_name=None, notebook=False, kernel="python3", quiet=False) -> int:
     """Run the pipeline (or the pipeline notebook) and print a summary; returns 0."""
     from mitraseti import pipeline
 
@@ -127,7 +127,8 @@ def analyze(path, out_dir, *, max_drift=4.0, min_drift=0.0, snr=10.0, n_coarse_c
         from papermill.exceptions import PapermillExecutionError
 
         try:
-            report = pipeline.run_notebook(path, out_dir, progress_bar=not quiet, **params)
+            report = pipeline.run_notebook(path, out_dir, kernel_name=kernel,
+                                           progress_bar=not quiet, **params)
         except PapermillExecutionError as exc:
             print(f"{PROG}: error: the pipeline notebook failed: {exc.ename}: "
                   f"{' '.join(str(exc.evalue).split())} (see {out_dir / 'report.ipynb'})",
@@ -151,7 +152,8 @@ def _cmd_analyze(args) -> int:
     out = Path(args.out) if args.out else default_out_dir(args.path)
     return analyze(args.path, out, max_drift=args.max_drift, min_drift=args.min_drift,
                    snr=args.snr, n_coarse_chan=args.n_coarse_chan,
-                   source_name=args.source_name, notebook=args.notebook, quiet=args.quiet)
+                   source_name=args.source_name, notebook=args.notebook, kernel=args.kernel,
+                   quiet=args.quiet)
 
 
 def _cmd_demo(args) -> int:
@@ -200,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source-name", metavar="S", help="source name (default: from header)")
     p.add_argument("--notebook", action="store_true",
                    help="run notebooks/pipeline.ipynb with papermill; keep report.ipynb/.html")
+    p.add_argument("--kernel", default="python3", metavar="NAME",
+                   help="Jupyter kernel for --notebook (default python3)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=_cmd_analyze)
 

@@ -111,8 +111,12 @@ def ingest(path, n_coarse_chan: int | None = None, source_name: str | None = Non
     name = str(source_name or obs.header.source_name or "").strip()
     if not name or name == "unknown":
         name = Path(path).stem
-    progress("ingest", 1.0, f"opened {Path(path).name}: {obs.header.n_spectra} spectra x "
-                            f"{obs.header.nchans} channels, {obs.n_coarse_channels} coarse")
+    try:
+        progress("ingest", 1.0, f"opened {Path(path).name}: {obs.header.n_spectra} spectra x "
+                                f"{obs.header.nchans} channels, {obs.n_coarse_channels} coarse")
+    except BaseException:
+        obs.close()
+        raise
     return Ingested(obs=obs, path=Path(path), source_name=str(name), timings=timings)
 
 

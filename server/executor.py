@@ -30,7 +30,7 @@ from pathlib import Path
 
 from . import job_store as js
 from .executor_runner import PROGRESS_FILE, RUNNER_FILE
-from .sweeper import delete_job_blobs, prune_history, tier_limits_for_user
+from .sweeper import prune_history, tier_limits_for_user
 from .webhooks import WebhookSender
 
 log = logging.getLogger("mitraseti_server.executor")
@@ -80,6 +80,7 @@ class BaseExecutor:
         self._cond = threading.Condition()
         self._active: dict[str, threading.Thread] = {}
         self._stopping = False
+        self._released: set[str] = set()     # killed by stop(): not a failure
         self._dispatcher: threading.Thread | None = None
 
     # ---- life cycle ---------------------------------------------------------------
@@ -100,15 +101,23 @@ class BaseExecutor:
                                             name="mitraseti-dispatcher")
         self._dispatcher.start()
 
-    def stop(self, kill: bool = False) -> None:
-        """Stop dispatching; with ``kill`` also kill running jobs' process groups."""
+    def stop(self, requeue: bool = True) -> None:
+        """Stop dispatching (server shutdown). With ``requeue`` (default) running jobs are
+        killed and put back in the queue without using up an attempt: a clean shutdown
+        is not a crash, and the next start runs them again."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        if kill:
-            for job in self.jobs.with_status(js.PROCESSING):
-                if job.job_id in self._active:
-                    kill_group(job.pid)
+            active = list(self._active)
+        if not requeue:
+            return
+        for job_id in active:
+            self._released.add(job_id)
+            job = self.jobs.get(job_id)
+            if job is None or job.status != js.PROCESSING:
+                continue
+            kill_group(job.pid)
+            self.jobs.requeue(job_id, attempts=max(job.attempts - 1, 0))
 
     def submit(self, job_id: str) -> None:
         """Wake the dispatcher for a newly committed job."""
@@ -168,7 +177,11 @@ class BaseExecutor:
             self.before_start(job)
             try:
                 outcome = self.execute(job)
+                if job.job_id in self._released:
+                    return                   # shut down mid-run: re-queued by stop()
             except JobFailed as exc:
+                if job.job_id in self._released:
+                    return
                 self.on_failure(job, str(exc))
             except Exception as exc:  # noqa: BLE001 - any crash fails the job, clearly
                 log.exception("job %s crashed", job.job_id)
@@ -300,11 +313,6 @@ class LocalExecutor(BaseExecutor):
                 log.exception("could not keep the report of failed job %s", job.job_id)
         shutil.rmtree(out_dir, ignore_errors=True)
         super().on_failure(job, error)
-
-    def discard(self, job: js.Job) -> None:
-        """Remove a job's blobs and scratch directory (used by pruning)."""
-        delete_job_blobs(self.services, job)
-        shutil.rmtree(self.job_dir(job), ignore_errors=True)
 
 
 def read_json(path: Path):

@@ -6,9 +6,12 @@ the app's prefix.
 """
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from pathlib import PurePosixPath
+
+from tornado.ioloop import IOLoop
 
 from mitraseti.search.params import ParameterError, SearchParams
 
@@ -18,6 +21,7 @@ from .handlers_base import ApiError, BaseHandler
 from .sweeper import prune_history
 from .webhooks import validate_webhook_url
 
+log = logging.getLogger("mitraseti_server.jobs")
 SEARCH_PARAMS = ("max_drift", "min_drift", "snr", "n_coarse_chan")
 # download format -> file name of the export (also the reference's "filename" field)
 DOWNLOAD_FORMATS = {
@@ -32,6 +36,16 @@ _PARAM_IN_MESSAGE = re.compile(r"^(max_drift|min_drift|snr|n_coarse_chan)\b")
 def _jobs(handler) -> js.JobStore:
     from .executor import job_store_of
     return job_store_of(handler.services)
+
+
+def _blob(fn, *args):
+    """Run a blocking blob-store call (S3 round trips) off the IOLoop."""
+    return IOLoop.current().run_in_executor(None, fn, *args)
+
+
+def _read_all(blobs, key: str) -> bytes:
+    with blobs.open(key) as fh:
+        return fh.read()
 
 
 class JobsBaseHandler(BaseHandler):
@@ -57,7 +71,7 @@ class JobsBaseHandler(BaseHandler):
 class AnalyzeHandler(JobsBaseHandler):
     """POST /analyze: quota check + job insert in one transaction, then 202."""
 
-    def post(self):
+    async def post(self):
         body = self.json_body()          # 400 "Invalid JSON body" from BaseHandler
         file_key = body.get("file_key")
         if not isinstance(file_key, str) or not file_key:
@@ -79,10 +93,11 @@ class AnalyzeHandler(JobsBaseHandler):
                 return self.send_error_json(
                     403, "Webhooks require the Institution tier or above",
                     tier=user.tier, field="webhook_url")
-        if not self._upload_is_complete(file_key):
+        blobs = self.services.blobs
+        if not self._upload_row_complete(file_key) or not await _blob(blobs.exists, file_key):
             return self.send_error_json(
                 404, f"File not found in S3 (upload first): {file_key}", file_key=file_key)
-        size = int(self.services.blobs.size(file_key))
+        size = int(await _blob(blobs.size, file_key))
         if size > limits.max_file_bytes:
             return self.send_error_json(
                 413, "File exceeds tier size limit", file_size=size,
@@ -103,12 +118,15 @@ class AnalyzeHandler(JobsBaseHandler):
             return self.send_error_json(500, "Pipeline failed to start", job_id=job.job_id)
         executor.notify(job)             # the "submitted" webhook, before any worker sees it
         executor.submit(job.job_id)
-        prune_history(self.services, user.user_id, int(limits.job_history))
         self.write_json({
             "job_id": job.job_id, "status": js.SUBMITTED,
             "message": "Processing started. Poll GET /jobs/{job_id} for status.",
             "status_url": f"/jobs/{job.job_id}",
         }, status=202)
+        try:                             # the answer is sent: pruning must not fail it
+            await _blob(prune_history, self.services, user.user_id, int(limits.job_history))
+        except Exception:  # noqa: BLE001
+            log.exception("pruning the job history of %s failed", user.user_id)
 
     def _search_params(self, body: dict) -> dict | None:
         """Validated search parameters (typed for papermill); None after a 400."""
@@ -124,8 +142,8 @@ class AnalyzeHandler(JobsBaseHandler):
             out["n_coarse_chan"] = int(params.n_coarse_chan)
         return out
 
-    def _upload_is_complete(self, file_key: str) -> bool:
-        """A finished upload of ``file_key`` owned by the caller whose object exists."""
+    def _upload_row_complete(self, file_key: str) -> bool:
+        """True when the caller has a finished upload of ``file_key`` (400 if malformed)."""
         try:
             validate_key(file_key, self.user.user_id, roots=("uploads",))
         except BlobError as exc:
@@ -136,8 +154,7 @@ class AnalyzeHandler(JobsBaseHandler):
         rows = self.services.store.connect().execute(
             "SELECT state FROM uploads WHERE file_key=? AND user_id=?",
             (file_key, self.user.user_id)).fetchall()
-        ok = any(r[0] == "complete" for r in rows)
-        return ok and self.services.blobs.exists(file_key)
+        return any(r[0] == "complete" for r in rows)
 
 
 class JobsListHandler(JobsBaseHandler):
@@ -168,7 +185,7 @@ class JobHandler(JobsBaseHandler):
 class DownloadHandler(JobsBaseHandler):
     """GET /jobs/{job_id}/download?format=...: signed URL, or inline CSV."""
 
-    def get(self, job_id: str):
+    async def get(self, job_id: str):
         fmt = self.get_query_argument("format", "json")
         if fmt not in DOWNLOAD_FORMATS:
             return self.send_error_json(400, "Invalid format parameter", format=fmt,
@@ -177,7 +194,8 @@ class DownloadHandler(JobsBaseHandler):
         if job is None:
             return
         key = job.exports.get(fmt)
-        if key is None or not self.services.blobs.exists(key):
+        blobs = self.services.blobs
+        if key is None or not await _blob(blobs.exists, key):
             return self.send_error_json(404, "Format not yet available", format=fmt,
                                         job_id=job_id, job_status=job.status,
                                         exports_ready=job.exports_ready)
@@ -185,14 +203,9 @@ class DownloadHandler(JobsBaseHandler):
         if fmt == "csv":
             self.set_header("Content-Type", "text/csv; charset=utf-8")
             self.set_header("Content-Disposition", f'inline; filename="{filename}"')
-            with self.services.blobs.open(key) as fh:
-                while True:
-                    chunk = fh.read(1 << 20)
-                    if not chunk:
-                        break
-                    self.write(chunk)
+            self.finish(await _blob(_read_all, blobs, key))
             return
-        url = self.services.blobs.signed_url(key, "GET", expires_in=3600)
+        url = await _blob(blobs.signed_url, key, "GET", 3600)
         self.write_json({"download_url": url, "format": fmt, "filename": filename})
 
 

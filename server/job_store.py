@@ -215,11 +215,6 @@ class JobStore:
                                    (user_id, month_key(now))).fetchone()
         return int(row[0]) if row else 0
 
-    def running_count(self, user_id: str) -> int:
-        return self._conn().execute(
-            "SELECT COUNT(*) FROM jobs WHERE user_id=? AND status IN (?, ?)",
-            (user_id, *RUNNING)).fetchone()[0]
-
     # ---- state changes ------------------------------------------------------------
     def claim(self, job_id: str, pid: int | None = None) -> Job | None:
         """submitted -> processing (atomic); None when another worker got it first."""
@@ -263,9 +258,10 @@ class JobStore:
             conn.execute("UPDATE jobs SET exports=?, updated_at=? WHERE job_id=?",
                          (json.dumps(exports), int(time.time()), job_id))
 
-    def requeue(self, job_id: str) -> None:
-        """processing -> submitted after an interruption (attempts kept)."""
-        self.update(job_id, status=SUBMITTED, pid=None, started_at=None, progress=None)
+    def requeue(self, job_id: str, **fields: Any) -> None:
+        """processing -> submitted after an interruption (attempts kept unless given)."""
+        self.update(job_id, status=SUBMITTED, pid=None, started_at=None, progress=None,
+                    **fields)
 
     def delete(self, job_ids: Iterable[str]) -> int:
         ids = list(job_ids)

@@ -2,8 +2,10 @@
 
 Sign in with an API key or a token, upload and analyse observations, follow jobs in a table
 that refreshes by itself, open a job page, manage API keys and see the tier's quotas. The
-API's base URL comes from ``$MITRASETI_API_URL`` (default http://127.0.0.1:8000). Errors
-from the API are shown as readable messages, never as tracebacks.
+API's base URL comes from ``$MITRASETI_API_URL`` (default http://127.0.0.1:8000); when
+``$MITRASETI_API_KEY`` or ``$MITRASETI_API_TOKEN`` is set (the Jupyter extension sets the
+latter to Jupyter's token) the dashboard signs in with it. Errors from the API are shown as
+readable messages, never as tracebacks.
 """
 from __future__ import annotations
 
@@ -43,6 +45,9 @@ class Dashboard(w.VBox):
 
     def __init__(self, api_url: str | None = None, credential: str | None = None,
                  refresh_s: float | None = None, cache_dir: str | None = None, **kwargs):
+        from mitraseti.widgets.explorer import load_bokehjs
+
+        load_bokehjs()      # job pages build bokeh widgets in callbacks, where it cannot load
         self.api_url = (api_url or api_url_from_env()).rstrip("/")
         self.refresh_s = float(refresh_s or os.environ.get("MITRASETI_DASHBOARD_REFRESH_S",
                                                            5.0))
@@ -65,10 +70,12 @@ class Dashboard(w.VBox):
         for i, title in enumerate(TABS):
             self.tabs.set_title(i, title)
         self.tabs.layout.display = "none"
-        super().__init__([w.HTML(f"<h2>MitraSETI</h2><div style='color:#666'>API "
+        super().__init__([w.HTML(f"<h2>MitraSETI dashboard</h2><div style='color:#666'>API "
                                  f"{fmt.esc(self.api_url)}</div>"),
                           self.sign_in_box, self.message, self.tabs], **kwargs)
         self.add_class("mitraseti-dashboard")
+        credential = (credential or os.environ.get("MITRASETI_API_KEY")
+                      or os.environ.get("MITRASETI_API_TOKEN"))
         if credential:
             self.sign_in(credential)
 

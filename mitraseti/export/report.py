@@ -97,6 +97,19 @@ def write_report_html(notebook_file: str | os.PathLike, html_file: str | os.Path
     return atomic_write_text(html_file, body)
 
 
+def _check_kernel(kernel_name: str) -> None:
+    """Raise ParameterError unless a Jupyter kernel ``kernel_name`` is installed."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    from mitraseti.search.params import ParameterError
+
+    try:
+        KernelSpecManager().get_kernel_spec(kernel_name)
+    except NoSuchKernel as exc:
+        raise ParameterError(f"kernel_name: no Jupyter kernel named {kernel_name!r} is "
+                             "installed (see `jupyter kernelspec list`)") from exc
+
+
 def notebook_parameters(path, out_dir, params, progress_path: str) -> dict:
     """Typed papermill parameters (floats, ints, strings only; 0 / "" mean "from file")."""
     return {
@@ -126,6 +139,7 @@ def run_notebook(path, out_dir, *, max_drift: float = 4.0, min_drift: float = 0.
         raise ParameterError(f"unknown parameter(s) {sorted(unknown)}: expected max_drift, "
                              "min_drift, snr, n_coarse_chan, source_name")
     params = make_params(max_drift, min_drift, snr, n_coarse_chan)
+    _check_kernel(kernel_name)
     with open_observation(path, n_coarse_chan=params.n_coarse_chan):
         pass
     out = Path(out_dir)

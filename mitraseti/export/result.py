@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from mitraseti import __version__
 from mitraseti.io.header import ObservationHeader
 from mitraseti.search.hit import Hit
 from mitraseti.search.params import SearchParams

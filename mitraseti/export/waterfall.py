@@ -3,7 +3,9 @@
 Each coarse-channel block is flattened (its bandpass, estimated as a running median of the
 time-averaged spectrum over segments much wider than a narrowband signal, is subtracted and
 the result divided by a robust noise sigma), then reduced with a MAX over blocks of adjacent
-fine channels and of adjacent spectra, so a signal one channel wide stays visible. Memory is
+fine channels, so a signal one channel wide stays visible, and a MEAN over blocks of adjacent
+spectra (when there are more spectra than rows), which lowers the noise and keeps persistent
+signals visible. Memory is
 bounded by one coarse channel plus the output image (at most ``max_rows x max_columns``).
 """
 from __future__ import annotations
@@ -86,7 +88,9 @@ class WaterfallAccumulator:
         flat = _flatten(block)
         ft = self.time_factor
         if ft > 1:
-            flat = np.maximum.reduceat(flat, np.arange(0, flat.shape[0], ft), axis=0)
+            starts = np.arange(0, flat.shape[0], ft)
+            counts = np.diff(np.append(starts, flat.shape[0])).astype(np.float32)
+            flat = np.add.reduceat(flat, starts, axis=0) / counts[:, None]
         f = self.channel_factor
         n = flat.shape[1]
         first_full = (-channel_offset) % f          # local index where a new column starts

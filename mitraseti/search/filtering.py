@@ -21,6 +21,7 @@ from ..io.header import ObservationHeader
 from .hit import Hit
 
 EDGE_CHANNELS = 3
+CROSSING_FACTOR = 1.5  # a weaker hit explained by crossing a stronger one is merged
 
 
 def is_bl_like(nfpc: int) -> bool:
@@ -74,40 +75,56 @@ def is_artifact(hit: Hit, header: ObservationHeader, nfpc: int, channel_offset: 
     return False
 
 
-def merge_hits(raw: list[Hit], header: ObservationHeader, grid_slopes: dict) -> list[Hit]:
-    """One hit per physical signal, best S/N first kept; sets ``n_merged``.
+def merge_hits(raw: list[Hit], header: ObservationHeader, grid_slopes: dict,
+               pinned: list[bool] | None = None) -> list[Hit]:
+    """One hit per physical signal, best S/N first kept (copies); sets ``n_merged``.
 
-    ``grid_slopes`` maps (boxcar_width, spectrum_count) to the drift-grid step of that
-    stage in channels per spectrum (the slope uncertainty used across time gaps).
+    Two hits are one signal when their straight paths agree within the sum of their
+    widths at both ends of their common time span (across a time gap: at the facing
+    ends, allowing the drift-grid uncertainty over the gap). A hit *pinned* at the edge of
+    its stage's drift range (a matched-filter band seeing a signal whose drift lies just
+    outside it) is also merged into a stronger hit whose path it crosses, and so is a hit
+    whose S/N the crossing alone explains (<= 1.5x the stronger hit's S/N share over the
+    spectra where the two paths coincide).
+    ``grid_slopes`` maps (boxcar_width, spectrum_count) to that stage's drift-grid step
+    in channels per spectrum.
     """
     if not raw:
         return []
-    order = [replace(h, n_merged=1) for h in sorted(raw, key=lambda h: -h.snr)]
+    pinned = [False] * len(raw) if pinned is None else list(pinned)
+    idx = sorted(range(len(raw)), key=lambda i: -raw[i].snr)
+    order = [replace(raw[i], n_merged=1) for i in idx]
+    pin = np.array([pinned[i] for i in idx], dtype=bool)
     n = len(order)
     c0 = np.empty(n); slope = np.empty(n); first = np.empty(n); last = np.empty(n)
     tol = np.empty(n); dslope = np.empty(n)
+    snr = np.array([h.snr for h in order])
     for i, h in enumerate(order):
         c0[i], slope[i], first[i], last[i] = _path(h, header)
         tol[i] = 1.5 + 0.5 * max(h.boxcar_width, abs(slope[i]))
         dslope[i] = 0.5 * grid_slopes.get((h.boxcar_width, h.spectrum_count), 0.0)
     kept: list[int] = []
-    owner = np.full(n, -1)
     for i in range(n):
         if kept:
             k = np.asarray(kept)
             lo = np.maximum(first[i], first[k])
             hi = np.minimum(last[i], last[k])
             gap = np.maximum(lo - hi, 0.0)  # spectra between the two spans (0 if overlap)
-            # compare both lines at the ends of the overlap (or at the facing ends)
             ta, tb = np.minimum(lo, hi), np.maximum(lo, hi)
-            da = np.abs((c0[i] + slope[i] * ta) - (c0[k] + slope[k] * ta))
-            db = np.abs((c0[i] + slope[i] * tb) - (c0[k] + slope[k] * tb))
+            da = (c0[i] + slope[i] * ta) - (c0[k] + slope[k] * ta)
+            db = (c0[i] + slope[i] * tb) - (c0[k] + slope[k] * tb)
             allowed = tol[i] + tol[k] + gap * (dslope[i] + dslope[k])
-            same = (da <= allowed) & (db <= allowed)
+            same = (np.abs(da) <= allowed) & (np.abs(db) <= allowed)
+            crossing = (gap == 0) & ((np.sign(da) != np.sign(db))
+                                     | (np.minimum(np.abs(da), np.abs(db)) <= allowed))
+            same |= crossing & (pin[i] | pin[k])
+            # a path crossing a much stronger signal picks up its power for a few spectra
+            n_cross = np.minimum(np.maximum(hi - lo + 1, 1.0),
+                                 allowed / np.maximum(np.abs(slope[i] - slope[k]), 1e-9) + 1)
+            span = last[k] - first[k] + 1
+            same |= crossing & (order[i].snr <= CROSSING_FACTOR * snr[k] * n_cross / span)
             if same.any():
-                j = int(k[np.argmax(same)])
-                owner[i] = j
-                order[j].n_merged += 1
+                order[int(k[np.argmax(same)])].n_merged += 1
                 continue
         kept.append(i)
     return [order[i] for i in kept]

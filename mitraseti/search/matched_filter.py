@@ -25,17 +25,29 @@ WIDE_WIDTHS = (4, 8, 16, 32, 64)
 MIN_BINS = 16  # a filtered copy must keep at least this many channels
 
 
+@njit(cache=True)
+def _accumulate(dst, src, n):
+    """dst[:n] += src[:n] (separate function: vectorised by LLVM)."""
+    for i in range(n):
+        dst[i] += src[i]
+
+
 def _boxcar_py(data, width, hop, out):
     n_out = out.shape[1]
     for t in prange(data.shape[0]):
         src = data[t]
         dst = out[t]
-        for i in range(n_out):
-            s = np.float32(0.0)
-            base = i * hop
+        dst[:] = 0.0
+        if hop == 1:
             for u in range(width):
-                s += src[base + u]
-            dst[i] = s
+                _accumulate(dst, src[u:], n_out)
+        else:
+            for i in range(n_out):
+                s = np.float32(0.0)
+                base = i * hop
+                for u in range(width):
+                    s += src[base + u]
+                dst[i] = s
 
 
 _boxcar = njit(cache=True, parallel=True)(_boxcar_py)

@@ -95,23 +95,27 @@ def plan_stages(n_rows: int, nfpc: int, header: ObservationHeader,
 
 def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
               params: SearchParams, coarse_channel: int, channel_offset: int
-              ) -> tuple[list[Hit], DriftGrid]:
-    """Raw hits of one stage of a float32 ``(n_spectra, nfpc)`` block."""
+              ) -> tuple[list[Hit], DriftGrid, list[bool]]:
+    """Raw hits of one stage of a float32 ``(n_spectra, nfpc)`` block, its drift grid, and
+    per hit whether it sits on an inner edge of the stage's drift range ("pinned")."""
     view = block[stage.t0:stage.t0 + stage.n_rows]
     if stage.width > 1 or stage.hop > 1:
         view = boxcar(view, stage.width, stage.hop)
     grid = DriftGrid.build(stage.n_rows, stage.hop * header.df_hz, header.dt_s,
                            stage.drift_hi, stage.drift_lo)
     if view.shape[1] == 0:
-        return [], grid
+        return [], grid, []
     median, std = spectrum_stats(view.sum(axis=0, dtype=np.float64))
     best, best_k = max_over_drift(view, grid)
     snr = to_snr(best, median, std)
     idx = top_hits(snr, params.snr, grid.window)
-    hits = []
+    hits, pinned = [], []
     foff_hz = header.foff * 1e6
+    inner_lo = grid.k_min > 0 and stage.drift_lo > params.min_drift
+    inner_hi = stage.drift_hi < params.max_drift
     for i in idx:
         k = int(best_k[i])
+        pinned.append((inner_lo and abs(k) == grid.k_min) or (inner_hi and abs(k) == grid.k_max))
         slope = stage.hop * grid.channels_per_spectrum(k)  # fine channels / spectrum
         c_start = i * stage.hop + (stage.width - 1) / 2.0
         c_t0 = c_start - slope * stage.t0 + channel_offset
@@ -129,7 +133,7 @@ def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
             spectrum_start=stage.t0,
             spectrum_count=stage.n_rows,
         ))
-    return hits, grid
+    return hits, grid, pinned
 
 
 def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
@@ -157,21 +161,24 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
     timings = timings if timings is not None else {}
     n_rows, nfpc = block.shape
     raw: list[Hit] = []
+    pinned: list[bool] = []
     slopes: dict = {}
     with dc_blanked(block, params.blank_dc):
         for stage in plan_stages(n_rows, nfpc, header, params):
             t = time.perf_counter()
-            hits, grid = run_stage(block, stage, header, params, coarse_channel, channel_offset)
+            hits, grid, pins = run_stage(block, stage, header, params, coarse_channel,
+                                         channel_offset)
             key = "dedoppler_s" if stage.width == 1 else "matched_filter_s"
             timings[key] = timings.get(key, 0.0) + time.perf_counter() - t
             slopes[(stage.width, stage.n_rows)] = max(
                 slopes.get((stage.width, stage.n_rows), 0.0),
                 stage.hop * grid.channels_per_spectrum(1) if grid.n_tree > 1 else 0.0)
             raw.extend(hits)
+            pinned.extend(pins)
         t = time.perf_counter()
-        candidates = [h for h in raw
-                      if not is_artifact(h, header, nfpc, channel_offset, params.blank_dc)]
-        filtered = merge_hits(candidates, header, slopes)
+        keep = [not is_artifact(h, header, nfpc, channel_offset, params.blank_dc) for h in raw]
+        filtered = merge_hits([h for h, ok in zip(raw, keep) if ok], header, slopes,
+                              [p for p, ok in zip(pinned, keep) if ok])
         if filtered:
             pixel_median = float(np.median(block.sum(axis=0, dtype=np.float64))) / n_rows
             for h in filtered:

@@ -13,12 +13,19 @@ from __future__ import annotations
 import numpy as np
 
 
+MAX_STATS_SAMPLES = 1 << 17
+
+
 def spectrum_stats(time_summed: np.ndarray) -> tuple[float, float]:
     """(median, robust std) of a time-summed spectrum (any units; std 0 means "no noise").
 
-    Falls back to the plain std when the clipped set has no spread (quantised data).
+    Spectra longer than 131072 channels are measured on an evenly strided subset of that
+    size (percentile precision ~0.3 %, several times faster). Falls back to the plain std
+    when the clipped set has no spread (quantised data).
     """
     x = np.asarray(time_summed, dtype=np.float64).ravel()
+    if x.size > MAX_STATS_SAMPLES:
+        x = x[::-(-x.size // MAX_STATS_SAMPLES)]
     x = x[np.isfinite(x)]
     if x.size == 0:
         return 0.0, 0.0

@@ -56,16 +56,6 @@ def _add_rows(out, top, bot, n):
 
 
 @njit(cache=True)
-def _fold_max(row, lbest, lk, k, n):
-    """lbest[i] = max(lbest[i], row[i]) and lk[i] = k where row[i] won, for i < n."""
-    for i in range(n):
-        v = row[i]
-        better = v > lbest[i]
-        lbest[i] = v if better else lbest[i]
-        lk[i] = k if better else lk[i]
-
-
-@njit(cache=True)
 def _tree_stages(src, dst, width):
     """Run all Taylor stages on ``src`` rows (power-of-two count); returns the result buffer.
 
@@ -87,54 +77,114 @@ def _tree_stages(src, dst, width):
     return src
 
 
-def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, direction, last_off,
-                           chunk, best, best_k):
-    """Update best[c] / best_k[c] (true channel order) with the largest in-band path sum."""
+@njit(cache=True)
+def _fold_pair(lbest, lk, top, bot, k, n):
+    """Last tree stage fused with the drift maximum: v = top + bot, kept where larger."""
+    for i in range(n):
+        v = top[i] + bot[i]
+        better = v > lbest[i]
+        lbest[i] = v if better else lbest[i]
+        lk[i] = k if better else lk[i]
+
+
+@njit(cache=True)
+def _fill_window(data, n_rows, c0, direction, win):
+    """win[t, x] = channel c0 + x of row t in search direction; zero outside band / rows."""
     n_chan = data.shape[1]
-    n_chunks = (n_chan + chunk - 1) // chunk
+    win_w = win.shape[1]
+    nv = max(0, min(win_w, n_chan - c0))
+    for t in range(win.shape[0]):
+        row = win[t]
+        if t < n_rows and nv > 0:
+            if direction > 0:
+                row[:nv] = data[t, c0:c0 + nv]
+            else:
+                _copy_reversed(row, data[t, n_chan - c0 - nv:n_chan - c0], nv)
+            row[nv:] = 0.0
+        else:
+            row[:] = 0.0
+
+
+def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, last_off, chunk, best, best_k):
+    """best[d, c] / best_k[d, c]: largest in-band path sum and its drift index per true
+    start channel c, for direction d = 0 (+1, upward) and d = 1 (-1, downward).
+
+    Per chunk of start channels: one zero-padded window of the data (mirrored for
+    direction -1) serves every drift block; the first tree stage reads the window with
+    the block's row shifts, the last stage is fused with the running maximum over drift.
+    """
+    n_chan = data.shape[1]
     step = n_tree - 1 if n_tree > 1 else 1
-    n_blocks = k_max // step + 1
-    for ci in prange(n_chunks):
-        c0 = ci * chunk
+    b_lo = k_min // step
+    b_hi = k_max // step
+    max_shift = b_hi * (n_rows - 1)
+    n_chunks = (n_chan + chunk - 1) // chunk
+    half = n_tree // 2
+    for q in prange(2 * n_chunks):  # both directions in one parallel region
+        d = q // n_chunks
+        direction = 1 - 2 * d
+        c0 = (q % n_chunks) * chunk
         w = min(chunk, n_chan - c0)
         width = min(w + n_tree, n_chan - c0)  # in-band paths never reach further
-        bufa = np.empty((n_tree, width), dtype=np.float32)
-        bufb = np.empty((n_tree, width), dtype=np.float32)
+        win = np.empty((n_tree, width + max_shift + 1), dtype=np.float32)
+        _fill_window(data, n_rows, c0, direction, win)
+        bufa = np.zeros((n_tree, width), dtype=np.float32)
+        bufb = np.zeros((n_tree, width), dtype=np.float32)
         lbest = np.full(w, -np.inf, dtype=np.float32)
         lk = np.zeros(w, dtype=np.int32)
-        for b in range(n_blocks):
-            k_lo = b * step
-            if k_lo > k_max:
-                break
-            if k_lo + n_tree - 1 < k_min:
-                continue
+        for b in range(b_lo, b_hi + 1):
             if b * (n_rows - 1) + c0 >= n_chan:
                 break  # every path of this block leaves the band
-            _load_block(data, n_rows, c0, width, b, direction, bufa)
-            res = _tree_stages(bufa, bufb, width)
-            jmax = n_tree - 1 if n_tree > 1 else 1
-            for j in range(jmax):
-                k = k_lo + j
+            if n_tree <= 2:  # one or two spectra: no tree, k = b
+                k = b
+                end = b * (n_rows - 1)
+                lim = min(w, n_chan - end - c0)
+                if k >= k_min and not (direction < 0 and k == 0) and lim > 0:
+                    other = win[1, b:] if n_tree == 2 else bufa[0]  # bufa is zeros
+                    _fold_pair(lbest, lk, win[0], other, k, lim)
+                continue
+            # stage 1 (pairs of rows) straight from the window, with the block's shifts
+            for p in range(half):
+                t0 = 2 * p
+                s0 = b * t0 if t0 < n_rows else 0
+                s1 = b * (t0 + 1) if t0 + 1 < n_rows else 0
+                _add_rows(bufa[t0], win[t0, s0:], win[t0 + 1, s1:], width)
+                _add_rows(bufa[t0 + 1], win[t0, s0:], win[t0 + 1, s1 + 1:], width)
+            src = bufa
+            dst = bufb
+            m = 2
+            while m < half:
+                for g in range(0, n_tree, 2 * m):
+                    for j in range(2 * m):
+                        jj = j >> 1
+                        sh = j - jj
+                        _add_rows(dst[g + j], src[g + jj], src[g + m + jj, sh:], width - sh)
+                src, dst = dst, src
+                m *= 2
+            # last stage fused with the maximum over drift
+            for j in range(n_tree - 1):
+                k = b * step + j
                 if k > k_max:
                     break
                 if k < k_min or (direction < 0 and k == 0):
                     continue
                 end = b * (n_rows - 1) + last_off[j]
                 lim = min(w, n_chan - end - c0)
-                if lim > 0:
-                    _fold_max(res[j], lbest, lk, k, lim)
+                if lim <= 0:
+                    continue
+                jj = j >> 1
+                _fold_pair(lbest, lk, src[jj], src[half + jj, j - jj:], k, lim)
         for i in range(w):
             c = c0 + i if direction > 0 else n_chan - 1 - (c0 + i)
-            if lbest[i] > best[c]:
-                best[c] = lbest[i]
-                best_k[c] = lk[i] * direction
+            best[d, c] = lbest[i]
+            best_k[d, c] = lk[i] * direction
 
 
 # The same kernel twice: threaded for wide bands, serial for small blocks (thread start-up
 # costs more than the work there, badly so on a busy machine).
 _max_over_drift_kernel = njit(cache=True, parallel=True)(_max_over_drift_py)
 _max_over_drift_serial = njit(cache=True)(_max_over_drift_py)
-PARALLEL_MIN_CHUNKS = 4
+PARALLEL_MIN_CHUNKS = 2
 
 
 def _as_f32(data: np.ndarray) -> np.ndarray:
@@ -145,9 +195,8 @@ def _as_f32(data: np.ndarray) -> np.ndarray:
 
 
 def chunk_width(n_tree: int, n_chan: int) -> int:
-    """Channels per cache chunk: keeps the two tree buffers near 512 KiB, >= 4 * n_tree."""
-    w = max(4 * n_tree, (1 << 16) // n_tree - n_tree, 64)
-    return int(min(w, n_chan))
+    """Start channels per work chunk: tree buffers of ~128 KiB (L2-resident), >= 4 * n_tree."""
+    return int(min(max(4 * n_tree, 32768 // n_tree, 64), max(n_chan, 1)))
 
 
 def max_over_drift(data: np.ndarray, grid: DriftGrid) -> tuple[np.ndarray, np.ndarray]:
@@ -158,17 +207,18 @@ def max_over_drift(data: np.ndarray, grid: DriftGrid) -> tuple[np.ndarray, np.nd
     """
     a = _as_f32(data)
     n_chan = a.shape[1]
-    best = np.full(n_chan, -np.inf, dtype=np.float32)
-    best_k = np.zeros(n_chan, dtype=np.int64)
     if n_chan == 0 or grid.k_min > grid.k_max:
-        return best, best_k
+        return np.full(n_chan, -np.inf, dtype=np.float32), np.zeros(n_chan, dtype=np.int64)
     last_off = last_row_offsets(grid.n_rows, grid.n_tree)
     chunk = chunk_width(grid.n_tree, n_chan)
     n_chunks = -(-n_chan // chunk)
     kernel = _max_over_drift_kernel if n_chunks >= PARALLEL_MIN_CHUNKS else _max_over_drift_serial
-    for direction in (1, -1):
-        kernel(a, grid.n_rows, grid.n_tree, grid.k_min, grid.k_max,
-                               direction, last_off, chunk, best, best_k)
+    best2 = np.empty((2, n_chan), dtype=np.float32)
+    k2 = np.empty((2, n_chan), dtype=np.int32)
+    kernel(a, grid.n_rows, grid.n_tree, grid.k_min, grid.k_max, last_off, chunk, best2, k2)
+    down = best2[1] > best2[0]  # ties keep the upward (or zero) drift
+    best = np.where(down, best2[1], best2[0])
+    best_k = np.where(down, k2[1], k2[0]).astype(np.int64)
     return best, best_k
 
 

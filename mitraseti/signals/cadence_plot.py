@@ -64,7 +64,7 @@ def plot_event(event, files, out_path: Path) -> Path:
         else:
             ax.text(0.5, 0.5, "data not available", transform=ax.transAxes, ha="center")
         t = np.array([t_start, t_start + hk.obs_length_s])
-        ax.plot(hit.drift_rate * t, t, "r--", lw=1)
+        ax.plot(hit.drift_rate * t, t, "r--", lw=0.8, alpha=0.6)
         ax.set_ylim(t_start, t_start + hk.obs_length_s)
         ax.set_ylabel(f"{tag}\n t (s)", fontsize=7)
         ax.set_title(f"{f.name}", fontsize=7, loc="left")

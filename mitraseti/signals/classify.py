@@ -80,10 +80,12 @@ def classify_hits(hits, data, header, channel_offset: int = 0, model=None,
     drift_r = drift / r_file if r_file > 0 else np.zeros_like(drift)
     artifact = np.zeros(len(hits), dtype=bool)
     nchan = np.asarray(data).shape[1]
+    dc_dist = np.full(len(hits), np.nan)
     if header.nfpc and nchan == header.nfpc:
         local = ch - channel_offset
         still = np.abs(drift_r) <= STATIONARY_FACTOR
-        on_dc = np.abs(local - nchan // 2) <= 1
+        dc_dist = np.abs(local - nchan // 2)
+        on_dc = dc_dist <= 1
         on_edge = (local < EDGE_GUARD) | (local > nchan - 1 - EDGE_GUARD)
         artifact = still & (on_dc | on_edge)
     idx, probs, conf = morphology(probs, drift_r, artifact)
@@ -103,6 +105,8 @@ def classify_hits(hits, data, header, channel_offset: int = 0, model=None,
         h.confidence = float(conf[i])
         h.probabilities = {m: float(p) for m, p in zip(MORPHOLOGIES, probs[i])}
         h.features = {k: float(v) for k, v in zip(FEATURE_NAMES, x[i])}
+        if np.isfinite(dc_dist[i]):
+            h.features["dc_dist_ch"] = float(dc_dist[i])
         h.rfi_source = str(sources[i])
         h.interestingness = float(score[i])
     return hits

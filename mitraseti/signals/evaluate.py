@@ -16,6 +16,7 @@ import numpy as np
 
 from . import model as model_mod
 from . import trainset
+from .features import FEATURE_NAMES
 from .taxonomy import MORPHOLOGIES
 
 EVAL_TAG = 0xE7A1
@@ -55,9 +56,15 @@ def evaluation_sets(seed: int = 0, n_per_label: int = EVAL_PER_LABEL, progress=N
 
 
 def score(fitted, x, y) -> dict:
-    """Per-label precision, recall, F1, support, macro-F1, accuracy, confusion matrix."""
+    """Per-label precision, recall, F1, support, macro-F1, accuracy, confusion matrix of
+    the final morphology (model + the drift rule of classify_hits)."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-    pred = np.array(MORPHOLOGIES)[model_mod.predict_proba(fitted, x).argmax(axis=1)]
+
+    from .classify import morphology
+    drift_r = x[:, FEATURE_NAMES.index("drift_r")]
+    idx, _, _ = morphology(model_mod.predict_proba(fitted, x), drift_r,
+                           np.zeros(len(x), dtype=bool))
+    pred = np.array(MORPHOLOGIES)[idx]
     p, r, f, s = precision_recall_fscore_support(y, pred, labels=MORPHOLOGIES,
                                                  zero_division=0)
     return dict(labels=MORPHOLOGIES, precision=p.tolist(), recall=r.tolist(), f1=f.tolist(),

@@ -19,7 +19,9 @@ n_spectra_power, top2_fraction              spectra above 50 % of peak (native s
                                             share of the path power in the 2 best spectra
 pixel_fraction                              brightest pixel / path sum (S/N from one pixel)
 kurtosis_t, snr_per_spectrum, snr_stamp     time-profile kurtosis; mean and total S/N
-snr_log10, dc_dist_ch, edge_dist_ch         log10 hit S/N; distance to DC bin and edge
+snr_log10, edge_dist_ch                     log10 hit S/N; distance of the path to the edge
+                                            (the DC bin is a rule in classify.py, not a
+                                            feature: a block need not be a coarse channel)
 frac_outside                                fraction of the path that leaves the data block
 """
 from __future__ import annotations
@@ -33,8 +35,8 @@ FEATURE_NAMES = [
     "bandwidth_hz", "bandwidth_ch", "bandwidth20_ch", "drift_hz_s", "drift_r", "smear_ch",
     "track_dev_ch", "track_dev_rel", "curv_dev_ch", "curv_gain", "curv_dev_rel",
     "duty_off", "n_on_intervals", "n_spectra_power", "top2_fraction", "pixel_fraction",
-    "kurtosis_t", "snr_per_spectrum", "snr_stamp", "snr_log10", "dc_dist_ch",
-    "edge_dist_ch", "frac_outside",
+    "kurtosis_t", "snr_per_spectrum", "snr_stamp", "snr_log10", "edge_dist_ch",
+    "frac_outside",
 ]
 # Curvature grid: maximum deviation (channels) of a quadratic path from its best line.
 CURV_GRID = np.array([0, -2, 2, -4, 4, -6, 6, -9, 9, -13, 13, -18, 18, -25, 25, -35, 35,
@@ -227,7 +229,6 @@ def compute_features(data, header, channels, drift_rates, snrs, channel_offset: 
              for i in range(0, n, per)]
     f = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     n_native = int(data.shape[0])
-    dc = nchan // 2
     end = channels + dch_native * (n_native - 1)
     edge = np.minimum(np.minimum(channels, nchan - 1 - channels),
                       np.minimum(end, nchan - 1 - end))
@@ -243,7 +244,7 @@ def compute_features(data, header, channels, drift_rates, snrs, channel_offset: 
         top2_fraction=f["top2_fraction"], pixel_fraction=f["pixel_fraction"],
         kurtosis_t=f["kurtosis_t"], snr_per_spectrum=f["snr_per_spectrum"],
         snr_stamp=f["snr_stamp"], snr_log10=np.log10(np.maximum(snr, 1e-3)),
-        dc_dist_ch=np.abs(channels - dc), edge_dist_ch=edge, frac_outside=f["frac_outside"],
+        edge_dist_ch=edge, frac_outside=f["frac_outside"],
     )
     return np.column_stack([np.asarray(out[k], dtype=np.float32) for k in FEATURE_NAMES])
 

@@ -25,6 +25,31 @@ from mitraseti.widgets.source import DisplayView, as_observation
 from mitraseti.widgets.stamps import Stamp, dedrifted_window, hit_stamp
 
 SCALES = [("linear", "linear"), ("log", "log"), ("clip 1-99 %", "percentile")]
+_BOKEHJS_LOADED = False
+
+
+def load_bokehjs(force: bool = False) -> bool:
+    """Put BokehJS into the notebook page (inline: works offline), once per kernel.
+
+    jupyter_bokeh's widget needs it, in JupyterLab and in Voila alike. It must run while a
+    cell executes (its output carries the script); WaterfallExplorer calls it when built,
+    and the dashboard calls it up front because its explorers are built in callbacks.
+    Returns True when the script was sent."""
+    global _BOKEHJS_LOADED
+    if _BOKEHJS_LOADED and not force:
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    if get_ipython() is None:
+        return False
+    from bokeh.io import output_notebook
+    from bokeh.resources import INLINE
+
+    output_notebook(INLINE, hide_banner=True)
+    _BOKEHJS_LOADED = True
+    return True
 READ_BUDGET = 1 << 24      # samples read at once (64 MiB of float32); larger windows stream
 
 
@@ -43,6 +68,7 @@ class WaterfallExplorer(w.VBox):
                  coarse_channel: int = 0, width: int = 900, height: int = 360,
                  scale: str = "percentile", time_reduce: str = "max",
                  max_drift: float = 4.0, **kwargs):
+        load_bokehjs()
         self.obs, self._owns_obs = as_observation(data)
         self.view = DisplayView(self.obs)
         self.hits: list[dict] = normalise_hits(hits) if hits is not None else load_hits(results)
@@ -57,10 +83,12 @@ class WaterfallExplorer(w.VBox):
         self.plots = ExplorerPlots(width=width, height=height)
         self.plots.figure.on_event(RangesUpdate, self._on_ranges_update)
         self.plots.hits_source.selected.on_change("indices", self._on_selection)
-        self.bokeh = BokehModel(self.plots.layout)
         self._build_controls(max_drift)
-        super().__init__([self.controls, self.bokeh, self.status, self.hit_info], **kwargs)
         self.set_coarse_channel(self.coarse)
+        # built after the first render: the browser's first view comes from this bundle, and
+        # patches sent before a view exists would be lost
+        self.bokeh = BokehModel(self.plots.layout)
+        super().__init__([self.controls, self.bokeh, self.status, self.hit_info], **kwargs)
 
     # ---- controls -----------------------------------------------------------------
     def _build_controls(self, max_drift: float) -> None:
@@ -85,6 +113,7 @@ class WaterfallExplorer(w.VBox):
                                              layout=w.Layout(width="420px"))
         self.reset_button = w.Button(description="reset view", icon="refresh")
         self.status = w.HTML()
+        self.status.add_class("explorer-status")
         self.hit_info = w.HTML("<i>click a hit to see its stamp and class probabilities</i>")
         self.coarse_control.observe(lambda c: self.set_coarse_channel(c["new"]), "value")
         self.scale_control.observe(lambda c: self.set_scale(c["new"]), "value")

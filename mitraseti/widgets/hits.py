@@ -21,7 +21,7 @@ CLASS_COLOURS = {
     "RFI_SATELLITE": "#377eb8",
     "NOISE": "#999999",
 }
-UNCLASSIFIED_COLOUR = "#dddddd"
+UNCLASSIFIED_COLOUR = "#e377c2"
 assert set(CLASS_COLOURS) == set(LABELS)
 
 # Fields every hit row carries in the explorer (missing ones get these defaults).

@@ -53,6 +53,7 @@ def test_analyze_out_and_source_name(obs_file, tmp_path):
     (["--min-drift", "5", "--max-drift", "1"], "min_drift"),
     (["--n-coarse-chan", "3"], "n_coarse_chan"),          # 3 does not divide 2048
     (["--snr", "abc"], "--snr"),                           # argparse type error
+    (["--notebook", "--kernel", "no-such-kernel"], "no-such-kernel"),
 ])
 def test_bad_parameters_exit_2_with_one_line(obs_file, tmp_path, capsys, args, words):
     argv = ["analyze", str(obs_file), "--out", str(tmp_path / "o")] + args

@@ -169,7 +169,7 @@ def test_waterfall_keeps_one_channel_signal():
     header = ObservationHeader(nchans=3 * 5000, fch1=1000.0, foff=-1e-6, tsamp=1.0,
                                n_spectra=8)
     rng = np.random.default_rng(1)
-    acc = WaterfallAccumulator(header, max_columns=1000)   # 15 channels per column
+    acc = WaterfallAccumulator(header, max_columns=1000, max_rows=4)  # 15 ch x 2 spectra
     spike = 5003                                           # column 333 straddles blocks 0/1
     for i in range(3):
         block = rng.normal(10.0, 1.0, (8, 5000)).astype(np.float32)
@@ -177,7 +177,8 @@ def test_waterfall_keeps_one_channel_signal():
             block[:, spike - i * 5000] += 50.0
         acc.add(block, i * 5000)
     wf = acc.result()
-    assert wf.power.shape == (8, 1000) and np.isfinite(wf.power).all()
+    assert wf.power.shape == (4, 1000) and np.isfinite(wf.power).all()
+    assert (wf.channel_factor, wf.time_factor) == (15, 2)
     col = spike // wf.channel_factor
     assert np.argmax(wf.power.mean(axis=0)) == col
     assert wf.power[:, col].min() > 20   # sigma units: far above every noise column

@@ -19,6 +19,7 @@ def mitraseti_data_dir(tmp_path, monkeypatch):
     data = tmp_path / "mitraseti-data"
     monkeypatch.setenv("MITRASETI_DATA_DIR", str(data))
     monkeypatch.delenv("MITRASETI_API_URL", raising=False)
+    monkeypatch.delenv("MITRASETI_API_TOKEN", raising=False)
     return data
 
 
@@ -39,6 +40,7 @@ def mounted(jp_serverapp):
         stop_background(services, settings.get("mitraseti_background", []))
         services.blobs.close()
     os.environ.pop("MITRASETI_API_URL", None)
+    os.environ.pop("MITRASETI_API_TOKEN", None)
 
 
 async def test_health_needs_no_login(mounted, jp_fetch):
@@ -59,6 +61,18 @@ async def test_jupyter_token_authenticates_and_maps_to_a_local_user(mounted, jp_
     names = [u.name for u in store.list_users()]
     store.close()
     assert "jupyter-owner" in names             # single-user Jupyter: the owner
+
+
+async def test_dashboard_kernels_get_the_api_url_and_a_bearer_token(mounted, jp_fetch,
+                                                                    jp_base_url):
+    """Kernels started by this server (the dashboard under Voila) inherit the API's URL and
+    Jupyter's token, which the API accepts as a Bearer token (as the dashboard sends it)."""
+    assert os.environ["MITRASETI_API_URL"].endswith(jp_base_url + "mitraseti/api")
+    token = os.environ["MITRASETI_API_TOKEN"]
+    assert token == mounted.identity_provider.token
+    resp = await jp_fetch("mitraseti", "api", "usage",
+                          headers={"Authorization": f"Bearer {token}"})
+    assert resp.code == 200
 
 
 async def test_without_jupyter_login_is_403_json(mounted, jp_fetch):
@@ -87,7 +101,6 @@ async def test_upload_through_the_mounted_blob_route(mounted, jp_fetch, jp_base_
         f"http://127.0.0.1:{mounted.port}{url.path}?{url.query}", method="PUT",
         body=b"12345", headers={"Content-Type": "application/octet-stream"})
     assert put.code in (200, 201, 204)
-    assert os.environ["MITRASETI_API_URL"].endswith(jp_base_url + "mitraseti/api")
 
 
 async def test_landing_page_links_the_api_and_dashboard(mounted, jp_fetch):

@@ -41,6 +41,8 @@ def test_run_notebook_rejects_bad_input_before_starting_a_kernel(small_obs, tmp_
         pipeline.run_notebook(path, tmp_path, max_drift=0.0)
     with pytest.raises(ParameterError, match="colour"):
         pipeline.run_notebook(path, tmp_path, colour="red")
+    with pytest.raises(ParameterError, match="no-such-kernel"):
+        pipeline.run_notebook(path, tmp_path, kernel_name="no-such-kernel")
     with pytest.raises(FileNotFoundError):
         pipeline.run_notebook(tmp_path / "missing.fil", tmp_path)
     assert list(tmp_path.iterdir()) == []

@@ -66,7 +66,7 @@ def test_timeout_kills_process_group_and_queue_respects_max_workers(tmp_path):
             time.sleep(0.05)
         rows = [services.job_store.get(j.job_id) for j in jobs]
     finally:
-        ex.stop(kill=True)
+        ex.stop()
     assert [r.status for r in rows] == [js.FAILED, js.FAILED]
     assert all(r.error == "timed out after 1.5 s" for r in rows), [r.error for r in rows]
     assert max_processing == 1                       # max_workers=1: the second waited

@@ -175,6 +175,7 @@ def start_script(cmd: list[str], cwd: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True)
 
 
+@pytest.mark.slow
 def test_quick_start_and_python_example_end_to_end(server, tmp_path):
     """Three users run the scripts at the same time: bash (small file), Python (small file,
     single PUT) and Python (54.5 MB file: multipart upload, six 10 MB parts)."""

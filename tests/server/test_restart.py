@@ -1,6 +1,7 @@
 """A server killed with SIGKILL mid-job and restarted loses no upload and leaves no job stuck
 in ``processing``: the job is re-queued once; a second interruption fails it with
-"interrupted"; the orphaned job process of the dead server is killed on restart."""
+"interrupted"; the orphaned job process of the dead server is killed on restart. A clean
+shutdown (SIGTERM) re-queues running jobs without counting an attempt."""
 from __future__ import annotations
 
 import os
@@ -8,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,6 +46,7 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 def test_sigkill_mid_job_then_restart(tmp_path):
     data = tmp_path / "data"
     server = H.LiveServer(data).start()
@@ -81,9 +84,11 @@ def test_sigkill_mid_job_then_restart(tmp_path):
         server.stop()
 
 
-def test_restart_requeues_and_completes(tmp_path):
-    """One interruption only: after the restart the same job completes on its 2nd try,
-    reading the upload that was made before the crash."""
+@pytest.mark.slow
+def test_graceful_stop_then_crash_then_complete(tmp_path):
+    """SIGTERM mid-job re-queues it without using up an attempt; after a later SIGKILL
+    the job is re-queued once more and completes on its 2nd counted try, reading the
+    upload that was made before both interruptions."""
     server = H.LiveServer(tmp_path / "data").start()
     try:
         rita = server.user("rita", "researcher")
@@ -91,8 +96,14 @@ def test_restart_requeues_and_completes(tmp_path):
         key = H.upload(server, rita["headers"], obs)
         job_id = requests.post(server.url + "/analyze", headers=rita["headers"], timeout=30,
                                json={"file_key": key}).json()["job_id"]
+        first = wait_processing(server, rita["headers"], job_id, attempts=1)
+        server.stop()                                   # SIGTERM: clean shutdown
+        row = server.job_row(job_id)
+        assert (row["status"], row["attempts"]) == ("submitted", 0)
+        assert gone(first["pid"])
+        server.start()
         wait_processing(server, rita["headers"], job_id, attempts=1)
-        server.kill9()
+        server.kill9()                                  # now a crash
         server.start()
         job = H.wait_job(server, rita["headers"], job_id, timeout=240)
         assert job["status"] == "complete", job

@@ -10,6 +10,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -54,6 +55,7 @@ class Receiver:
         self.httpd.shutdown()
 
 
+@pytest.mark.slow
 def test_signed_webhooks_with_retries(tmp_path):
     server = H.LiveServer(tmp_path / "data").start()
     receiver = Receiver(server.secret(), fail_first=2)

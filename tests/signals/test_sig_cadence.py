@@ -50,7 +50,7 @@ def test_signal_in_all_six_is_terrestrial_seen_in_off(tmp_path):
         assert h.classification == "RFI_TERRESTRIAL"
         assert h.rfi_source == "cadence: seen in OFF"
     # level 1 still lists the ON detections, flagged as seen in an OFF
-    res1 = run_cadence(paths, filter_level=1, params=PARAMS)
+    res1 = run_cadence(res.files, filter_level=1, params=PARAMS)  # reuse the searched files
     assert res1.events and all(e.seen_in_off for e in res1.events)
 
 
@@ -59,7 +59,7 @@ def test_signal_in_one_on_only_is_not_an_event(tmp_path):
     res = run_cadence(paths, filter_level=3, params=PARAMS)
     assert res.events == []
     assert all(h.classification != "CANDIDATE_ET" for f in res.files for h in f.hits)
-    res2 = run_cadence(paths, filter_level=2, params=PARAMS)  # absent from OFFs: level 2
+    res2 = run_cadence(res.files, filter_level=2, params=PARAMS)  # absent from OFFs: level 2
     assert any(e.filter_level == 2 for e in res2.events)
 
 
