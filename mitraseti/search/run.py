@@ -105,7 +105,7 @@ def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
                            stage.drift_hi, stage.drift_lo)
     if view.shape[1] == 0:
         return [], grid, []
-    median, std = spectrum_stats(view.sum(axis=0, dtype=np.float64))
+    median, std = spectrum_stats(view.sum(axis=0))
     best, best_k = max_over_drift(view, grid)
     snr = to_snr(best, median, std)
     idx = top_hits(snr, params.snr, grid.window)

@@ -43,7 +43,7 @@ class CadenceFile:
     """One file of a cadence: its header, classified hits and, when known, path or data."""
 
     header: object
-    hits: list
+    hits: list | None
     name: str
     path: Path | None = None
     data: np.ndarray | None = None  # whole (n_spectra, nchans) block, for given inputs
@@ -86,19 +86,26 @@ class CadenceResult:
                 if e.hit.classification == SignalClass.CANDIDATE_ET.value]
 
 
-def _search_file(path: Path, params: SearchParams) -> CadenceFile:
-    """Search and classify every coarse channel of one file."""
+def _header_only(path: Path, params: SearchParams) -> CadenceFile:
+    """A file's header (hits filled later by :func:`_search_file`)."""
+    from ..io import open_observation
+    with open_observation(path, n_coarse_chan=params.n_coarse_chan) as obs:
+        return CadenceFile(obs.header, None, Path(path).name, path=Path(path))
+
+
+def _search_file(f: CadenceFile, params: SearchParams) -> None:
+    """Search and classify every coarse channel of one file (fills ``f.hits``)."""
     from ..io import open_observation
     from ..search import search_coarse_channel
     from .classify import classify_hits
     hits = []
-    with open_observation(path, n_coarse_chan=params.n_coarse_chan) as obs:
+    with open_observation(f.path, n_coarse_chan=params.n_coarse_chan) as obs:
         hdr = obs.header
         for i, block in obs.iter_coarse_channels():
             _, filt = search_coarse_channel(block, hdr, params, coarse_channel=i,
                                             channel_offset=i * obs.nfpc)
             hits += classify_hits(filt, block, hdr, channel_offset=i * obs.nfpc)
-    return CadenceFile(hdr, hits, Path(path).name, path=Path(path))
+    f.header, f.hits = hdr, hits
 
 
 def _as_file(item, k: int, params: SearchParams) -> CadenceFile:
@@ -107,7 +114,7 @@ def _as_file(item, k: int, params: SearchParams) -> CadenceFile:
     if isinstance(item, (str, Path)):
         if not Path(item).is_file():
             raise CadenceError(f"cadence file {k + 1} ({item}) does not exist")
-        return _search_file(Path(item), params)
+        return _header_only(Path(item), params)
     if isinstance(item, tuple) and len(item) in (2, 3):
         data = item[2] if len(item) == 3 else None
         return CadenceFile(item[0], list(item[1]), f"file {k + 1}", data=data)
@@ -154,6 +161,9 @@ def run_cadence(paths_or_results, out_dir=None, filter_level: int = 3,
         raise CadenceError(f"a cadence needs at least 2 files (ON, OFF), got {len(items)}")
     files = [_as_file(it, k, params) for k, it in enumerate(items)]
     check_cadence(files)
+    for f in files:
+        if f.hits is None:
+            _search_file(f, params)
     h0 = files[0].header
     t0 = float(h0.tstart)
     df, r = h0.df_hz, h0.drift_resolution

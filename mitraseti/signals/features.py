@@ -178,13 +178,15 @@ def _chunk_features(z, rows_t, x0, dch, w):
     shape = 6.0 * (u * u - u + 1.0 / 6.0)
     scores = np.empty((n, CURV_GRID.size), dtype=np.float32)
     hw_c = np.minimum(hw, 8)[:, None]
+    lim = min(h, int(np.abs(CURV_GRID).max()) + 12)                   # columns needed
     cs = np.concatenate([np.zeros((n, rows_t, 1), np.float32),
-                         np.cumsum(st, axis=2, dtype=np.float32)], axis=2)       # n,T,W+1
+                         np.cumsum(st[:, :, h - lim: h + lim], axis=2, dtype=np.float32)],
+                        axis=2)                                            # n,T,2 lim+1
     for j, dev in enumerate(CURV_GRID):
         off = np.rint(dev * shape).astype(np.int64)                        # T
-        ctr = c[:, None] + off[None, :]                                    # n,T
-        lo = np.clip(ctr - hw_c, 0, w)[:, :, None]
-        hi = np.clip(ctr + hw_c + 1, 0, w)[:, :, None]
+        ctr = c[:, None] - (h - lim) + off[None, :]                        # n,T
+        lo = np.clip(ctr - hw_c, 0, 2 * lim)[:, :, None]
+        hi = np.clip(ctr + hw_c + 1, 0, 2 * lim)[:, :, None]
         band_sum = np.take_along_axis(cs, hi, axis=2) - np.take_along_axis(cs, lo, axis=2)
         scores[:, j] = band_sum[:, :, 0].sum(axis=1)
     best = scores.argmax(axis=1)
@@ -274,4 +276,30 @@ def segment_features(data, header, channels, drift_rates, snrs, starts=None, cou
             block = np.asarray(data)[s:s + c]
             ch_s = ch[sel] + drift[sel] * header.tsamp / foff_hz * s
         out[sel] = compute_features(block, hdr, ch_s, drift[sel], snr[sel], channel_offset)
+    return out
+
+
+def stamps(data, header, channels, drift_rates, channel_offset: int = 0,
+           shape: tuple[int, int] = (16, 64)) -> np.ndarray:
+    """Fixed-size de-drifted stamps (n, rows, cols) float32 in noise-sigma units.
+
+    Each stamp follows the hit's straight drift path; spectra are averaged (or repeated)
+    to ``rows`` and the central ``cols`` channels are kept, so stamps from any telescope
+    or resolution line up (for plots, catalogs or a learned model)."""
+    rows, cols = shape
+    z, factor = normalise_block(data)
+    ch = np.asarray(channels, dtype=float) - channel_offset
+    dch = np.asarray(drift_rates, dtype=float) * header.tsamp / (header.foff * 1e6) * factor
+    t_n, nchan = z.shape
+    t = np.arange(t_n)
+    cols_idx = (np.rint(ch[:, None] + dch[:, None] * t[None, :]).astype(np.int64)[:, :, None]
+                + np.arange(-(cols // 2), cols - cols // 2)[None, None, :])
+    valid = (cols_idx >= 0) & (cols_idx < nchan)
+    st = np.where(valid, z[t[None, :, None], np.clip(cols_idx, 0, nchan - 1)], 0.0)
+    edges = np.linspace(0, t_n, rows + 1)
+    out = np.empty((ch.size, rows, cols), dtype=np.float32)
+    for i in range(rows):
+        lo = int(np.floor(edges[i]))
+        hi = max(int(np.ceil(edges[i + 1])), lo + 1)
+        out[:, i] = st[:, lo:hi].mean(axis=1)
     return out

@@ -93,7 +93,10 @@ def predict_proba(model, x: np.ndarray) -> np.ndarray:
     out = np.zeros((x.shape[0], len(MORPHOLOGIES)), dtype=float)
     if x.shape[0] == 0:
         return out
-    p = model.predict_proba(np.asarray(x, dtype=np.float32))
+    from threadpoolctl import threadpool_limits
+    # one thread: on a shared machine OpenMP spin-waiting costs far more than it gains
+    with threadpool_limits(limits=1, user_api="openmp"):
+        p = model.predict_proba(np.asarray(x, dtype=np.float32))
     for j, c in enumerate(model.classes_):
         out[:, MORPHOLOGIES.index(str(c))] = p[:, j]
     return out

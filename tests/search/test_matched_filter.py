@@ -12,9 +12,12 @@ from search_helpers import inject, make_header, noise
 
 def test_boxcar_sums_adjacent_channels():
     data = np.arange(2 * 10, dtype=np.float32).reshape(2, 10)
-    out = boxcar(data, 3, 2)
+    out = boxcar(data, 4, 2)
     assert out.shape == (2, 4)
-    assert out[1, 2] == data[1, 4] + data[1, 5] + data[1, 6]
+    assert out[1, 2] == data[1, 4] + data[1, 5] + data[1, 6] + data[1, 7]
+    assert boxcar(data, 3, 1)[0, 7] == data[0, 7:10].sum()
+    with pytest.raises(ValueError, match="hop"):
+        boxcar(data, 3, 2)
     dec = decimate(data, 4, phase=1)
     assert dec.shape == (2, 2) and dec[0, 1] == data[0, 5:9].sum()
 

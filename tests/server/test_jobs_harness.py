@@ -1,14 +1,14 @@
 """Shared helpers for the jobs-room tests (no tests here).
 
-``LiveServer`` runs the REAL service (``python -m mitraseti_server serve``) on 127.0.0.1 on
-an ephemeral port with a fresh data dir, so tests see exactly what a user sees: real
+``LiveServer`` runs the REAL service (``python -m mitraseti_server serve --port 0``) on
+127.0.0.1 with a fresh data dir, so tests see exactly what a user sees: real
 SQLite file, real blob files, real spawned pipeline processes.
 """
 from __future__ import annotations
 
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,12 +22,6 @@ REAL_DATA = REPO / ".." / "shared" / "data" / "real"
 PYTHON = sys.executable
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class LiveServer:
     """The service as a subprocess; ``url`` is its base URL."""
 
@@ -36,42 +30,42 @@ class LiveServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if config_toml:
             (self.data_dir / "config.toml").write_text(config_toml)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = 0                        # chosen by the OS at each start
+        self.url = ""
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir / "server.log"
         self._store = None
 
     def start(self, timeout: float = 90.0) -> "LiveServer":
+        """Start (or restart) the server on port 0 and learn its port from the banner."""
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env.pop("MITRASETI_DATA_DIR", None)
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            self.command(),
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(REPO))
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                     env=env, cwd=str(REPO))
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited ({self.proc.returncode}):\n{self.log()}")
-            try:
-                if requests.get(self.url + "/health", timeout=2).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
+            found = re.search(r"listening on http://127\.0\.0\.1:(\d+)",
+                              self.log_path.read_bytes()[offset:].decode(errors="replace"))
+            if found:
+                self.port = int(found.group(1))
+                self.url = f"http://127.0.0.1:{self.port}"
+                try:
+                    if requests.get(self.url + "/health", timeout=2).status_code == 200:
+                        return self
+                except requests.RequestException:
+                    pass
+            time.sleep(0.1)
         raise RuntimeError(f"server did not answer /health within {timeout} s:\n{self.log()}")
 
     def command(self) -> list[str]:
         """``python -m mitraseti_server serve ...`` (the CLI users run)."""
-        if (REPO / "server" / "__main__.py").exists():
-            return [PYTHON, "-m", "mitraseti_server", "serve", "--host", "127.0.0.1",
-                    "--port", str(self.port), "--data-dir", str(self.data_dir)]
-        code = ("import asyncio, sys; from mitraseti_server.config import Config;"
-                "from mitraseti_server.app import serve;"
-                "asyncio.run(serve(Config.load(data_dir=sys.argv[1], host='127.0.0.1',"
-                " port=int(sys.argv[2]))))")
-        return [PYTHON, "-c", code, str(self.data_dir), str(self.port)]
+        return [PYTHON, "-m", "mitraseti_server", "serve", "--host", "127.0.0.1",
+                "--port", "0", "--data-dir", str(self.data_dir)]
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]

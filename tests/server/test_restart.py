@@ -64,7 +64,7 @@ def test_sigkill_mid_job_then_restart(tmp_path):
         server.kill9()
         orphan = row["pid"]
         assert server.job_row(job_id)["status"] == "processing"
-        server.start()                     # same data dir and port
+        server.start()                     # same data dir
         assert gone(orphan)                # the restarted server killed the orphan
         row = wait_processing(server, rita["headers"], job_id, attempts=2)
 

@@ -79,3 +79,16 @@ def test_empty_and_many_hits_shapes():
     ch = np.linspace(0, 1023, 700)
     x = compute_features(obs.data, obs.header, ch, np.zeros(700), np.full(700, 10.0))
     assert x.shape == (700, len(FEATURE_NAMES)) and np.isfinite(x).all()
+
+
+def test_stamps_have_fixed_shape_and_follow_the_path():
+    from mitraseti.signals.features import stamps
+    sig = NarrowbandSignal(channel=300.0, drift_rate=0.5, snr=100, width=2.0)
+    for grid in (GRID, dict(GRID, n_spectra=48, df_hz=1.3969839, dt_s=1.4316557)):
+        obs = make_observation(signals=[sig], noise=NoiseModel(kind="chi2", dof=32), seed=4,
+                               **grid)
+        t = obs.truth[0]
+        s = stamps(obs.data, obs.header, [t.channel_index], [t.drift_rate])
+        assert s.shape == (1, 16, 64)
+        # the tone stays in the central columns of every row
+        assert (np.abs(s[0].argmax(axis=1) - 32) <= 2).all()

@@ -1,59 +1,16 @@
-"""Shared helpers for the widget tests: small generated observations and the real data path."""
+"""Fixtures for the widget and dashboard tests."""
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-
-from mitraseti.io.header import ObservationHeader
 
 REAL_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real"
 
 
-class CountingObservation:
-    """A real in-memory observation that records every window read through it."""
-
-    def __init__(self, header: ObservationHeader, data: np.ndarray, nfpc: int | None = None):
-        self.header = header
-        self.data = data
-        self.nfpc = nfpc or header.nchans
-        self.n_coarse_channels = header.nchans // self.nfpc
-        self.reads: list[tuple[int, int, int, int]] = []
-
-    def read(self, t0, t1, c0, c1):
-        self.reads.append((t0, t1, c0, c1))
-        return self.data[t0:t1, c0:c1]
-
-    def close(self):
-        pass
-
-
-def make_header(nchans: int, n_spectra: int, foff_hz: float = -2.7939677238464355,
-                tsamp: float = 18.253611008, nfpc: int = 0) -> ObservationHeader:
-    return ObservationHeader(nchans=nchans, fch1=8421.38671875, foff=foff_hz * 1e-6,
-                             tsamp=tsamp, n_spectra=n_spectra, nfpc=nfpc,
-                             source_name="test")
-
-
-def drifting_line(header: ObservationHeader, start_channel: int, channels_per_spectrum: int,
-                  level: float = 40.0, seed: int = 0) -> np.ndarray:
-    """Gaussian noise (mean 10, sigma 1) with a one-channel line moving
-    ``channels_per_spectrum`` file channels per spectrum."""
-    rng = np.random.default_rng(seed)
-    data = rng.normal(10.0, 1.0, (header.n_spectra, header.nchans)).astype(np.float32)
-    for i in range(header.n_spectra):
-        data[i, start_channel + channels_per_spectrum * i] += level
-    return data
-
-
-def drift_of(header: ObservationHeader, channels_per_spectrum: int) -> float:
-    """Drift rate (Hz/s, positive = frequency rising) of such a line."""
-    return channels_per_spectrum * header.foff * 1e6 / header.tsamp
-
-
 @pytest.fixture
 def real_data() -> Path:
+    """/work/shared/data/real (relative to the repo); skips when it is absent."""
     if not REAL_DATA.is_dir():
         pytest.skip(f"real data folder {REAL_DATA} is missing")
     return REAL_DATA

@@ -46,14 +46,18 @@ class LiveService:
                  "--port", str(self.port), "--data-dir", str(self.data_dir)],
                 stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                if requests.get(f"{self.url}/health", timeout=5).ok:
-                    return self
-            except requests.RequestException:      # not listening yet, or busy starting
-                time.sleep(0.2)
+        try:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    if requests.get(f"{self.url}/health", timeout=5).ok:
+                        return self
+                except requests.RequestException:  # not listening yet, or busy starting
+                    time.sleep(0.2)
+        except BaseException:
+            self.stop()
+            raise
         self.stop()
         raise RuntimeError(f"service did not start:\n{self.log_path.read_text()}")
 

@@ -10,7 +10,7 @@ from bokeh.events import RangesUpdate
 from mitraseti.widgets import WaterfallExplorer, decimated_shape
 from mitraseti.widgets.source import DisplayView
 
-from conftest import CountingObservation, drift_of, drifting_line, make_header
+from widget_helpers import CountingObservation, drift_of, drifting_line, make_header
 
 
 def fire_ranges_update(ex, x0, x1, y0=None, y1=None):
