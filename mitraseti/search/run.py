@@ -93,21 +93,48 @@ def plan_stages(n_rows: int, nfpc: int, header: ObservationHeader,
     return stages
 
 
+StageResult = tuple  # (stage, hits, grid, pinned flags)
+
+
+def _stage_grid(stage: Stage, header: ObservationHeader) -> DriftGrid:
+    return DriftGrid.build(stage.n_rows, stage.hop * header.df_hz, header.dt_s,
+                           stage.drift_hi, stage.drift_lo)
+
+
 def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
-              params: SearchParams, coarse_channel: int, channel_offset: int
-              ) -> tuple[list[Hit], DriftGrid, list[bool]]:
-    """Raw hits of one stage of a float32 ``(n_spectra, nfpc)`` block, its drift grid, and
-    per hit whether it sits on an inner edge of the stage's drift range ("pinned")."""
+              params: SearchParams, coarse_channel: int, channel_offset: int,
+              fused: list[Stage] | tuple = ()) -> list[StageResult]:
+    """Search one stage of a float32 ``(n_spectra, nfpc)`` block.
+
+    ``fused``: full-resolution boxcar stages (hop 1, same spectra) computed in the same
+    tree pass (see ``taylor._max_over_drift_py``). Returns one (stage, raw hits, drift
+    grid, pinned flags) per stage; a hit is "pinned" when it sits on an inner edge of its
+    stage's drift range.
+    """
     view = block[stage.t0:stage.t0 + stage.n_rows]
     if stage.width > 1 or stage.hop > 1:
         view = boxcar(view, stage.width, stage.hop)
-    grid = DriftGrid.build(stage.n_rows, stage.hop * header.df_hz, header.dt_s,
-                           stage.drift_hi, stage.drift_lo)
+    grid = _stage_grid(stage, header)
     if view.shape[1] == 0:
-        return [], grid, []
-    median, std = spectrum_stats(view.sum(axis=0))
-    best, best_k = max_over_drift(view, grid)
-    snr = to_snr(best, median, std)
+        return [(stage, [], grid, [])]
+    grids = [_stage_grid(f, header) for f in fused]
+    bands = [(f.width, g.k_min, g.k_max) for f, g in zip(fused, grids)]
+    best, best_k, band_results = max_over_drift(view, grid, bands)
+    spectrum = view.sum(axis=0)
+    out = [(stage, *_stage_hits(best, best_k, spectrum_stats(spectrum), stage, grid, header,
+                                params, coarse_channel, channel_offset))]
+    for f, g, (b_best, b_k) in zip(fused, grids, band_results):
+        filtered = boxcar(spectrum[None, :], f.width, 1)[0]
+        n = filtered.shape[0]
+        out.append((f, *_stage_hits(b_best[:n], b_k[:n], spectrum_stats(filtered), f, g,
+                                    header, params, coarse_channel, channel_offset)))
+    return out
+
+
+def _stage_hits(best, best_k, stats, stage: Stage, grid: DriftGrid, header, params,
+                coarse_channel: int, channel_offset: int):
+    """Raw hits of one stage from its per-channel maxima: (hits, grid, pinned flags)."""
+    snr = to_snr(best, *stats)
     idx = top_hits(snr, params.snr, grid.window)
     hits, pinned = [], []
     foff_hz = header.foff * 1e6
@@ -136,6 +163,16 @@ def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
     return hits, grid, pinned
 
 
+def _group_stages(stages: list[Stage], n_rows: int) -> list[tuple[Stage, list[Stage]]]:
+    """Attach full-resolution boxcar stages to the plain full-length stage (one pass)."""
+    main = stages[0]
+    fusable = [s for s in stages[1:] if s.hop == 1 and s.t0 == 0 and s.n_rows == n_rows
+               and next_pow2(n_rows) > 2 and s.drift_hi <= main.drift_hi
+               and s.drift_lo >= main.drift_lo]
+    rest = [s for s in stages[1:] if s not in fusable]
+    return [(main, fusable)] + [(s, []) for s in rest]
+
+
 def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
                           params: SearchParams | None = None, coarse_channel: int = 0,
                           channel_offset: int = 0, timings: dict | None = None
@@ -143,8 +180,9 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
     """Both detectors on one ``(n_spectra, nfpc)`` block whose first column is file
     channel ``channel_offset``. Returns ``(raw_hits, filtered_hits)``.
 
-    ``timings`` (optional dict) accumulates seconds under ``dedoppler_s``,
-    ``matched_filter_s`` and ``filter_s``.
+    ``timings`` (optional dict) accumulates seconds under ``dedoppler_s`` (the tree pass,
+    including the full-resolution boxcars fused into it), ``matched_filter_s`` (decimated
+    boxcar stages) and ``filter_s``.
     """
     params = params or SearchParams()
     arr = np.asarray(data)
@@ -164,17 +202,18 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
     pinned: list[bool] = []
     slopes: dict = {}
     with dc_blanked(block, params.blank_dc):
-        for stage in plan_stages(n_rows, nfpc, header, params):
+        for stage, fused in _group_stages(plan_stages(n_rows, nfpc, header, params), n_rows):
             t = time.perf_counter()
-            hits, grid, pins = run_stage(block, stage, header, params, coarse_channel,
-                                         channel_offset)
+            results = run_stage(block, stage, header, params, coarse_channel,
+                                channel_offset, fused)
             key = "dedoppler_s" if stage.width == 1 else "matched_filter_s"
             timings[key] = timings.get(key, 0.0) + time.perf_counter() - t
-            slopes[(stage.width, stage.n_rows)] = max(
-                slopes.get((stage.width, stage.n_rows), 0.0),
-                stage.hop * grid.channels_per_spectrum(1) if grid.n_tree > 1 else 0.0)
-            raw.extend(hits)
-            pinned.extend(pins)
+            for st, hits, grid, pins in results:
+                slopes[(st.width, st.n_rows)] = max(
+                    slopes.get((st.width, st.n_rows), 0.0),
+                    st.hop * grid.channels_per_spectrum(1) if grid.n_tree > 1 else 0.0)
+                raw.extend(hits)
+                pinned.extend(pins)
         t = time.perf_counter()
         keep = [not is_artifact(h, header, nfpc, channel_offset, params.blank_dc) for h in raw]
         filtered = merge_hits([h for h, ok in zip(raw, keep) if ok], header, slopes,

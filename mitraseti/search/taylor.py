@@ -88,6 +88,23 @@ def _fold_pair(lbest, lk, top, bot, k, n):
 
 
 @njit(cache=True)
+def _fold_row(lbest, lk, row, k, n):
+    """lbest / lk: running maximum over drift of ``row`` (drift index k), for i < n."""
+    for i in range(n):
+        v = row[i]
+        better = v > lbest[i]
+        lbest[i] = v if better else lbest[i]
+        lk[i] = k if better else lk[i]
+
+
+@njit(cache=True)
+def _add_into(dst, src, n):
+    """dst[:n] += src[:n]."""
+    for i in range(n):
+        dst[i] += src[i]
+
+
+@njit(cache=True)
 def _fill_window(data, n_rows, c0, direction, win):
     """win[t, x] = channel c0 + x of row t in search direction; zero outside band / rows."""
     n_chan = data.shape[1]
@@ -105,13 +122,20 @@ def _fill_window(data, n_rows, c0, direction, win):
             row[:] = 0.0
 
 
-def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, last_off, chunk, best, best_k):
+def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, last_off, chunk, best, best_k,
+                       band_w, band_klo, band_khi, band_best, band_k):
     """best[d, c] / best_k[d, c]: largest in-band path sum and its drift index per true
     start channel c, for direction d = 0 (+1, upward) and d = 1 (-1, downward).
 
     Per chunk of start channels: one zero-padded window of the data (mirrored for
     direction -1) serves every drift block; the first tree stage reads the window with
     the block's row shifts, the last stage is fused with the running maximum over drift.
+
+    Boxcar bands (matched filter at full resolution): the tree is linear, so the path sum
+    of boxcar-filtered data equals the boxcar (over start channel) of the plain path sums.
+    For drifts band_klo[m] .. band_khi[m], the sums of ``band_w[m]`` adjacent start
+    channels are maximised into band_best[m, d, c] / band_k[m, d, c] (a path counts when
+    all its channels stay in the band).
     """
     n_chan = data.shape[1]
     step = n_tree - 1 if n_tree > 1 else 1
@@ -120,18 +144,26 @@ def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, last_off, chunk, best
     max_shift = b_hi * (n_rows - 1)
     n_chunks = (n_chan + chunk - 1) // chunk
     half = n_tree // 2
+    n_bands = band_w.shape[0]
+    w_extra = 0
+    for m in range(n_bands):
+        w_extra = max(w_extra, band_w[m] - 1)
     for q in prange(2 * n_chunks):  # both directions in one parallel region
         d = q // n_chunks
         direction = 1 - 2 * d
         c0 = (q % n_chunks) * chunk
         w = min(chunk, n_chan - c0)
-        width = min(w + n_tree, n_chan - c0)  # in-band paths never reach further
+        width = min(w + n_tree + w_extra, n_chan - c0)  # in-band paths never reach further
         win = np.empty((n_tree, width + max_shift + 1), dtype=np.float32)
         _fill_window(data, n_rows, c0, direction, win)
         bufa = np.zeros((n_tree, width), dtype=np.float32)
         bufb = np.zeros((n_tree, width), dtype=np.float32)
         lbest = np.full(w, -np.inf, dtype=np.float32)
         lk = np.zeros(w, dtype=np.int32)
+        lbb = np.full((n_bands, w), -np.inf, dtype=np.float32)
+        lbk = np.zeros((n_bands, w), dtype=np.int32)
+        vrow = np.empty(width, dtype=np.float32)
+        acc = np.empty(w, dtype=np.float32)
         for b in range(b_lo, b_hi + 1):
             if b * (n_rows - 1) + c0 >= n_chan:
                 break  # every path of this block leaves the band
@@ -173,11 +205,36 @@ def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, last_off, chunk, best
                 if lim <= 0:
                     continue
                 jj = j >> 1
-                _fold_pair(lbest, lk, src[jj], src[half + jj, j - jj:], k, lim)
+                in_band = False
+                for m in range(n_bands):
+                    if band_klo[m] <= k <= band_khi[m]:
+                        in_band = True
+                if not in_band:
+                    _fold_pair(lbest, lk, src[jj], src[half + jj, j - jj:], k, lim)
+                    continue
+                nv = min(width - (j - jj), w + w_extra)
+                _add_rows(vrow, src[jj], src[half + jj, j - jj:], nv)
+                _fold_row(lbest, lk, vrow, k, lim)
+                for m in range(n_bands):
+                    wm = band_w[m]
+                    lim_m = min(w, n_chan - end - c0 - (wm - 1))
+                    if band_klo[m] <= k <= band_khi[m] and lim_m > 0:
+                        acc[:lim_m] = vrow[:lim_m]
+                        for u in range(1, wm):
+                            _add_into(acc, vrow[u:], lim_m)
+                        _fold_row(lbb[m], lbk[m], acc, k, lim_m)
         for i in range(w):
             c = c0 + i if direction > 0 else n_chan - 1 - (c0 + i)
             best[d, c] = lbest[i]
             best_k[d, c] = lk[i] * direction
+        # a band sum over start channels c .. c + w - 1 belongs to its lowest true channel
+        for m in range(n_bands):
+            wm = band_w[m]
+            for i in range(w):
+                c = c0 + i if direction > 0 else n_chan - 1 - (c0 + i) - (wm - 1)
+                if c >= 0:
+                    band_best[m, d, c] = lbb[m, i]
+                    band_k[m, d, c] = lbk[m, i] * direction
 
 
 # The same kernel twice: threaded for wide bands, serial for small blocks (thread start-up
@@ -199,27 +256,45 @@ def chunk_width(n_tree: int, n_chan: int) -> int:
     return int(min(max(4 * n_tree, 32768 // n_tree, 64), max(n_chan, 1)))
 
 
-def max_over_drift(data: np.ndarray, grid: DriftGrid) -> tuple[np.ndarray, np.ndarray]:
+def max_over_drift(data: np.ndarray, grid: DriftGrid, bands: list | None = None):
     """Largest in-band path sum over all searched drifts, per start channel.
 
     Returns ``(best, best_k)``: float32 path sums (-inf where no drift was searched) and
     int64 signed drift indices (positive: path moves to higher channel index).
+    With ``bands`` = [(width, k_lo, k_hi), ...] (drift indices on ``grid``), returns
+    ``(best, best_k, [(band_best, band_k), ...])`` where band_best[c] is the largest sum of
+    the paths starting at channels c .. c + width - 1 (a full-resolution boxcar matched
+    filter for those drifts), computed in the same pass.
     """
     a = _as_f32(data)
     n_chan = a.shape[1]
-    if n_chan == 0 or grid.k_min > grid.k_max:
-        return np.full(n_chan, -np.inf, dtype=np.float32), np.zeros(n_chan, dtype=np.int64)
-    last_off = last_row_offsets(grid.n_rows, grid.n_tree)
-    chunk = chunk_width(grid.n_tree, n_chan)
-    n_chunks = -(-n_chan // chunk)
-    kernel = _max_over_drift_kernel if n_chunks >= PARALLEL_MIN_CHUNKS else _max_over_drift_serial
-    best2 = np.empty((2, n_chan), dtype=np.float32)
-    k2 = np.empty((2, n_chan), dtype=np.int32)
-    kernel(a, grid.n_rows, grid.n_tree, grid.k_min, grid.k_max, last_off, chunk, best2, k2)
-    down = best2[1] > best2[0]  # ties keep the upward (or zero) drift
-    best = np.where(down, best2[1], best2[0])
-    best_k = np.where(down, k2[1], k2[0]).astype(np.int64)
-    return best, best_k
+    spec = np.asarray(bands if bands else np.zeros((0, 3)), dtype=np.int64).reshape(-1, 3)
+    if grid.n_tree <= 2:
+        spec = spec[:0]  # no tree to fuse with: callers use separate stages
+    n_bands = spec.shape[0]
+    best2 = np.full((2, n_chan), -np.inf, dtype=np.float32)
+    k2 = np.zeros((2, n_chan), dtype=np.int32)
+    bb = np.full((n_bands, 2, n_chan), -np.inf, dtype=np.float32)
+    bk = np.zeros((n_bands, 2, n_chan), dtype=np.int32)
+    if n_chan and grid.k_min <= grid.k_max:
+        last_off = last_row_offsets(grid.n_rows, grid.n_tree)
+        chunk = chunk_width(grid.n_tree, n_chan)
+        n_chunks = -(-n_chan // chunk)
+        kernel = (_max_over_drift_kernel if n_chunks >= PARALLEL_MIN_CHUNKS
+                  else _max_over_drift_serial)
+        kernel(a, grid.n_rows, grid.n_tree, grid.k_min, grid.k_max, last_off, chunk,
+               best2, k2, np.ascontiguousarray(spec[:, 0]), np.ascontiguousarray(spec[:, 1]),
+               np.ascontiguousarray(spec[:, 2]), bb, bk)
+    best, best_k = _pick(best2, k2)
+    if bands is None:
+        return best, best_k
+    return best, best_k, [_pick(bb[m], bk[m]) for m in range(n_bands)]
+
+
+def _pick(b2: np.ndarray, k2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Combine the two directions; ties keep the upward (or zero) drift."""
+    down = b2[1] > b2[0]
+    return np.where(down, b2[1], b2[0]), np.where(down, k2[1], k2[0]).astype(np.int64)
 
 
 @njit(cache=True)

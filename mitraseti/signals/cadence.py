@@ -117,7 +117,11 @@ def _as_file(item, k: int, params: SearchParams) -> CadenceFile:
         return _header_only(Path(item), params)
     if isinstance(item, tuple) and len(item) in (2, 3):
         data = item[2] if len(item) == 3 else None
-        return CadenceFile(item[0], list(item[1]), f"file {k + 1}", data=data)
+        hits = list(item[1])
+        if data is not None and any(not h.classification for h in hits):
+            from .classify import classify_hits
+            classify_hits(hits, data, item[0])  # data: the whole file as one block
+        return CadenceFile(item[0], hits, f"file {k + 1}", data=data)
     if hasattr(item, "header") and hasattr(item, "filtered_hits"):
         return CadenceFile(item.header, list(item.filtered_hits), f"file {k + 1}")
     raise CadenceError(f"cadence item {k + 1}: expected a path, (header, hits[, data]) or a "
@@ -153,7 +157,9 @@ def _arrays(hits):
 def run_cadence(paths_or_results, out_dir=None, filter_level: int = 3,
                 params: SearchParams = SearchParams(), plot: bool = True) -> CadenceResult:
     """Analyse an ON/OFF cadence; write ``cadence_events.csv`` and one PNG per event
-    into ``out_dir`` when given. Items: paths, (header, hits[, data]) or search results."""
+    into ``out_dir`` when given. Items: paths (searched and classified here), (header,
+    hits[, data]) tuples (hits classified here when ``data``, the whole file, is given and
+    they are not yet), or results with ``.header`` and ``.filtered_hits`` (classified)."""
     if filter_level not in (1, 2, 3):
         raise CadenceError(f"filter_level must be 1, 2 or 3, got {filter_level!r}")
     items = list(paths_or_results)

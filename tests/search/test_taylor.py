@@ -97,3 +97,25 @@ def test_path_shape_and_taylor_tree():
     assert tree[0, 2] == data[:, 2].sum()
     assert tree[3, 2] == data[0, 2] + data[1, 3] + data[2, 4] + data[3, 5]
     assert np.isnan(tree[3, 8])
+
+
+@pytest.mark.parametrize("n_t", [4, 16])
+def test_fused_boxcar_bands_equal_tree_of_boxcar_data(n_t):
+    from mitraseti.search import boxcar
+    rng = np.random.default_rng(7)
+    data = rng.integers(0, 100, size=(n_t, 500)).astype(np.float32)
+    n_tree = 1 << (n_t - 1).bit_length()
+    grid = DriftGrid.build(n_t, 1.0, 1.0, max_drift=80 / (n_tree - 1))
+    bands = [(2, 10, 30), (3, 25, 50), (4, 45, 80)]
+    best, best_k, fused = max_over_drift(data, grid, bands)
+    plain_best, plain_k = max_over_drift(data, grid)
+    np.testing.assert_array_equal(best, plain_best)
+    for (w, lo, hi), (b_best, b_k) in zip(bands, fused):
+        sub = DriftGrid.build(n_t, 1.0, 1.0, max_drift=hi / (n_tree - 1),
+                              min_drift=lo / (n_tree - 1))
+        assert (sub.k_min, sub.k_max) == (lo, hi)
+        ref_best, ref_k = max_over_drift(boxcar(data, w, 1), sub)
+        n = ref_best.shape[0]
+        np.testing.assert_array_equal(b_best[:n], ref_best)
+        assert np.all(np.isneginf(b_best[n:]))
+        assert np.all((np.abs(b_k[:n]) >= lo) & (np.abs(b_k[:n]) <= hi))

@@ -83,3 +83,16 @@ def test_mismatched_files_are_rejected_naming_the_file(tmp_path):
         run_cadence(paths[:5], params=PARAMS)
     with pytest.raises(CadenceError, match="does not exist"):
         run_cadence([paths[0], tmp_path / "nope.fil"], params=PARAMS)
+
+
+def test_given_per_file_hits_are_reused(tmp_path):
+    """(header, hits, data) tuples: no file is read; the ON-only tone is CANDIDATE_ET."""
+    from mitraseti.search import search_coarse_channel
+    sig = NarrowbandSignal(channel=400.0, drift_rate=-0.1, snr=60.0, width=2.0)
+    cad = make_cadence([sig], presence=["on"], seed=9, **GRID)
+    items = []
+    for obs in cad.observations:
+        _, hits = search_coarse_channel(obs.data, obs.header, PARAMS)
+        items.append((obs.header, hits, obs.data))
+    res = run_cadence(items, out_dir=tmp_path, params=PARAMS)
+    assert len(res.candidates) == 1 and len(res.png_paths) == len(res.events)
