@@ -28,7 +28,9 @@ class Hit:
     bandwidth_hz: occupied width of the de-drifted signal, Hz.
     channel_index: fine-channel index in the whole file at t = 0.
     coarse_channel: coarse channel the hit was found in.
-    drift_index: index on the drift grid (units of the drift resolution r).
+    drift_index: signed index on the detecting stage's drift grid, in units of its step
+        hop * df / ((T2 - 1) dt) (T2: spectra padded to a power of two; hop 1 except for
+        decimated matched-filter stages); see mitraseti/search/drift_grid.py.
     boxcar_width: channels summed by the matched filter (1 for the plain tree).
     source: which detector found it: "dedoppler" or "matched_filter".
     n_merged: raw hits merged into this filtered hit (1 for a raw hit).

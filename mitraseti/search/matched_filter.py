@@ -2,14 +2,23 @@
 
 A signal drifting ``s = |drift| dt / df`` channels per spectrum spreads its power over
 about ``s`` channels inside each spectrum (Doppler smearing); a one-channel-wide Taylor
-path then collects only ~1/s of it. The drift fixes the smear, so each *smear band*
-(a range of drifts) gets its own boxcar: every spectrum is summed over ``w ~ s`` adjacent
-channels (sampled every ``hop`` <= w/3 channels, a power of two, so a path can be aligned
-on the smeared power within ~w/6) and the tree searches only that band's drifts on the filtered
-copy. That recovers ~sqrt(s) in S/N over the plain tree at a fraction of its cost
-(``hop``-times fewer channels and drift indices). *Wide bands* (w = 4 ... 64, hop w/2,
-slow drifts) catch wide, nearly stationary signals. Every stage's S/N is normalised on its
-own filtered time-summed spectrum (``snr.py``), so false alarms stay controlled.
+path then collects only ~1/s of it. The drift fixes the smear, so each *smear band* (a
+range of drifts) gets its own boxcar: every spectrum is summed over ``w ~ s`` adjacent
+channels and the tree searches only that band's drifts. Widths are ~sqrt(2) apart, so
+a smear is always within 1.22x of a width (>= 0.9 of the ideal S/N), and the boxcar
+recovers ~sqrt(s) in S/N over the plain tree.
+
+* Narrow boxcars (w < 12) run at full resolution *inside* the plain tree pass: the tree
+  is linear, so the path sum of filtered data is the boxcar (over start channel) of the
+  plain path sums (``taylor._max_over_drift_py``), a few vector passes per drift.
+* Wider boxcars are sampled every ``hop`` channels (a power of two <= w/6, so a path is
+  aligned on the smeared power within ~w/12) and searched as separate stages on the
+  decimated copy: ``hop``-times fewer channels and drift indices.
+* *Wide bands* (w = 4 ... 64, hop w/2, drifts up to w/2 channels per spectrum) catch
+  wide, nearly stationary signals.
+
+Every stage's S/N is normalised on its own filtered time-summed spectrum (``snr.py``), so
+false alarms stay controlled.
 """
 from __future__ import annotations
 
@@ -18,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange
+
+from .taylor import serial_twin
 
 # boxcar widths, about sqrt(2) apart: a smear s is always within 1.22x of one of them
 SMEAR_WIDTHS = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
@@ -61,7 +72,7 @@ def _boxcar_py(data, width, hop, out):
 
 
 _boxcar = njit(cache=True, parallel=True)(_boxcar_py)
-_boxcar_serial = njit(cache=True)(_boxcar_py)
+_boxcar_serial = njit(cache=True)(serial_twin(_boxcar_py))
 
 
 def boxcar(data: np.ndarray, width: int, hop: int | None = None) -> np.ndarray:
@@ -88,7 +99,7 @@ def decimate(data: np.ndarray, factor: int, phase: int = 0) -> np.ndarray:
     return boxcar(np.asarray(data)[:, phase:], factor, factor)
 
 
-def hop_for(width: int, per_hop: int = 3) -> int:
+def hop_for(width: int, per_hop: int = 6) -> int:
     """Largest power of two <= width / per_hop (>= 1) that divides the width."""
     h = 1
     while 2 * h * per_hop <= width and width % (2 * h) == 0:

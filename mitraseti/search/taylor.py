@@ -12,6 +12,8 @@ band is read backwards; results are reported at the true start channel).
 """
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit, prange
 
@@ -105,6 +107,28 @@ def _add_into(dst, src, n):
 
 
 @njit(cache=True)
+def _boxcar_row(vrow, nv, levels, acc, wm, n):
+    """acc[i] = sum(vrow[i:i + wm]) for i < n, from doubling sums (log2(wm) + popcount(wm)
+    - 1 vectorised passes); ``levels[l]`` holds sums of 2**l values (l >= 1), vrow valid
+    for nv >= n + wm - 1 entries."""
+    top = 0
+    while (2 << top) <= wm:
+        top += 1
+    for lv in range(1, top + 1):
+        half = 1 << (lv - 1)
+        src = vrow if lv == 1 else levels[lv - 1]
+        _add_rows(levels[lv], src, src[half:], nv - (1 << lv) + 1)
+    first = vrow if top == 0 else levels[top]
+    acc[:n] = first[:n]
+    off = 1 << top
+    for lv in range(top - 1, -1, -1):
+        if (wm >> lv) & 1:
+            src = vrow if lv == 0 else levels[lv]
+            _add_into(acc, src[off:], n)
+            off += 1 << lv
+
+
+@njit(cache=True)
 def _fill_window(data, n_rows, c0, direction, win):
     """win[t, x] = channel c0 + x of row t in search direction; zero outside band / rows."""
     n_chan = data.shape[1]
@@ -122,10 +146,11 @@ def _fill_window(data, n_rows, c0, direction, win):
             row[:] = 0.0
 
 
-def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, last_off, chunk, best, best_k,
-                       band_w, band_klo, band_khi, band_best, band_k):
-    """best[d, c] / best_k[d, c]: largest in-band path sum and its drift index per true
-    start channel c, for direction d = 0 (+1, upward) and d = 1 (-1, downward).
+def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, last_off, chunk, direction,
+                       best, best_k, band_w, band_klo, band_khi, band_best, band_k):
+    """best[c] / best_k[c]: largest in-band path sum and its signed drift index per true
+    start channel c, updated (where larger) with the paths of one ``direction`` (+1:
+    upward, -1: downward). Run +1 first: ties keep the upward (or zero) drift.
 
     Per chunk of start channels: one zero-padded window of the data (mirrored for
     direction -1) serves every drift block; the first tree stage reads the window with
@@ -134,8 +159,8 @@ def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, last_off, chunk, best
     Boxcar bands (matched filter at full resolution): the tree is linear, so the path sum
     of boxcar-filtered data equals the boxcar (over start channel) of the plain path sums.
     For drifts band_klo[m] .. band_khi[m], the sums of ``band_w[m]`` adjacent start
-    channels are maximised into band_best[m, d, c] / band_k[m, d, c] (a path counts when
-    all its channels stay in the band).
+    channels are maximised into band_best[m, c] / band_k[m, c], c being the lowest true
+    channel of the boxcar (a path counts when all its channels stay in the band).
     """
     n_chan = data.shape[1]
     step = n_tree - 1 if n_tree > 1 else 1
@@ -148,10 +173,8 @@ def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, last_off, chunk, best
     w_extra = 0
     for m in range(n_bands):
         w_extra = max(w_extra, band_w[m] - 1)
-    for q in prange(2 * n_chunks):  # both directions in one parallel region
-        d = q // n_chunks
-        direction = 1 - 2 * d
-        c0 = (q % n_chunks) * chunk
+    for q in prange(n_chunks):
+        c0 = q * chunk
         w = min(chunk, n_chan - c0)
         width = min(w + n_tree + w_extra, n_chan - c0)  # in-band paths never reach further
         win = np.empty((n_tree, width + max_shift + 1), dtype=np.float32)
@@ -164,6 +187,10 @@ def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, last_off, chunk, best
         lbk = np.zeros((n_bands, w), dtype=np.int32)
         vrow = np.empty(width, dtype=np.float32)
         acc = np.empty(w, dtype=np.float32)
+        n_lev = 1
+        while (1 << n_lev) <= w_extra + 1:
+            n_lev += 1
+        levels = np.empty((n_lev, width), dtype=np.float32)
         for b in range(b_lo, b_hi + 1):
             if b * (n_rows - 1) + c0 >= n_chan:
                 break  # every path of this block leaves the band
@@ -219,28 +246,37 @@ def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, last_off, chunk, best
                     wm = band_w[m]
                     lim_m = min(w, n_chan - end - c0 - (wm - 1))
                     if band_klo[m] <= k <= band_khi[m] and lim_m > 0:
-                        acc[:lim_m] = vrow[:lim_m]
-                        for u in range(1, wm):
-                            _add_into(acc, vrow[u:], lim_m)
+                        _boxcar_row(vrow, lim_m + wm - 1, levels, acc, wm, lim_m)
                         _fold_row(lbb[m], lbk[m], acc, k, lim_m)
-        for i in range(w):
+        for i in range(w):  # chunks of one direction write disjoint channels
             c = c0 + i if direction > 0 else n_chan - 1 - (c0 + i)
-            best[d, c] = lbest[i]
-            best_k[d, c] = lk[i] * direction
+            if lbest[i] > best[c]:
+                best[c] = lbest[i]
+                best_k[c] = lk[i] * direction
         # a band sum over start channels c .. c + w - 1 belongs to its lowest true channel
         for m in range(n_bands):
             wm = band_w[m]
             for i in range(w):
                 c = c0 + i if direction > 0 else n_chan - 1 - (c0 + i) - (wm - 1)
-                if c >= 0:
-                    band_best[m, d, c] = lbb[m, i]
-                    band_k[m, d, c] = lbk[m, i] * direction
+                if c >= 0 and lbb[m, i] > band_best[m, c]:
+                    band_best[m, c] = lbb[m, i]
+                    band_k[m, c] = lbk[m, i] * direction
+
+
+def serial_twin(py_func):
+    """A copy of ``py_func`` under another name, so its serial compilation gets its own
+    numba cache entry (the cache is keyed by function name, not by ``parallel``)."""
+    twin = types.FunctionType(py_func.__code__, py_func.__globals__,
+                              py_func.__name__ + "_serial", py_func.__defaults__,
+                              py_func.__closure__)
+    twin.__qualname__ = py_func.__qualname__ + "_serial"
+    return twin
 
 
 # The same kernel twice: threaded for wide bands, serial for small blocks (thread start-up
 # costs more than the work there, badly so on a busy machine).
 _max_over_drift_kernel = njit(cache=True, parallel=True)(_max_over_drift_py)
-_max_over_drift_serial = njit(cache=True)(_max_over_drift_py)
+_max_over_drift_serial = njit(cache=True)(serial_twin(_max_over_drift_py))
 PARALLEL_MIN_CHUNKS = 2
 
 
@@ -272,29 +308,25 @@ def max_over_drift(data: np.ndarray, grid: DriftGrid, bands: list | None = None)
     if grid.n_tree <= 2:
         spec = spec[:0]  # no tree to fuse with: callers use separate stages
     n_bands = spec.shape[0]
-    best2 = np.full((2, n_chan), -np.inf, dtype=np.float32)
-    k2 = np.zeros((2, n_chan), dtype=np.int32)
-    bb = np.full((n_bands, 2, n_chan), -np.inf, dtype=np.float32)
-    bk = np.zeros((n_bands, 2, n_chan), dtype=np.int32)
+    best = np.full(n_chan, -np.inf, dtype=np.float32)
+    k32 = np.zeros(n_chan, dtype=np.int32)
+    band_best = np.full((n_bands, n_chan), -np.inf, dtype=np.float32)
+    band_k = np.zeros((n_bands, n_chan), dtype=np.int32)
     if n_chan and grid.k_min <= grid.k_max:
         last_off = last_row_offsets(grid.n_rows, grid.n_tree)
         chunk = chunk_width(grid.n_tree, n_chan)
         n_chunks = -(-n_chan // chunk)
         kernel = (_max_over_drift_kernel if n_chunks >= PARALLEL_MIN_CHUNKS
                   else _max_over_drift_serial)
-        kernel(a, grid.n_rows, grid.n_tree, grid.k_min, grid.k_max, last_off, chunk,
-               best2, k2, np.ascontiguousarray(spec[:, 0]), np.ascontiguousarray(spec[:, 1]),
-               np.ascontiguousarray(spec[:, 2]), bb, bk)
-    best, best_k = _pick(best2, k2)
+        for direction in (1, -1):
+            kernel(a, grid.n_rows, grid.n_tree, grid.k_min, grid.k_max, last_off, chunk,
+                   direction, best, k32, np.ascontiguousarray(spec[:, 0]),
+                   np.ascontiguousarray(spec[:, 1]), np.ascontiguousarray(spec[:, 2]),
+                   band_best, band_k)
     if bands is None:
-        return best, best_k
-    return best, best_k, [_pick(bb[m], bk[m]) for m in range(n_bands)]
-
-
-def _pick(b2: np.ndarray, k2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Combine the two directions; ties keep the upward (or zero) drift."""
-    down = b2[1] > b2[0]
-    return np.where(down, b2[1], b2[0]), np.where(down, k2[1], k2[0]).astype(np.int64)
+        return best, k32.astype(np.int64)
+    return best, k32.astype(np.int64), [(band_best[m], band_k[m].astype(np.int64))
+                                        for m in range(n_bands)]
 
 
 @njit(cache=True)

@@ -106,7 +106,7 @@ def test_fused_boxcar_bands_equal_tree_of_boxcar_data(n_t):
     data = rng.integers(0, 100, size=(n_t, 500)).astype(np.float32)
     n_tree = 1 << (n_t - 1).bit_length()
     grid = DriftGrid.build(n_t, 1.0, 1.0, max_drift=80 / (n_tree - 1))
-    bands = [(2, 10, 30), (3, 25, 50), (4, 45, 80)]
+    bands = [(2, 10, 30), (3, 25, 50), (4, 45, 80), (6, 40, 60), (7, 5, 20), (13, 60, 80)]
     best, best_k, fused = max_over_drift(data, grid, bands)
     plain_best, plain_k = max_over_drift(data, grid)
     np.testing.assert_array_equal(best, plain_best)
