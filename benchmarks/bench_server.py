@@ -38,7 +38,7 @@ def free_port() -> int:
 
 def start_server(data_dir: Path, port: int) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "mitraseti_server", "serve", "--host",
-                             "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)],
+                             "127.0.0.1", "--port", str(port), "--dashboard-port", "0", "--data-dir", str(data_dir)],
                             stdout=open(data_dir / "server.log", "wb"),
                             stderr=subprocess.STDOUT, cwd=str(REPO), start_new_session=True)
     url = f"http://127.0.0.1:{port}"

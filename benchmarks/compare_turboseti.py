@@ -7,7 +7,8 @@
    each with ``--n-signals`` narrowband tones: nominal S/N uniform in 8-50, drift uniform in
    +-4 Hz/s, Doppler smearing on (within one spectrum a tone's power is spread over
    |drift| dt / df channels). Nominal S/N is that of the same power unsmeared:
-   level = S/N * pixel_std / sqrt(T) per spectrum. Written as BL .h5 under benchmarks/out/.
+   level = S/N * pixel_std / sqrt(T) per spectrum. Written as BL .h5 (or SIGPROC .fil with
+   --format fil) under benchmarks/out/.
 2. Creates benchmarks/.turboseti-venv (python -m venv; pip install 'numpy<2'
    turbo-seti==2.3.2) when missing, and runs turboSETI's FindDoppler there
    (benchmarks/turboseti_runner.py), then MitraSETI (benchmarks/search_runner.py), each in
@@ -37,7 +38,8 @@ SNR_BINS = [(8, 15), (15, 25), (25, 35), (35, 50.001)]
 DRIFT_BINS = [(0, 1), (1, 2), (2, 3), (3, 4.001)]
 
 
-def generate(out_dir: Path, n_files: int, n_signals: int, nchans: int, seed: int):
+def generate(out_dir: Path, n_files: int, n_signals: int, nchans: int, seed: int,
+             suffix: str = ".h5"):
     """Write the observations; returns [(path, header, truth dicts)]."""
     from mitraseti.synth import NarrowbandSignal, NoiseModel, make_observation
 
@@ -60,7 +62,7 @@ def generate(out_dir: Path, n_files: int, n_signals: int, nchans: int, seed: int
                    for c, d, lv in zip(chans, drifts, level)]
         obs = make_observation(n_spectra=n_t, n_chans=nchans, noise=noise, signals=signals,
                                seed=int(rng.integers(2**31)), source_name=f"bench{f}")
-        path = out_dir / f"smeared_{f}.h5"
+        path = out_dir / f"smeared_{f}{suffix}"
         obs.write(path)
         truth = [{"frequency_hz": s.frequency_hz, "drift_rate": s.drift_rate,
                   "snr_nominal": float(n), "snr_path": s.snr, "channel": s.channel}
@@ -131,13 +133,16 @@ def main(argv=None) -> int:
     ap.add_argument("--max-drift", type=float, default=4.0)
     ap.add_argument("--snr", type=float, default=10.0)
     ap.add_argument("--out", type=Path, default=HERE / "out" / "turboseti")
+    ap.add_argument("--format", choices=["h5", "fil"], default="h5",
+                    help="file format both tools read (turboSETI converts .fil to .h5 itself)")
     ap.add_argument("--skip-turboseti", action="store_true")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
 
     t = time.perf_counter()
-    made = generate(args.out, args.n_files, args.n_signals, args.nchans, args.seed)
-    warm = generate(args.out / "warmup", 1, 4, 1 << 17, args.seed + 1)[0][0]
+    suffix = "." + args.format
+    made = generate(args.out, args.n_files, args.n_signals, args.nchans, args.seed, suffix)
+    warm = generate(args.out / "warmup", 1, 4, 1 << 17, args.seed + 1, suffix)[0][0]
     print(f"generated {len(made)} files in {time.perf_counter() - t:.1f} s", flush=True)
     files = [str(p) for p, _, _ in made]
 

@@ -15,6 +15,7 @@ from tornado.ioloop import IOLoop
 
 from mitraseti_extension.auth import jupyter_handler_class
 from mitraseti_extension.pages import LandingHandler
+from mitraseti.dashboard.launch import dashboard_notebook
 
 API_PATH = "mitraseti/api"
 PAGE_PATH = "mitraseti"
@@ -27,18 +28,6 @@ def public_origin(serverapp) -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     return f"{scheme}://{host}:{serverapp.port}"
-
-
-def dashboard_notebook() -> Path | None:
-    """notebooks/dashboard.ipynb of the source tree, or the installed copy."""
-    import mitraseti
-
-    here = Path(mitraseti.__file__).resolve().parent
-    for candidate in (here.parent / "notebooks" / "dashboard.ipynb",
-                      here / "notebooks" / "dashboard.ipynb"):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def build(serverapp, data_dir: str | None = None):

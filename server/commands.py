@@ -36,6 +36,9 @@ def register(subparsers) -> None:
     serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None,
                        help="TCP port (default 8000; 0 picks a free port)")
+    serve.add_argument("--dashboard-port", type=int, default=8866,
+                       help="serve the Voila dashboard on this port beside the API "
+                            "(default 8866; 0 turns it off)")
     _data_dir_arg(serve)
     serve.set_defaults(func=cmd_serve)
 
@@ -126,7 +129,7 @@ def ensure_local_account(config: Config, store: Store) -> str | None:
                           now=config.now()).api_key
 
 
-def banner(config: Config, api_key: str | None) -> str:
+def banner(config: Config, api_key: str | None, dashboard: str | None = None) -> str:
     url = config.public_url + config.api_prefix
     lines = [f"MitraSETI {mitraseti.__version__} REST service listening on {url}",
              f"Data dir: {config.data_dir}"]
@@ -137,10 +140,26 @@ def banner(config: Config, api_key: str | None) -> str:
     lines += ["", "Try:", f"  curl {url}/health",
               f'  curl -H "x-api-key: {key}" {url}/jobs',
               f"API description: {url}/openapi.json",
-              "Dashboard: voila notebooks/dashboard.ipynb  (set API to the URL above)",
+              (f"Dashboard: {dashboard}  (sign in with the API key)" if dashboard else
+               "Dashboard: off (start with --dashboard-port 8866)"),
               "Admin: mitraseti admin create-user NAME --tier researcher"
               f" --data-dir {config.data_dir}"]
     return "\n".join(lines)
+
+
+def _start_dashboard(config: Config, port: int):
+    """Start Voila on the dashboard notebook; (process, URL) or (None, None) with a
+    warning when it cannot start (the API keeps running)."""
+    from mitraseti.dashboard.launch import dashboard_url, start_voila
+
+    api_url = config.public_url + config.api_prefix
+    log_path = config.data_dir / "dashboard.log"
+    try:
+        proc = start_voila(api_url, port=port, host=config.host, log_path=log_path)
+    except (OSError, FileNotFoundError) as exc:
+        print(f"warning: dashboard not started: {exc}", file=sys.stderr)
+        return None, None
+    return proc, dashboard_url(port, config.host)
 
 
 def cmd_serve(args) -> int:
@@ -153,9 +172,13 @@ def cmd_serve(args) -> int:
     store.migrate()
     api_key = ensure_local_account(config, store)
     sockets = bind(config)
+    voila = None
+    dashboard = None
+    if args.dashboard_port:
+        voila, dashboard = _start_dashboard(config, args.dashboard_port)
 
     def ready(services) -> None:
-        print(banner(config, api_key), flush=True)
+        print(banner(config, api_key, dashboard), flush=True)
 
     async def run() -> None:
         task = asyncio.current_task()
@@ -171,5 +194,9 @@ def cmd_serve(args) -> int:
         asyncio.run(run())
     except (asyncio.CancelledError, KeyboardInterrupt):
         pass
+    finally:
+        if voila is not None:
+            from mitraseti.dashboard.launch import stop_voila
+            stop_voila(voila)
     print("MitraSETI REST service stopped.", flush=True)
     return 0

@@ -29,7 +29,7 @@ def service(tmp_path):
 
 @pytest.fixture
 def dashboard(service, tmp_path, monkeypatch):
-    from mitraseti_extension.voila_app import start_voila, stop_voila, wait_until_up
+    from mitraseti.dashboard.launch import start_voila, stop_voila, wait_until_up
 
     monkeypatch.setenv("MITRASETI_DASHBOARD_REFRESH_S", "1")
     port = free_port()

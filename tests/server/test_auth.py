@@ -218,7 +218,7 @@ def test_admin_commands_while_server_runs(live_server):
 def _start_serve(data_dir):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MITRASETI_")}
     proc = subprocess.Popen([sys.executable, "-m", "mitraseti_server", "serve", "--port",
-                             "0", "--data-dir", str(data_dir)], stdout=subprocess.PIPE,
+                             "0", "--dashboard-port", "0", "--data-dir", str(data_dir)], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, env=env)
     lines = []
     for line in proc.stdout:                 # the banner ends with the admin hint

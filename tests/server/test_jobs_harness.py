@@ -65,7 +65,7 @@ class LiveServer:
     def command(self) -> list[str]:
         """``python -m mitraseti_server serve ...`` (the CLI users run)."""
         return [PYTHON, "-m", "mitraseti_server", "serve", "--host", "127.0.0.1",
-                "--port", "0", "--data-dir", str(self.data_dir)]
+                "--port", "0", "--dashboard-port", "0", "--data-dir", str(self.data_dir)]
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
