@@ -8,14 +8,23 @@ channels and the tree searches only that band's drifts. Widths are ~sqrt(2) apar
 a smear is always within 1.22x of a width (>= 0.9 of the ideal S/N), and the boxcar
 recovers ~sqrt(s) in S/N over the plain tree.
 
-* Narrow boxcars (w < 12) run at full resolution *inside* the plain tree pass: the tree
-  is linear, so the path sum of filtered data is the boxcar (over start channel) of the
-  plain path sums (``taylor._max_over_drift_py``), a few vector passes per drift.
-* Wider boxcars are sampled every ``hop`` channels (a power of two <= w/6, so a path is
-  aligned on the smeared power within ~w/12) and searched as separate stages on the
-  decimated copy: ``hop``-times fewer channels and drift indices.
-* *Wide bands* (w = 4 ... 64, hop w/2, drifts up to w/2 channels per spectrum) catch
-  wide, nearly stationary signals.
+* The plain tree runs at full resolution only up to FULL_RES_SMEAR (3) channels per
+  spectrum; faster signals are smeared over several channels anyway, so nothing is lost
+  by searching them on decimated copies where the tree needs only a few drift blocks.
+* The narrowest boxcar (w = 2, smears 1 ... 2) runs at full resolution *inside* the plain
+  tree pass: the tree is linear, so the path sum of filtered data is the boxcar (over
+  start channel) of the plain path sums (``taylor._max_over_drift_py``).
+* Wider boxcars (smears > 2) are sampled every ``hop`` channels (``decimated_hop``: 2 or
+  4 for w <= 24) and searched as separate stages: ``hop``-times fewer channels and drift
+  indices. The decimated copy is never stored: the tree kernel builds it chunk by chunk
+  from a cached pair-summed pyramid of the block (``run.StageViews``).
+* *Wide bands* (w = 4 ... 64, hop w/2, drifts up to ~w/2 channels per spectrum) catch
+  wide, nearly stationary signals; a wide band touching the smear band of the same
+  boxcar is searched in the same pass.
+
+Hits of the decimated stages are labelled ``source = "matched_filter"``; their
+frequency (boxcar centre at t = 0), drift and channel index are in full-resolution
+units, quantised to the stage's hop (channel) and hop / (T2 - 1) (channels / spectrum).
 
 Every stage's S/N is normalised on its own filtered time-summed spectrum (``snr.py``), so
 false alarms stay controlled.
@@ -31,9 +40,12 @@ from numba import njit, prange
 from .taylor import serial_twin
 
 # boxcar widths, about sqrt(2) apart: a smear s is always within 1.22x of one of them
-SMEAR_WIDTHS = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+SMEAR_WIDTHS = (2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 WIDE_WIDTHS = (4, 8, 16, 32, 64)
 MIN_BINS = 16  # a filtered copy must keep at least this many channels
+FULL_RES_SMEAR = 3.0  # plain tree (full resolution) up to this many channels / spectrum
+FUSED_SMEAR = 2.0  # smear bands below this: full-resolution boxcars fused into that pass
+WIDE_SMEAR = 0.46  # wide bands search drifts up to this many widths per spectrum (< 1 block)
 
 
 @njit(cache=True)
@@ -50,16 +62,27 @@ def _pair_sums(dst, src, n):
         dst[i] = src[2 * i] + src[2 * i + 1]
 
 
+@njit(cache=True)
+def _accumulate_strided(dst, src, stride, n):
+    """dst[i] += src[stride * i] for i < n."""
+    for i in range(n):
+        dst[i] += src[stride * i]
+
+
 def _boxcar_py(data, width, hop, out):
-    """Decimate each row by ``hop`` (a power of two) with pair sums, then add width / hop
-    consecutive decimated channels (vectorised passes)."""
+    """Decimate each row by g = gcd(width, hop) (a power of two) with pair sums, then add
+    width / g decimated channels every hop / g (vectorised passes)."""
     n_out = out.shape[1]
-    per = width // hop
+    g = 1
+    while g < hop and width % (2 * g) == 0:
+        g *= 2
+    per = width // g
+    stride = hop // g
     for t in prange(data.shape[0]):
         cur = data[t]
         n = cur.shape[0]
         h = 1
-        while h < hop:
+        while h < g:
             n //= 2
             nxt = np.empty(n, dtype=np.float32)
             _pair_sums(nxt, cur, n)
@@ -68,7 +91,10 @@ def _boxcar_py(data, width, hop, out):
         dst = out[t]
         dst[:] = 0.0
         for u in range(per):
-            _accumulate(dst, cur[u:], n_out)
+            if stride == 1:
+                _accumulate(dst, cur[u:], n_out)
+            else:
+                _accumulate_strided(dst, cur[u:], stride, n_out)
 
 
 _boxcar = njit(cache=True, parallel=True)(_boxcar_py)
@@ -78,12 +104,12 @@ _boxcar_serial = njit(cache=True)(serial_twin(_boxcar_py))
 def boxcar(data: np.ndarray, width: int, hop: int | None = None) -> np.ndarray:
     """Boxcar-summed copy: out[t, i] = sum(data[t, i*hop : i*hop + width]).
 
-    ``hop`` (default ``width``) must be a power of two dividing ``width``. Returns float32
+    ``hop`` (default ``width``) must be a power of two. Returns float32
     ``(n_spectra, (n_chan - width) // hop + 1)`` (no partial bins at the top edge).
     """
     hop = width if hop is None else hop
-    if width < 1 or hop < 1 or hop & (hop - 1) or width % hop:
-        raise ValueError(f"boxcar needs width >= 1 and a power-of-two hop dividing it, "
+    if width < 1 or hop < 1 or hop & (hop - 1):
+        raise ValueError(f"boxcar needs width >= 1 and a power-of-two hop, "
                          f"got width={width}, hop={hop}")
     a = np.ascontiguousarray(data, dtype=np.float32)
     n_out = max(0, (a.shape[1] - width) // hop + 1)
@@ -91,6 +117,18 @@ def boxcar(data: np.ndarray, width: int, hop: int | None = None) -> np.ndarray:
     if n_out:
         kernel = _boxcar if a.size >= (1 << 20) else _boxcar_serial
         kernel(a, int(width), int(hop), out)
+    return out
+
+
+def pair_sums(data: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out[t, i] = data[t, 2i] + data[t, 2i + 1] for a float32 C-contiguous ``data`` and
+    ``out`` of shape (n_spectra, n_chan // 2); returns ``out``."""
+    a = np.ascontiguousarray(data, dtype=np.float32)
+    if out.shape != (a.shape[0], a.shape[1] // 2) or out.dtype != np.float32:
+        raise ValueError(f"pair_sums: out must be float32 {(a.shape[0], a.shape[1] // 2)}")
+    if out.shape[1]:
+        kernel = _boxcar if a.size >= (1 << 20) else _boxcar_serial
+        kernel(a, 2, 2, out)
     return out
 
 
@@ -118,21 +156,48 @@ class Band:
     smear_hi: float
 
 
-def smear_bands(max_smear: float, nfpc: int) -> list[Band]:
+# channel step of the decimated smear bands, by boxcar width (wider ones: ~width / 6)
+DECIMATED_HOPS = {3: 2, 4: 2, 6: 4, 8: 4, 12: 4, 16: 2, 24: 4}
+
+
+def decimated_hop(width: int) -> int:
+    """Channel step of a decimated smear band of boxcar ``width`` (DECIMATED_HOPS, then
+    the largest power of two <= width / 6 dividing it, at least 4).
+
+    The tree's cost is ~ (channels / hop) x (drift blocks ~ smear range / hop); a path's
+    misalignment on the smeared power grows with hop. The table is tuned on the
+    Voyager-like benchmark (benchmarks/compare_turboseti.py, 120 smeared tones): coarser
+    steps lost fast drifters (width 16 at hop 4: 3 tones of 2-3 Hz/s), finer ones found
+    no more for their cost."""
+    if width in DECIMATED_HOPS:
+        return min(DECIMATED_HOPS[width], width)
+    return max(4, hop_for(width, 6))
+
+
+def smear_bands(max_smear: float, nfpc: int, full_res_smear: float = FUSED_SMEAR
+                ) -> list[Band]:
     """Bands covering smears from 1 channel per spectrum up to ``max_smear``.
 
     Band edges sit at the geometric mean of neighbouring widths; each band is searched
-    with 5 % overlap so no drift falls between two grids.
+    with 5 % overlap so no drift falls between two grids. Smears below ``full_res_smear``
+    (the plain tree's range) run at full resolution (hop 1, fused into the plain tree
+    pass, band capped at ``full_res_smear``); faster ones on decimated copies
+    (hop: ``decimated_hop``), where the tree needs only a few drift blocks.
     """
     bands = []
     lo = 1.0
     for i, w in enumerate(SMEAR_WIDTHS):
-        if lo > max_smear or nfpc // hop_for(w) < MIN_BINS or w * 2 > nfpc:
+        full = lo < full_res_smear
+        hop = 1 if full else decimated_hop(w)
+        if lo > max_smear or nfpc // hop < MIN_BINS or w * 2 > nfpc:
             break
         nxt = SMEAR_WIDTHS[i + 1] if i + 1 < len(SMEAR_WIDTHS) else 2 * w
         hi = math.sqrt(w * nxt)
-        hop = hop_for(w)
-        bands.append(Band(w, hop, 0.95 * lo, 1.05 * min(hi, max_smear)))
+        if full and hi >= full_res_smear:
+            hi = full_res_smear
+            bands.append(Band(w, hop, 0.95 * lo, min(hi, 1.05 * max_smear)))
+        else:
+            bands.append(Band(w, hop, 0.95 * lo, 1.05 * min(hi, max_smear)))
         lo = hi
     return bands
 
@@ -144,7 +209,7 @@ def wide_bands(nfpc: int) -> list[Band]:
         hop = w // 2
         if nfpc // hop < MIN_BINS or w * 2 > nfpc:
             break
-        out.append(Band(w, hop, 0.0, 0.5 * w))
+        out.append(Band(w, hop, 0.0, WIDE_SMEAR * w))
     return out
 
 

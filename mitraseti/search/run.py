@@ -3,7 +3,10 @@
 A coarse-channel search runs several *stages*, each a Taylor-tree search of one view of
 the block, with its own drift grid and its own noise statistics:
 
-* the plain tree on the full block (``source = "dedoppler"``, boxcar 1);
+* the plain tree on the full block (``source = "dedoppler"``, boxcar 1), at full
+  resolution for drifts up to ~3 channels per spectrum (whole drift blocks); faster
+  signals are smeared over several channels per spectrum and are left to the decimated
+  matched filter, where the tree needs a few drift blocks instead of ~50;
 * when a path at ``max_drift`` would cross more than 1/8 of the coarse channel during the
   observation (narrow bands, long observations), the plain tree on time segments of
   T2/2, T2/4, ... >= 16 spectra, so signals that leave the band are still integrated
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -28,10 +31,10 @@ from .drift_grid import DriftGrid, next_pow2
 from .filtering import dc_blanked, estimate_bandwidth, is_artifact, merge_hits
 from .hit import DEDOPPLER, MATCHED_FILTER, Hit
 from .hitsearch import top_hits
-from .matched_filter import boxcar, max_smear_channels, smear_bands, wide_bands
+from .matched_filter import FULL_RES_SMEAR, FUSED_SMEAR, boxcar, pair_sums, max_smear_channels, smear_bands, wide_bands
 from .params import ParameterError, SearchParams
 from .snr import spectrum_stats, to_snr
-from .taylor import max_over_drift
+from .taylor import _max_over_drift, workspace
 
 logger = logging.getLogger("mitraseti.search")
 
@@ -69,9 +72,18 @@ def plan_stages(n_rows: int, nfpc: int, header: ObservationHeader,
                 params: SearchParams) -> list[Stage]:
     """The stages searched on a ``(n_rows, nfpc)`` block."""
     lo, hi = params.min_drift, params.max_drift
-    stages = [Stage(1, 1, 0, n_rows, lo, hi)]
+    per_smear = header.df_hz / header.dt_s  # Hz/s per channel-per-spectrum
     if not params.matched_filter:
-        return stages
+        return [Stage(1, 1, 0, n_rows, lo, hi)]
+    # the plain tree at full resolution only where a tone is not smeared over more than
+    # FULL_RES_SMEAR channels per spectrum; faster drifts: decimated matched filter
+    n_tree = next_pow2(n_rows)
+    full_smear = fused_smear = hi / per_smear
+    if n_tree > 1:  # whole drift blocks only: the last full-resolution k is B (T2 - 1) - 1
+        full_smear = (round(FULL_RES_SMEAR * (n_tree - 1)) - 0.5) / (n_tree - 1)
+        fused_smear = (round(FUSED_SMEAR * (n_tree - 1)) - 0.5) / (n_tree - 1)
+    full_hi = min(hi, full_smear * per_smear)
+    stages = [Stage(1, 1, 0, n_rows, lo, full_hi)]  # empty when min_drift > full_hi
     excursion = hi * n_rows * header.dt_s / header.df_hz
     if excursion > nfpc / 8 and n_rows >= 2 * MIN_SEGMENT:
         seg = next_pow2(n_rows) // 2
@@ -83,14 +95,31 @@ def plan_stages(n_rows: int, nfpc: int, header: ObservationHeader,
             seg //= 2
     if n_rows < 2:
         return stages
-    per_smear = header.df_hz / header.dt_s  # Hz/s per channel-per-spectrum
     max_smear = max_smear_channels(hi, header.dt_s, header.df_hz)
-    for band in smear_bands(max_smear, nfpc) + wide_bands(nfpc):
+    for band in smear_bands(max_smear, nfpc, fused_smear) + wide_bands(nfpc):
         b_lo = max(lo, band.smear_lo * per_smear)
         b_hi = min(hi, band.smear_hi * per_smear)
         if b_lo <= b_hi:
             stages.append(Stage(band.width, band.hop, 0, n_rows, b_lo, b_hi))
-    return stages
+    return _merge_touching(stages)
+
+
+def _merge_touching(stages: list[Stage]) -> list[Stage]:
+    """One stage per view and contiguous drift range: a wide band and a smear band with
+    the same boxcar whose drift ranges touch (within 5 %) are searched in one tree pass."""
+    out: list[Stage] = []
+    for st in stages:
+        for i, prev in enumerate(out):
+            if (st.width > 1 and (prev.width, prev.hop, prev.t0, prev.n_rows)
+                    == (st.width, st.hop, st.t0, st.n_rows)
+                    and st.drift_lo <= 1.05 * prev.drift_hi
+                    and prev.drift_lo <= 1.05 * st.drift_hi):
+                out[i] = Stage(st.width, st.hop, st.t0, st.n_rows,
+                               min(prev.drift_lo, st.drift_lo), max(prev.drift_hi, st.drift_hi))
+                break
+        else:
+            out.append(st)
+    return out
 
 
 StageResult = tuple  # (stage, hits, grid, pinned flags)
@@ -101,32 +130,103 @@ def _stage_grid(stage: Stage, header: ObservationHeader) -> DriftGrid:
                            stage.drift_hi, stage.drift_lo)
 
 
+class StageViews:
+    """Per-block sources of the stages' views, their time-summed spectra and noise
+    statistics (each computed once, shared by stages searching the same view).
+
+    A boxcar view (width W every H channels, H a power of two) is never stored: it is
+    searched as ``(source, per, stride)``, the source being the block pair-summed g times
+    (g = the largest power of two dividing W and H, a cached pyramid level of 1/g the
+    size), per = W / g, stride = H / g; the tree kernel builds the view chunk by chunk.
+    The time-summed spectrum of a view is the boxcar of the block's spectrum (the filter
+    is linear), so whole-length views never need their own row sums."""
+
+    def __init__(self, block: np.ndarray, spectrum: np.ndarray | None = None):
+        self.block = block
+        self._spectrum = spectrum
+        self._levels = [block]
+        self._spectra: dict = {}
+        self._stats: dict = {}
+
+    @staticmethod
+    def key(stage: Stage) -> tuple:
+        return (stage.t0, stage.n_rows, stage.width, stage.hop)
+
+    @property
+    def full_spectrum(self) -> np.ndarray:
+        if self._spectrum is None:
+            self._spectrum = self.block.sum(axis=0)
+        return self._spectrum
+
+    def level(self, lv: int) -> np.ndarray:
+        """The block pair-summed ``lv`` times (channel i: sum of 2**lv channels), in the
+        thread's workspace (valid while this block is searched)."""
+        while len(self._levels) <= lv:
+            prev = self._levels[-1]
+            shape = (prev.shape[0], prev.shape[1] // 2)
+            out = workspace(f"level{len(self._levels)}", shape[0] * shape[1],
+                            np.float32).reshape(shape)
+            self._levels.append(pair_sums(prev, out))
+        return self._levels[lv]
+
+    def source(self, stage: Stage) -> tuple[np.ndarray, int, int]:
+        """(source rows, per, stride) of the view searched by ``stage``."""
+        g, lv = 1, 0
+        while g < stage.hop and stage.width % (2 * g) == 0:
+            g, lv = 2 * g, lv + 1
+        rows = self.level(lv)[stage.t0:stage.t0 + stage.n_rows]
+        return rows, stage.width // g, stage.hop // g
+
+    def spectrum(self, stage: Stage) -> np.ndarray:
+        key = self.key(stage)
+        if key not in self._spectra:
+            if stage.t0 == 0 and stage.n_rows == self.block.shape[0]:
+                spec = self.full_spectrum
+                if stage.width > 1 or stage.hop > 1:
+                    spec = boxcar(spec[None, :], stage.width, stage.hop)[0]
+            else:
+                rows = self.block[stage.t0:stage.t0 + stage.n_rows]
+                spec = boxcar(rows.sum(axis=0)[None, :], stage.width, stage.hop)[0]
+            self._spectra[key] = spec
+        return self._spectra[key]
+
+    def stats(self, stage: Stage) -> tuple[float, float]:
+        key = self.key(stage)
+        if key not in self._stats:
+            self._stats[key] = spectrum_stats(self.spectrum(stage))
+        return self._stats[key]
+
+
 def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
               params: SearchParams, coarse_channel: int, channel_offset: int,
-              fused: list[Stage] | tuple = ()) -> list[StageResult]:
+              fused: list[Stage] | tuple = (), views: StageViews | None = None
+              ) -> list[StageResult]:
     """Search one stage of a float32 ``(n_spectra, nfpc)`` block.
 
     ``fused``: full-resolution boxcar stages (hop 1, same spectra) computed in the same
-    tree pass (see ``taylor._max_over_drift_py``). Returns one (stage, raw hits, drift
-    grid, pinned flags) per stage; a hit is "pinned" when it sits on an inner edge of its
-    stage's drift range.
+    tree pass (see ``taylor._max_over_drift_py``). ``views``: a cache shared by the stages
+    of one block. Returns one (stage, raw hits, drift grid, pinned flags) per stage; a hit
+    is "pinned" when it sits on an inner edge of its stage's drift range.
     """
-    view = block[stage.t0:stage.t0 + stage.n_rows]
-    if stage.width > 1 or stage.hop > 1:
-        view = boxcar(view, stage.width, stage.hop)
+    views = views if views is not None else StageViews(block)
+    src, per, stride = views.source(stage)
+    n_view = max(0, (src.shape[1] - per) // stride + 1)
     grid = _stage_grid(stage, header)
-    if view.shape[1] == 0:
+    if stage.width == 1 and grid.n_tree > 1:
+        # the plain tree searches only the unsmeared drifts, but its raw hits keep
+        # turboSETI's suppression window 2 * ceil(max_drift / r) (SIGNALS.md)
+        full = DriftGrid.build(stage.n_rows, header.df_hz, header.dt_s, params.max_drift)
+        grid = replace(grid, window=full.window)
+    if n_view == 0:
         return [(stage, [], grid, [])]
     grids = [_stage_grid(f, header) for f in fused]
     bands = [(f.width, g.k_min, g.k_max) for f, g in zip(fused, grids)]
-    best, best_k, band_results = max_over_drift(view, grid, bands)
-    spectrum = view.sum(axis=0)
-    out = [(stage, *_stage_hits(best, best_k, spectrum_stats(spectrum), stage, grid, header,
+    best, best_k, band_results = _max_over_drift(src, grid, bands, (per, stride), reuse=True)
+    out = [(stage, *_stage_hits(best, best_k, views.stats(stage), stage, grid, header,
                                 params, coarse_channel, channel_offset))]
     for f, g, (b_best, b_k) in zip(fused, grids, band_results):
-        filtered = boxcar(spectrum[None, :], f.width, 1)[0]
-        n = filtered.shape[0]
-        out.append((f, *_stage_hits(b_best[:n], b_k[:n], spectrum_stats(filtered), f, g,
+        n = max(0, n_view - f.width + 1)
+        out.append((f, *_stage_hits(b_best[:n], b_k[:n], views.stats(f), f, g,
                                     header, params, coarse_channel, channel_offset)))
     return out
 
@@ -134,7 +234,7 @@ def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
 def _stage_hits(best, best_k, stats, stage: Stage, grid: DriftGrid, header, params,
                 coarse_channel: int, channel_offset: int):
     """Raw hits of one stage from its per-channel maxima: (hits, grid, pinned flags)."""
-    snr = to_snr(best, *stats)
+    snr = to_snr(best, *stats, out=best)  # best is scratch: S/N in place
     idx = top_hits(snr, params.snr, grid.window)
     hits, pinned = [], []
     foff_hz = header.foff * 1e6
@@ -202,10 +302,17 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
     pinned: list[bool] = []
     slopes: dict = {}
     with dc_blanked(block, params.blank_dc):
-        for stage, fused in _group_stages(plan_stages(n_rows, nfpc, header, params), n_rows):
+        views = StageViews(block)
+        groups = _group_stages(plan_stages(n_rows, nfpc, header, params), n_rows)
+        # stages sharing a view run back to back (its statistics are computed once)
+        order = {}
+        for stage, _ in groups:
+            order.setdefault(StageViews.key(stage), len(order))
+        groups.sort(key=lambda g: order[StageViews.key(g[0])])
+        for i, (stage, fused) in enumerate(groups):
             t = time.perf_counter()
             results = run_stage(block, stage, header, params, coarse_channel,
-                                channel_offset, fused)
+                                channel_offset, fused, views)
             key = "dedoppler_s" if stage.width == 1 else "matched_filter_s"
             timings[key] = timings.get(key, 0.0) + time.perf_counter() - t
             for st, hits, grid, pins in results:
@@ -219,7 +326,7 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
         filtered = merge_hits([h for h, ok in zip(raw, keep) if ok], header, slopes,
                               [p for p, ok in zip(pinned, keep) if ok])
         if filtered:
-            pixel_median = float(np.median(block.sum(axis=0, dtype=np.float64))) / n_rows
+            pixel_median = float(np.median(views.full_spectrum)) / n_rows
             for h in filtered:
                 h.bandwidth_hz = estimate_bandwidth(h, block, header, channel_offset,
                                                     pixel_median)

@@ -23,23 +23,73 @@ def spectrum_stats(time_summed: np.ndarray) -> tuple[float, float]:
     size (percentile precision ~0.3 %, several times faster). Falls back to the plain std
     when the clipped set has no spread (quantised data).
     """
-    x = np.asarray(time_summed, dtype=np.float64).ravel()
+    x = np.asarray(time_summed).ravel()
     if x.size > MAX_STATS_SAMPLES:
         x = x[::-(-x.size // MAX_STATS_SAMPLES)]
-    x = x[np.isfinite(x)]
+    finite = np.isfinite(x)
+    if not finite.all():
+        x = x[finite]
     if x.size == 0:
         return 0.0, 0.0
-    low, median, high = np.percentile(x, [5.0, 50.0, 95.0])
-    kept = x[(x >= low) & (x <= high)]
+    low, median, high = _percentiles(x, (0.05, 0.5, 0.95))
+    kept = x[(x >= np.float64(low)) & (x <= np.float64(high))].astype(np.float64)
     std = float(kept.std()) if kept.size > 1 else 0.0
     if not std > 0.0:
-        std = float(x.std())
+        std = float(x.astype(np.float64).std())
     return float(median), std
 
 
-def to_snr(path_sums: np.ndarray, median: float, std: float) -> np.ndarray:
-    """Convert path sums to S/N (float32); -inf stays -inf; all -inf when std is 0."""
-    out = np.asarray(path_sums, dtype=np.float32)
+def _order_stats(x: np.ndarray, kth: list[int]) -> dict[int, float]:
+    """{k: k-th smallest of x} for sorted ``kth``: one partition at the middle indices,
+    then the rest inside each side (cheaper than one partition at every index)."""
+    if len(kth) <= 2 or x.size < 64:
+        part = np.partition(x, kth)
+        return {k: float(part[k]) for k in kth}
+    mid = len(kth) // 2
+    centre = kth[mid - 1:mid + 1] if len(kth) % 2 == 0 else kth[mid:mid + 1]
+    part = np.partition(x, centre)
+    out = {k: float(part[k]) for k in centre}
+    lo_k = [k for k in kth if k < centre[0]]
+    hi_k = [k for k in kth if k > centre[-1]]
+    if lo_k:
+        low = np.partition(part[:centre[0]], lo_k)
+        out.update({k: float(low[k]) for k in lo_k})
+    if hi_k:
+        base = centre[-1] + 1
+        high = np.partition(part[base:], [k - base for k in hi_k])
+        out.update({k: float(high[k - base]) for k in hi_k})
+    return out
+
+
+def _percentiles(x: np.ndarray, qs) -> list[float]:
+    """np.percentile(x, 100 * qs) (default linear method), from exact order statistics of
+    x in its own dtype (the interpolation is done in float64)."""
+    n = x.size
+    pos = []
+    kth = set()
+    for q in qs:
+        v = q * (n - 1)
+        f = int(np.floor(v))
+        pos.append((f, v - f))
+        kth.update((f, min(f + 1, n - 1)))
+    stats = _order_stats(x, sorted(kth))
+    out = []
+    for f, frac in pos:
+        lo, hi = stats[f], stats[min(f + 1, n - 1)]
+        out.append(lo + frac * (hi - lo))
+    return out
+
+
+def to_snr(path_sums: np.ndarray, median: float, std: float,
+           out: np.ndarray | None = None) -> np.ndarray:
+    """Convert path sums to S/N (float32); -inf stays -inf; all -inf when std is 0.
+    ``out``: a float32 array of the same shape to write into (may be ``path_sums``)."""
+    sums = np.asarray(path_sums, dtype=np.float32)
+    if out is None:
+        out = np.empty(sums.shape, dtype=np.float32)
     if not std > 0.0:
-        return np.full(out.shape, -np.inf, dtype=np.float32)
-    return (out - np.float32(median)) / np.float32(std)
+        out.fill(-np.inf)
+        return out
+    np.subtract(sums, np.float32(median), out=out)
+    np.divide(out, np.float32(std), out=out)
+    return out

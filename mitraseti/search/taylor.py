@@ -12,19 +12,21 @@ band is read backwards; results are reported at the true start channel).
 """
 from __future__ import annotations
 
+import threading
 import types
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from .drift_grid import DriftGrid, last_row_offsets, next_pow2
 
 
 @njit(cache=True)
 def _copy_reversed(dst, src, n):
-    """dst[i] = src[n - 1 - i] for i < n."""
+    """dst[i] = src[n - 1 - i] for i < n (unsigned index: no wrap-around check, so LLVM
+    vectorises the loop; 3-4x faster)."""
     for i in range(n):
-        dst[i] = src[n - 1 - i]
+        dst[i] = src[np.uint64(n - 1 - i)]
 
 
 @njit(cache=True)
@@ -129,25 +131,50 @@ def _boxcar_row(vrow, nv, levels, acc, wm, n):
 
 
 @njit(cache=True)
-def _fill_window(data, n_rows, c0, direction, win):
-    """win[t, x] = channel c0 + x of row t in search direction; zero outside band / rows."""
-    n_chan = data.shape[1]
-    win_w = win.shape[1]
+def _view_segment(seg, srow, i0, nv, per, stride):
+    """seg[x] = sum(srow[(i0 + x) * stride + u] for u < per), x < nv: channels i0 ..
+    i0 + nv - 1 of a boxcar view, computed from a (pair-summed) source row."""
+    base = i0 * stride
+    if stride == 1:
+        seg[:nv] = srow[base:base + nv]
+        for u in range(1, per):
+            _add_into(seg, srow[base + u:], nv)
+    else:
+        for x in range(nv):  # unsigned indices: no wrap-around checks, vectorised
+            seg[x] = srow[np.uint64(base + x * stride)]
+        for u in range(1, per):
+            sub = srow[base + u:]
+            for x in range(nv):
+                seg[x] += sub[np.uint64(x * stride)]
+
+
+@njit(cache=True)
+def _fill_window(data, n_rows, c0, direction, win, win_w, n_chan, per, stride, seg):
+    """win[t, x] = channel c0 + x of row t of the searched view, in search direction
+    (x < win_w); zero outside band / rows. The view has ``n_chan`` channels: channel i
+    is sum(data[t, i * stride + u] for u < per) (per = stride = 1: data itself)."""
     nv = max(0, min(win_w, n_chan - c0))
     for t in range(win.shape[0]):
         row = win[t]
         if t < n_rows and nv > 0:
-            if direction > 0:
-                row[:nv] = data[t, c0:c0 + nv]
+            i0 = c0 if direction > 0 else n_chan - c0 - nv
+            if per == 1 and stride == 1:
+                src = data[t, i0:i0 + nv]
             else:
-                _copy_reversed(row, data[t, n_chan - c0 - nv:n_chan - c0], nv)
-            row[nv:] = 0.0
+                _view_segment(seg, data[t], i0, nv, per, stride)
+                src = seg[:nv]
+            if direction > 0:
+                row[:nv] = src
+            else:
+                _copy_reversed(row, src, nv)
+            row[nv:win_w] = 0.0
         else:
-            row[:] = 0.0
+            row[:win_w] = 0.0
 
 
 def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, last_off, chunk, direction,
-                       best, best_k, band_w, band_klo, band_khi, band_best, band_k):
+                       best, best_k, band_w, band_klo, band_khi, band_best, band_k, groups,
+                       n_chan, per, stride):
     """best[c] / best_k[c]: largest in-band path sum and its signed drift index per true
     start channel c, updated (where larger) with the paths of one ``direction`` (+1:
     upward, -1: downward). Run +1 first: ties keep the upward (or zero) drift.
@@ -161,8 +188,11 @@ def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, last_off, chunk, dire
     For drifts band_klo[m] .. band_khi[m], the sums of ``band_w[m]`` adjacent start
     channels are maximised into band_best[m, c] / band_k[m, c], c being the lowest true
     channel of the boxcar (a path counts when all its channels stay in the band).
+
+    The searched view has ``n_chan`` channels, channel i of row t being
+    sum(data[t, i * stride + u] for u < per): a boxcar-decimated copy computed on the fly
+    per chunk (per = stride = 1: the data itself).
     """
-    n_chan = data.shape[1]
     step = n_tree - 1 if n_tree > 1 else 1
     b_lo = k_min // step
     b_hi = k_max // step
@@ -173,94 +203,134 @@ def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, last_off, chunk, dire
     w_extra = 0
     for m in range(n_bands):
         w_extra = max(w_extra, band_w[m] - 1)
-    for q in prange(n_chunks):
-        c0 = q * chunk
-        w = min(chunk, n_chan - c0)
-        width = min(w + n_tree + w_extra, n_chan - c0)  # in-band paths never reach further
-        win = np.empty((n_tree, width + max_shift + 1), dtype=np.float32)
-        _fill_window(data, n_rows, c0, direction, win)
-        bufa = np.zeros((n_tree, width), dtype=np.float32)
-        bufb = np.zeros((n_tree, width), dtype=np.float32)
-        lbest = np.full(w, -np.inf, dtype=np.float32)
-        lk = np.zeros(w, dtype=np.int32)
-        lbb = np.full((n_bands, w), -np.inf, dtype=np.float32)
-        lbk = np.zeros((n_bands, w), dtype=np.int32)
-        vrow = np.empty(width, dtype=np.float32)
-        acc = np.empty(w, dtype=np.float32)
-        n_lev = 1
-        while (1 << n_lev) <= w_extra + 1:
-            n_lev += 1
-        levels = np.empty((n_lev, width), dtype=np.float32)
-        for b in range(b_lo, b_hi + 1):
-            if b * (n_rows - 1) + c0 >= n_chan:
-                break  # every path of this block leaves the band
-            if n_tree <= 2:  # one or two spectra: no tree, k = b
-                k = b
-                end = b * (n_rows - 1)
-                lim = min(w, n_chan - end - c0)
-                if k >= k_min and not (direction < 0 and k == 0) and lim > 0:
-                    other = win[1, b:] if n_tree == 2 else bufa[0]  # bufa is zeros
-                    _fold_pair(lbest, lk, win[0], other, k, lim)
+    # work buffers are allocated once per group of consecutive chunks (allocation and
+    # zero-filling per chunk cost as much as a drift block); stale values in buffer
+    # tails never reach an in-band output (each tree stage only shortens the valid span)
+    n_groups = min(n_chunks, max(1, groups))
+    per_group = (n_chunks + n_groups - 1) // n_groups
+    win_w = min(chunk + n_tree + w_extra, n_chan) + max_shift + 1
+    buf_w = min(chunk + n_tree + w_extra, n_chan)
+    n_lev = 1
+    while (1 << n_lev) <= w_extra + 1:
+        n_lev += 1
+    for grp in prange(n_groups):
+        win_all = np.empty((n_tree, win_w), dtype=np.float32)
+        bufa_all = np.zeros((n_tree, buf_w), dtype=np.float32)
+        bufb_all = np.zeros((n_tree, buf_w), dtype=np.float32)
+        lbest_all = np.empty(chunk, dtype=np.float32)
+        lk_all = np.empty(chunk, dtype=np.int32)
+        lbb_all = np.empty((n_bands, chunk), dtype=np.float32)
+        lbk_all = np.empty((n_bands, chunk), dtype=np.int32)
+        vrow = np.empty(buf_w, dtype=np.float32)
+        acc = np.empty(chunk, dtype=np.float32)
+        levels = np.empty((n_lev, buf_w), dtype=np.float32)
+        seg = np.empty(win_w, dtype=np.float32)
+        for q in range(grp * per_group, min(n_chunks, (grp + 1) * per_group)):
+            _chunk_max(data, n_rows, n_tree, k_min, k_max, last_off, chunk, direction,
+                       best, best_k, band_w, band_klo, band_khi, band_best, band_k,
+                       q, b_lo, b_hi, max_shift, w_extra, step, half, n_bands,
+                       win_all, bufa_all, bufb_all, lbest_all, lk_all, lbb_all, lbk_all,
+                       vrow, acc, levels, n_chan, per, stride, seg)
+
+
+@njit(cache=True)
+def _chunk_max(data, n_rows, n_tree, k_min, k_max, last_off, chunk, direction,
+               best, best_k, band_w, band_klo, band_khi, band_best, band_k,
+               q, b_lo, b_hi, max_shift, w_extra, step, half, n_bands,
+               win_all, bufa_all, bufb_all, lbest_all, lk_all, lbb_all, lbk_all,
+               vrow, acc, levels, n_chan, per, stride, seg):
+    """One chunk of start channels of :func:`_max_over_drift_py` (buffers given)."""
+    c0 = q * chunk
+    w = min(chunk, n_chan - c0)
+    width = min(w + n_tree + w_extra, n_chan - c0)  # in-band paths never reach further
+    # whole buffers (C-contiguous rows, so the row loops vectorise); lengths are explicit
+    win = win_all
+    _fill_window(data, n_rows, c0, direction, win, width + max_shift + 1, n_chan, per,
+                 stride, seg)
+    bufa = bufa_all
+    bufb = bufb_all
+    lbest = lbest_all
+    lbest[:w] = -np.inf
+    lk = lk_all
+    lk[:w] = 0
+    lbb = lbb_all
+    lbk = lbk_all
+    for m in range(n_bands):
+        lbb[m, :w] = -np.inf
+        lbk[m, :w] = 0
+    for b in range(b_lo, b_hi + 1):
+        if b * (n_rows - 1) + c0 >= n_chan:
+            break  # every path of this block leaves the band
+        if n_tree <= 2:  # one or two spectra: no tree, k = b
+            k = b
+            end = b * (n_rows - 1)
+            lim = min(w, n_chan - end - c0)
+            if k >= k_min and not (direction < 0 and k == 0) and lim > 0:
+                other = win[1, b:] if n_tree == 2 else bufa[0]  # bufa is zeros
+                _fold_pair(lbest, lk, win[0], other, k, lim)
+            continue
+        # stage 1 (pairs of rows) straight from the window, with the block's shifts
+        for p in range(half):
+            t0 = 2 * p
+            s0 = b * t0 if t0 < n_rows else 0
+            s1 = b * (t0 + 1) if t0 + 1 < n_rows else 0
+            _add_rows(bufa[t0], win[t0, s0:], win[t0 + 1, s1:], width)
+            _add_rows(bufa[t0 + 1], win[t0, s0:], win[t0 + 1, s1 + 1:], width)
+        src = bufa
+        dst = bufb
+        m = 2
+        while m < half:
+            for g in range(0, n_tree, 2 * m):
+                for j in range(2 * m):
+                    jj = j >> 1
+                    sh = j - jj
+                    _add_rows(dst[g + j], src[g + jj], src[g + m + jj, sh:], width - sh)
+            src, dst = dst, src
+            m *= 2
+        # last stage fused with the maximum over drift
+        for j in range(n_tree - 1):
+            k = b * step + j
+            if k > k_max:
+                break
+            if k < k_min or (direction < 0 and k == 0):
                 continue
-            # stage 1 (pairs of rows) straight from the window, with the block's shifts
-            for p in range(half):
-                t0 = 2 * p
-                s0 = b * t0 if t0 < n_rows else 0
-                s1 = b * (t0 + 1) if t0 + 1 < n_rows else 0
-                _add_rows(bufa[t0], win[t0, s0:], win[t0 + 1, s1:], width)
-                _add_rows(bufa[t0 + 1], win[t0, s0:], win[t0 + 1, s1 + 1:], width)
-            src = bufa
-            dst = bufb
-            m = 2
-            while m < half:
-                for g in range(0, n_tree, 2 * m):
-                    for j in range(2 * m):
-                        jj = j >> 1
-                        sh = j - jj
-                        _add_rows(dst[g + j], src[g + jj], src[g + m + jj, sh:], width - sh)
-                src, dst = dst, src
-                m *= 2
-            # last stage fused with the maximum over drift
-            for j in range(n_tree - 1):
-                k = b * step + j
-                if k > k_max:
-                    break
-                if k < k_min or (direction < 0 and k == 0):
-                    continue
-                end = b * (n_rows - 1) + last_off[j]
-                lim = min(w, n_chan - end - c0)
-                if lim <= 0:
-                    continue
-                jj = j >> 1
-                in_band = False
-                for m in range(n_bands):
-                    if band_klo[m] <= k <= band_khi[m]:
-                        in_band = True
-                if not in_band:
-                    _fold_pair(lbest, lk, src[jj], src[half + jj, j - jj:], k, lim)
-                    continue
-                nv = min(width - (j - jj), w + w_extra)
-                _add_rows(vrow, src[jj], src[half + jj, j - jj:], nv)
-                _fold_row(lbest, lk, vrow, k, lim)
-                for m in range(n_bands):
-                    wm = band_w[m]
-                    lim_m = min(w, n_chan - end - c0 - (wm - 1))
-                    if band_klo[m] <= k <= band_khi[m] and lim_m > 0:
-                        _boxcar_row(vrow, lim_m + wm - 1, levels, acc, wm, lim_m)
-                        _fold_row(lbb[m], lbk[m], acc, k, lim_m)
-        for i in range(w):  # chunks of one direction write disjoint channels
-            c = c0 + i if direction > 0 else n_chan - 1 - (c0 + i)
-            if lbest[i] > best[c]:
-                best[c] = lbest[i]
-                best_k[c] = lk[i] * direction
-        # a band sum over start channels c .. c + w - 1 belongs to its lowest true channel
-        for m in range(n_bands):
-            wm = band_w[m]
-            for i in range(w):
-                c = c0 + i if direction > 0 else n_chan - 1 - (c0 + i) - (wm - 1)
-                if c >= 0 and lbb[m, i] > band_best[m, c]:
-                    band_best[m, c] = lbb[m, i]
-                    band_k[m, c] = lbk[m, i] * direction
+            end = b * (n_rows - 1) + last_off[j]
+            lim = min(w, n_chan - end - c0)
+            if lim <= 0:
+                continue
+            jj = j >> 1
+            in_band = False
+            for m in range(n_bands):
+                if band_klo[m] <= k <= band_khi[m]:
+                    in_band = True
+            if not in_band:
+                _fold_pair(lbest, lk, src[jj], src[half + jj, j - jj:], k, lim)
+                continue
+            nv = min(width - (j - jj), w + w_extra)
+            _add_rows(vrow, src[jj], src[half + jj, j - jj:], nv)
+            _fold_row(lbest, lk, vrow, k, lim)
+            for m in range(n_bands):
+                wm = band_w[m]
+                lim_m = min(w, n_chan - end - c0 - (wm - 1))
+                if band_klo[m] <= k <= band_khi[m] and lim_m > 0:
+                    if wm == 2:  # one fused pass: pair sum and running maximum
+                        _fold_pair(lbb[m], lbk[m], vrow, vrow[1:], k, lim_m)
+                        continue
+                    _boxcar_row(vrow, lim_m + wm - 1, levels, acc, wm, lim_m)
+                    _fold_row(lbb[m], lbk[m], acc, k, lim_m)
+    for i in range(w):  # chunks of one direction write disjoint channels
+        c = c0 + i if direction > 0 else n_chan - 1 - (c0 + i)
+        if lbest[i] > best[c]:
+            best[c] = lbest[i]
+            best_k[c] = lk[i] * direction
+    # a band sum over start channels c .. c + w - 1 belongs to its lowest true channel
+    for m in range(n_bands):
+        wm = band_w[m]
+        for i in range(w):
+            c = c0 + i if direction > 0 else n_chan - 1 - (c0 + i) - (wm - 1)
+            if c >= 0 and lbb[m, i] > band_best[m, c]:
+                band_best[m, c] = lbb[m, i]
+                band_k[m, c] = lbk[m, i] * direction
 
 
 def serial_twin(py_func):
@@ -292,7 +362,8 @@ def chunk_width(n_tree: int, n_chan: int) -> int:
     return int(min(max(4 * n_tree, 32768 // n_tree, 64), max(n_chan, 1)))
 
 
-def max_over_drift(data: np.ndarray, grid: DriftGrid, bands: list | None = None):
+def max_over_drift(data: np.ndarray, grid: DriftGrid, bands: list | None = None,
+                   boxcar: tuple[int, int] = (1, 1)):
     """Largest in-band path sum over all searched drifts, per start channel.
 
     Returns ``(best, best_k)``: float32 path sums (-inf where no drift was searched) and
@@ -301,17 +372,70 @@ def max_over_drift(data: np.ndarray, grid: DriftGrid, bands: list | None = None)
     ``(best, best_k, [(band_best, band_k), ...])`` where band_best[c] is the largest sum of
     the paths starting at channels c .. c + width - 1 (a full-resolution boxcar matched
     filter for those drifts), computed in the same pass.
+
+    ``boxcar = (per, stride)`` searches, instead of ``data``, its boxcar view whose
+    channel i is sum(data[:, i * stride + u] for u < per), built chunk by chunk inside the
+    kernel (never stored): with ``data`` a pair-summed copy of the block this is the
+    matched-filter view of width per * 2**level every stride * 2**level channels.
     """
-    a = _as_f32(data)
-    n_chan = a.shape[1]
+    best, k32, band_results = _max_over_drift(_as_f32(data), grid, bands, boxcar)
+    if bands is None:
+        return best, k32.astype(np.int64)
+    return best, k32.astype(np.int64), [(b, k.astype(np.int64)) for b, k in band_results]
+
+
+_WORKSPACE = threading.local()
+
+
+def workspace(name: str, size: int, dtype) -> np.ndarray:
+    """A 1-D scratch array of ``size`` elements, reused across calls in this thread.
+
+    Fresh multi-MiB arrays cost a page fault per 4 KiB on first touch, which on virtual
+    machines is as slow as the search itself; the search's large per-stage temporaries
+    (pyramid levels, per-channel maxima) come from here instead. A name must not be in
+    use twice at once. :func:`release_workspace` frees this thread's buffers."""
+    store = getattr(_WORKSPACE, "buffers", None)
+    if store is None:
+        store = _WORKSPACE.buffers = {}
+    dtype = np.dtype(dtype)
+    buf = store.get(name)
+    if buf is None or buf.dtype != dtype or buf.size < size:
+        buf = store[name] = np.empty(max(int(size), 1), dtype=dtype)
+    return buf[:size]
+
+
+def release_workspace() -> None:
+    """Free the scratch arrays held for this thread (see :func:`workspace`)."""
+    _WORKSPACE.buffers = {}
+
+
+def _max_over_drift(a: np.ndarray, grid: DriftGrid, bands, boxcar=(1, 1),
+                    reuse: bool = False):
+    """:func:`max_over_drift` on a float32 C-contiguous ``a``: drift indices as int32;
+    ``reuse``: outputs in this thread's workspace (valid until the next reuse call)."""
+    per, stride = int(boxcar[0]), int(boxcar[1])
+    if per < 1 or stride < 1:
+        raise ValueError(f"boxcar needs per >= 1 and stride >= 1, got {boxcar}")
+    n_chan = max(0, (a.shape[1] - per) // stride + 1)
     spec = np.asarray(bands if bands else np.zeros((0, 3)), dtype=np.int64).reshape(-1, 3)
     if grid.n_tree <= 2:
         spec = spec[:0]  # no tree to fuse with: callers use separate stages
     n_bands = spec.shape[0]
-    best = np.full(n_chan, -np.inf, dtype=np.float32)
-    k32 = np.zeros(n_chan, dtype=np.int32)
-    band_best = np.full((n_bands, n_chan), -np.inf, dtype=np.float32)
-    band_k = np.zeros((n_bands, n_chan), dtype=np.int32)
+    if reuse:
+        best = workspace("mod_best", n_chan, np.float32)
+        k32 = workspace("mod_k", n_chan, np.int32)
+        band_best = workspace("mod_band_best", n_bands * n_chan, np.float32).reshape(
+            n_bands, n_chan)
+        band_k = workspace("mod_band_k", n_bands * n_chan, np.int32).reshape(n_bands, n_chan)
+        best.fill(-np.inf)
+        k32.fill(0)
+        band_best.fill(-np.inf)
+        band_k.fill(0)
+    else:
+        best = np.full(n_chan, -np.inf, dtype=np.float32)
+        k32 = np.zeros(n_chan, dtype=np.int32)
+        band_best = np.full((n_bands, n_chan), -np.inf, dtype=np.float32)
+        band_k = np.zeros((n_bands, n_chan), dtype=np.int32)
     if n_chan and grid.k_min <= grid.k_max:
         last_off = last_row_offsets(grid.n_rows, grid.n_tree)
         chunk = chunk_width(grid.n_tree, n_chan)
@@ -322,11 +446,8 @@ def max_over_drift(data: np.ndarray, grid: DriftGrid, bands: list | None = None)
             kernel(a, grid.n_rows, grid.n_tree, grid.k_min, grid.k_max, last_off, chunk,
                    direction, best, k32, np.ascontiguousarray(spec[:, 0]),
                    np.ascontiguousarray(spec[:, 1]), np.ascontiguousarray(spec[:, 2]),
-                   band_best, band_k)
-    if bands is None:
-        return best, k32.astype(np.int64)
-    return best, k32.astype(np.int64), [(band_best[m], band_k[m].astype(np.int64))
-                                        for m in range(n_bands)]
+                   band_best, band_k, 4 * get_num_threads(), n_chan, per, stride)
+    return best, k32, [(band_best[m], band_k[m]) for m in range(n_bands)]
 
 
 @njit(cache=True)

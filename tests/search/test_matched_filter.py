@@ -16,8 +16,9 @@ def test_boxcar_sums_adjacent_channels():
     assert out.shape == (2, 4)
     assert out[1, 2] == data[1, 4] + data[1, 5] + data[1, 6] + data[1, 7]
     assert boxcar(data, 3, 1)[0, 7] == data[0, 7:10].sum()
+    assert boxcar(data, 3, 2)[1, 3] == data[1, 6:9].sum()  # hop need not divide width
     with pytest.raises(ValueError, match="hop"):
-        boxcar(data, 3, 2)
+        boxcar(data, 3, 3)
     dec = decimate(data, 4, phase=1)
     assert dec.shape == (2, 2) and dec[0, 1] == data[0, 5:9].sum()
 
@@ -72,6 +73,13 @@ def test_wide_stationary_signal_found_by_a_wide_boxcar():
 def test_stage_plan():
     h = make_header(16, 1 << 16)
     stages = plan_stages(16, 1 << 16, h, SearchParams())
-    assert stages[0].width == 1 and stages[0].drift_hi == 4.0
+    per_smear = h.df_hz / h.dt_s  # Hz/s per channel per spectrum
+    # the plain tree: whole drift blocks up to ~3 channels / spectrum, not beyond
+    assert stages[0].width == 1 and stages[0].hop == 1
+    assert 2.9 * per_smear < stages[0].drift_hi < 3.0 * per_smear
+    # every drift up to max_drift is searched by some stage
+    assert max(s.drift_hi for s in stages) == 4.0
+    assert all(s.hop == 1 for s in stages if s.drift_hi <= stages[0].drift_hi and s.width <= 2)
     assert {s.source for s in stages} == {"dedoppler", "matched_filter"}
-    assert plan_stages(16, 1 << 16, h, SearchParams(matched_filter=False)) == stages[:1]
+    plain = plan_stages(16, 1 << 16, h, SearchParams(matched_filter=False))
+    assert len(plain) == 1 and plain[0].drift_hi == 4.0 and plain[0].width == 1

@@ -119,3 +119,20 @@ def test_fused_boxcar_bands_equal_tree_of_boxcar_data(n_t):
         np.testing.assert_array_equal(b_best[:n], ref_best)
         assert np.all(np.isneginf(b_best[n:]))
         assert np.all((np.abs(b_k[:n]) >= lo) & (np.abs(b_k[:n]) <= hi))
+
+
+@pytest.mark.parametrize("n_t,n_c", [(16, 5000), (5, 3001)])
+def test_boxcar_view_built_inside_the_kernel_equals_tree_of_the_boxcar_copy(n_t, n_c):
+    """max_over_drift(level, grid, boxcar=(per, stride)) searches the view whose channel i
+    is sum(level[:, i * stride + u] for u < per) without storing it."""
+    from mitraseti.search import boxcar
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 100, size=(n_t, n_c)).astype(np.float32)
+    pairs = boxcar(data, 2, 2)
+    grid = DriftGrid.build(n_t, 1.0, 1.0, max_drift=40 / 15, min_drift=3 / 15)
+    for width, hop, src, per, stride in ((3, 2, data, 3, 2), (5, 1, data, 5, 1),
+                                         (4, 2, pairs, 2, 1), (6, 4, pairs, 3, 2)):
+        ref_best, ref_k = max_over_drift(boxcar(data, width, hop), grid)
+        best, k = max_over_drift(src, grid, boxcar=(per, stride))
+        np.testing.assert_array_equal(best, ref_best)
+        np.testing.assert_array_equal(k, ref_k)
