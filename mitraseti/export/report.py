@@ -31,18 +31,21 @@ NOTEBOOK_PARAMETERS = ("input_path", "output_dir", "max_drift", "min_drift", "sn
 
 
 def notebook_path() -> Path:
-    """``$MITRASETI_PIPELINE_NOTEBOOK`` if set, else ``<repo>/notebooks/pipeline.ipynb``
-    (the directory above the ``mitraseti`` package), else
-    ``mitraseti/notebooks/pipeline.ipynb`` (a copy shipped as package data)."""
-    package = Path(__file__).resolve().parents[1]
-    candidates = [Path(os.environ[NOTEBOOK_ENV])] if os.environ.get(NOTEBOOK_ENV) else []
-    candidates += [package.parent / "notebooks" / "pipeline.ipynb",
-                   package / "notebooks" / "pipeline.ipynb"]
-    for c in candidates:
-        if c.is_file():
-            return c
-    raise FileNotFoundError("pipeline notebook not found; looked at " +
-                            ", ".join(str(c) for c in candidates))
+    """``$MITRASETI_PIPELINE_NOTEBOOK`` if set, else ``pipeline.ipynb`` from
+    :func:`mitraseti.notebooks.find_notebook` (the source tree's ``notebooks/`` or the
+    installed ``<prefix>/share/mitraseti/notebooks``)."""
+    from mitraseti.notebooks import find_notebook, notebook_dirs
+
+    if os.environ.get(NOTEBOOK_ENV):
+        path = Path(os.environ[NOTEBOOK_ENV])
+        if path.is_file():
+            return path
+        raise FileNotFoundError(f"{NOTEBOOK_ENV}={path}: no such notebook")
+    path = find_notebook("pipeline.ipynb")
+    if path is None:
+        raise FileNotFoundError("pipeline notebook not found; looked in " +
+                                ", ".join(str(d) for d in notebook_dirs()))
+    return path
 
 
 def progress_file_writer(path: str | os.PathLike) -> Callable[[str, float, str], None]:

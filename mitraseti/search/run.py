@@ -29,6 +29,7 @@ import numpy as np
 from ..io.header import ObservationHeader
 from .drift_grid import DriftGrid, next_pow2
 from .filtering import dc_blanked, estimate_bandwidth, is_artifact, merge_hits
+from .refine import refine_hits
 from .hit import DEDOPPLER, MATCHED_FILTER, Hit
 from .hitsearch import top_hits
 from .matched_filter import FULL_RES_SMEAR, FUSED_SMEAR, boxcar, pair_sums, max_smear_channels, smear_bands, wide_bands
@@ -325,6 +326,7 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
         keep = [not is_artifact(h, header, nfpc, channel_offset, params.blank_dc) for h in raw]
         filtered = merge_hits([h for h, ok in zip(raw, keep) if ok], header, slopes,
                               [p for p, ok in zip(pinned, keep) if ok])
+        refine_hits(filtered, block, header, channel_offset)
         if filtered:
             pixel_median = float(np.median(views.full_spectrum)) / n_rows
             for h in filtered:
