@@ -92,6 +92,13 @@ class H5Reader:
             raise ObservationFormatError(self.path, f"not a readable HDF5 file ({exc})") from exc
         try:
             self._open(if_index)
+        except ObservationFormatError:
+            self._file.close()
+            raise
+        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as exc:
+            # h5py reports corrupted object headers, B-trees or heaps with these types
+            self._file.close()
+            raise ObservationFormatError(self.path, f"corrupted HDF5 structure ({exc})") from exc
         except BaseException:
             self._file.close()
             raise
@@ -120,7 +127,7 @@ class H5Reader:
     def _build_header(self, data: h5py.Dataset) -> ObservationHeader:
         try:
             attrs = {k: _plain(data.attrs[k]) for k in data.attrs.keys()}
-        except (OSError, TypeError, ValueError) as exc:
+        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as exc:
             raise ObservationFormatError(self.path, f"unreadable 'data' attributes ({exc})") \
                 from exc
         n_spectra, nifs, nchans = (int(n) for n in data.shape)
