@@ -14,30 +14,35 @@ import numpy as np
 from .hit import MATCHED_FILTER, Hit
 
 
-def _path_sums(csum: np.ndarray, rows: np.ndarray, starts: np.ndarray, slope: float,
+def _path_sums(csum: np.ndarray, starts: np.ndarray, slopes: np.ndarray,
                width: int) -> np.ndarray:
-    """Sum of a width-``width`` boxcar along straight paths (one per start channel)."""
-    n_chan = csum.shape[1] - 1
-    dt = (rows - rows[0]).astype(np.float64)
-    centre = starts[:, None] + slope * dt[None, :]
+    """Sums of a width-``width`` boxcar along straight paths, shape (starts, slopes).
+
+    ``csum`` holds per-row cumulative sums of the window (one leading zero column);
+    paths that leave the window give ``-inf``."""
+    n_rows, n_chan = csum.shape[0], csum.shape[1] - 1
+    dt = np.arange(n_rows, dtype=np.float64)
+    centre = starts[:, None, None] + slopes[None, :, None] * dt[None, None, :]
     lo = np.rint(centre - (width - 1) / 2.0).astype(np.int64)
     hi = lo + width
-    inside = (lo >= 0).all(axis=1) & (hi <= n_chan).all(axis=1)
-    lo = np.clip(lo, 0, n_chan)
-    hi = np.clip(hi, 0, n_chan)
-    sums = (csum[rows[None, :], hi] - csum[rows[None, :], lo]).sum(axis=1)
+    inside = (lo >= 0).all(axis=2) & (hi <= n_chan).all(axis=2)
+    np.clip(lo, 0, n_chan, out=lo)
+    np.clip(hi, 0, n_chan, out=hi)
+    row = np.arange(n_rows)[None, None, :]
+    sums = (csum[row, hi] - csum[row, lo]).sum(axis=2)
     return np.where(inside, sums, -np.inf)
 
 
 def refine_hits(hits: list[Hit], block: np.ndarray, header, channel_offset: int = 0) -> None:
     """Refine ``frequency_hz``, ``drift_rate`` and ``channel_index`` of matched-filter hits
-    in place, at full resolution, on the ``(n_spectra, nfpc)`` block they came from."""
+    in place, at full resolution, on the ``(n_spectra, nfpc)`` block they came from.
+
+    Each hit only touches the window of channels its candidate paths can cross, so the
+    cost and memory are per hit, not per block."""
     todo = [h for h in hits if h.source == MATCHED_FILTER and h.boxcar_width > 1]
     if not todo:
         return
-    n_rows = block.shape[0]
-    csum = np.zeros((n_rows, block.shape[1] + 1), dtype=np.float64)
-    np.cumsum(block, axis=1, dtype=np.float64, out=csum[:, 1:])
+    n_rows, n_chan = block.shape
     foff_hz = header.foff * 1e6
     for h in todo:
         t0 = int(h.spectrum_start)
@@ -50,18 +55,27 @@ def refine_hits(hits: list[Hit], block: np.ndarray, header, channel_offset: int 
         slope0 = h.drift_rate * header.dt_s / foff_hz          # channels per spectrum
         c_t0 = (h.frequency_hz / 1e6 - header.fch1) / header.foff - channel_offset
         start0 = c_t0 + slope0 * t0                            # local channel at row t0
-        starts = start0 + np.arange(-radius, radius + 1, dtype=np.float64)
         step = 1.0 / (rows.size - 1)
-        best = (-np.inf, start0, slope0)
-        for ds in np.arange(-radius, radius + 1) * step:
-            sums = _path_sums(csum, rows, starts, slope0 + ds, width)
-            i = int(np.argmax(sums))
-            if sums[i] > best[0]:
-                best = (sums[i], starts[i], slope0 + ds)
-        if not np.isfinite(best[0]):
+        span = rows[-1] - rows[0]
+        # channels any candidate path can touch: both ends, widened by slope, start and width
+        ends = (start0, start0 + slope0 * span)
+        reach = radius + radius * step * span + width + 2
+        lo = max(0, int(np.floor(min(ends) - reach)))
+        hi = min(n_chan, int(np.ceil(max(ends) + reach)) + 1)
+        if hi - lo < width:
             continue
-        _, start, slope = best
-        c_file_t0 = start - slope * t0 + channel_offset
+        window = block[rows[0]:rows[-1] + 1, lo:hi]
+        csum = np.zeros((window.shape[0], window.shape[1] + 1), dtype=np.float64)
+        np.cumsum(window, axis=1, dtype=np.float64, out=csum[:, 1:])
+        offsets = np.arange(-radius, radius + 1, dtype=np.float64)
+        starts = (start0 - lo) + offsets
+        slopes = slope0 + offsets * step
+        sums = _path_sums(csum, starts, slopes, width)
+        i, j = np.unravel_index(int(np.argmax(sums)), sums.shape)
+        if not np.isfinite(sums[i, j]):
+            continue
+        start, slope = starts[i], slopes[j]
+        c_file_t0 = start + lo - slope * t0 + channel_offset
         h.frequency_hz = header.channel_frequency_hz(c_file_t0)
         h.drift_rate = slope * foff_hz / header.dt_s
         h.channel_index = int(round(c_file_t0))
