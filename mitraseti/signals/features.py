@@ -15,12 +15,13 @@ curv_dev_ch, curv_gain, curv_dev_rel        best quadratic bend (max deviation, 
                                             its power gain over the straight line, / width
 duty_off, n_on_intervals                    fraction of spectra below 20 % of the peak power;
                                             number of separate runs at or above it
-n_spectra_power, top2_fraction              spectra above 50 % of peak (native spectra);
+strong_fraction, top2_fraction              fraction of (binned) spectra above 50 % of peak;
                                             share of the path power in the 2 best spectra
 pixel_fraction                              brightest pixel / path sum (S/N from one pixel)
 kurtosis_t, snr_per_spectrum, snr_stamp     time-profile kurtosis; mean and total S/N
-snr_log10, edge_dist_ch                     log10 hit S/N; distance of the path to the edge
-                                            (the DC bin is a rule in classify.py, not a
+snr_log10, edge_dist_ch                     log10 hit S/N; distance of the path to the edge,
+                                            clipped at EDGE_CLIP channels (farther is all the
+                                            same, whatever the block size; the DC bin is a rule in classify.py, not a
                                             feature: a block need not be a coarse channel)
 frac_outside                                fraction of the path that leaves the data block
 """
@@ -31,10 +32,11 @@ import numpy as np
 MAX_ROWS = 64
 SMOOTH = 16        # channels, boxcar for the width of wide faint signals
 TRACK_HALF = 128   # channels either side of the path searched by the peak track
+EDGE_CLIP = 64     # channels: edge distances beyond this carry no information
 FEATURE_NAMES = [
     "bandwidth_hz", "bandwidth_ch", "bandwidth20_ch", "drift_hz_s", "drift_r", "smear_ch",
     "track_dev_ch", "track_dev_rel", "curv_dev_ch", "curv_gain", "curv_dev_rel",
-    "duty_off", "n_on_intervals", "n_spectra_power", "top2_fraction", "pixel_fraction",
+    "duty_off", "n_on_intervals", "strong_fraction", "top2_fraction", "pixel_fraction",
     "kurtosis_t", "snr_per_spectrum", "snr_stamp", "snr_log10", "edge_dist_ch",
     "frac_outside",
 ]
@@ -234,6 +236,7 @@ def compute_features(data, header, channels, drift_rates, snrs, channel_offset: 
     end = channels + dch_native * (n_native - 1)
     edge = np.minimum(np.minimum(channels, nchan - 1 - channels),
                       np.minimum(end, nchan - 1 - end))
+    edge = np.clip(edge, -EDGE_CLIP, EDGE_CLIP)
     bw = np.maximum(f["bandwidth_ch"], 1.0)
     out = dict(
         bandwidth_hz=f["bandwidth_ch"] * df, bandwidth_ch=f["bandwidth_ch"],
@@ -242,7 +245,7 @@ def compute_features(data, header, channels, drift_rates, snrs, channel_offset: 
         track_dev_ch=f["track_dev_ch"], track_dev_rel=f["track_dev_ch"] / bw,
         curv_dev_ch=f["curv_dev_ch"], curv_gain=f["curv_gain"],
         curv_dev_rel=f["curv_dev_ch"] / bw, duty_off=f["duty_off"],
-        n_on_intervals=f["n_on_intervals"], n_spectra_power=f["n_strong_rows"] * factor,
+        n_on_intervals=f["n_on_intervals"], strong_fraction=f["n_strong_rows"] / rows_t,
         top2_fraction=f["top2_fraction"], pixel_fraction=f["pixel_fraction"],
         kurtosis_t=f["kurtosis_t"], snr_per_spectrum=f["snr_per_spectrum"],
         snr_stamp=f["snr_stamp"], snr_log10=np.log10(np.maximum(snr, 1e-3)),

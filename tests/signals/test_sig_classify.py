@@ -83,3 +83,28 @@ def test_real_ilofar_tone_is_narrowband_drifting(real_data_dir):
 def test_empty_hit_list():
     obs = make_observation(signals=[], seed=1, **VOYAGER)
     assert classify_hits([], obs.data, obs.header) == []
+
+
+@pytest.mark.parametrize("n_chans, n_spectra, df_hz, dt_s", [
+    (4096, 16, 2.7939677238464355, 18.253611008),   # wider block than any in training
+    (1024, 256, 2.98, 1.0),                          # longer observation than in training
+])
+def test_straight_tones_stay_narrowband_drifting_on_unseen_block_shapes(n_chans, n_spectra,
+                                                                        df_hz, dt_s):
+    """Labels follow the signal, not the block: neither the distance to a far-away band
+    edge nor the number of spectra may turn a clean straight drift into a CHIRP."""
+    rng = np.random.default_rng(2026)
+    labels = []
+    for _ in range(10):
+        drift = float(rng.choice([-1, 1]) * rng.uniform(0.2, 3.0))
+        obs = make_observation(
+            signals=[NarrowbandSignal(channel=float(rng.uniform(0.3, 0.7) * n_chans),
+                                      drift_rate=drift, snr=float(rng.uniform(40, 200)))],
+            noise=NoiseModel(kind="chi2", dof=32), seed=int(rng.integers(2**31)),
+            n_spectra=n_spectra, n_chans=n_chans, df_hz=df_hz, dt_s=dt_s)
+        assert obs.truth[0].label == "NARROWBAND_DRIFTING"
+        _, hits = search_coarse_channel(obs.data, obs.header, SearchParams(max_drift=4.0))
+        best = max(hits, key=lambda h: h.snr)
+        classify_hits([best], obs.data, obs.header)
+        labels.append(best.classification)
+    assert labels.count("NARROWBAND_DRIFTING") >= 9, labels
