@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..search.params import SearchParams
 
-MACRO_F1_TARGETS = {"standard": 0.95, "held_out": 0.90}
+MACRO_F1_TARGETS = {"standard": 0.95, "held_out": 0.90}   # long_held_out: reported only
 
 
 def register(subparsers) -> None:
@@ -78,7 +78,10 @@ def cmd_evaluate(args) -> int:
     ok = True
     for name, rep in reps.items():
         print(format_report(name, rep))
-        target = MACRO_F1_TARGETS[name]
+        target = MACRO_F1_TARGETS.get(name)
+        if target is None:
+            print("no target: reported to show where the classifier is weakest\n")
+            continue
         met = rep["macro_f1"] >= target
         ok &= met
         print(f"target macro-F1 >= {target:.2f}: {'met' if met else 'MISSED'}\n")

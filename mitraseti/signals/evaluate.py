@@ -3,7 +3,9 @@
 Sets (see :mod:`mitraseti.signals.trainset`):
 * ``standard``: training resolutions and noise models, seeds never used in training;
 * ``held_out``: resolutions (``HELD_OUT_SETTINGS``) and noise models (``HELD_OUT_NOISE``)
-  that training never saw.
+  that training never saw;
+* ``long_held_out``: a long observation (384 spectra, ``LONG_HELD_OUT_SETTINGS``) at a
+  resolution training never saw, with the training noise models.
 Training uses example seeds ``[seed, i]``; evaluation ``[EVAL_TAG, seed, i]``, so the two
 never share a random stream.
 """
@@ -47,12 +49,14 @@ def train_default(seed: int = 0, out: str | Path | None = None,
 
 
 def evaluation_sets(seed: int = 0, n_per_label: int = EVAL_PER_LABEL, progress=None):
-    """{name: (x, y)} for the standard and held-out sets."""
+    """{name: (x, y)} for the standard, held-out and long held-out sets."""
     std = trainset.build_set((EVAL_TAG, seed), n_per_label, progress=progress)
     held = trainset.build_set((EVAL_TAG, seed, 1), n_per_label,
                               settings=trainset.HELD_OUT_SETTINGS,
                               noises=trainset.HELD_OUT_NOISE, progress=progress)
-    return {"standard": std[:2], "held_out": held[:2]}
+    long = trainset.build_set((EVAL_TAG, seed, 2), n_per_label,
+                              settings=trainset.LONG_HELD_OUT_SETTINGS, progress=progress)
+    return {"standard": std[:2], "held_out": held[:2], "long_held_out": long[:2]}
 
 
 def score(fitted, x, y) -> dict:

@@ -36,6 +36,11 @@ HELD_OUT_SETTINGS = {
     "lofar_like": (2.9802322, 0.67108864, 48, 1024),
     "coarse_fast": (7.4505806, 1.0737418, 24, 1024),
 }
+# Long observations (hundreds of spectra) with a resolution training never saw: reported
+# by ``mitraseti evaluate`` as its own set (the hardest case, see the README).
+LONG_HELD_OUT_SETTINGS = {
+    "long_lofar": (2.9802322, 0.67108864, 384, 1024),
+}
 TRAIN_NOISE = ("gaussian", "chi2", "bandpass", "gain_drift")
 HELD_OUT_NOISE = ("chi2_lowdof", "lognormal", "impulsive")
 MAX_DRIFT = 4.0  # Hz/s, the default search range

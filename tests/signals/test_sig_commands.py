@@ -38,7 +38,7 @@ def test_evaluate_prints_table_and_confusion(parser, capsys):
     rc = a.func(a)
     out = capsys.readouterr().out
     assert rc in (0, 1)
-    for word in ("standard", "held_out", "precision", "recall", "F1", "confusion",
+    for word in ("standard", "held_out", "long_held_out", "precision", "recall", "F1", "confusion",
                  "NB_DRIFTING", "macro-F1"):
         assert word in out
 
