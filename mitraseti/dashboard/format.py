@@ -107,8 +107,17 @@ def counts_html(job: dict) -> str:
     return f"<div class='job-counts'>{cells}</div>"
 
 
+def with_signal_fields(candidates: list[dict], signals: list[dict]) -> list[dict]:
+    """Top candidates (API fields only) completed with the fields of the matching signal
+    of results.json (``confidence``, ...), matched on frequency and drift rate."""
+    by_key = {(s.get("frequency_hz"), s.get("drift_rate")): s for s in signals or []}
+    return [{**by_key.get((c.get("frequency_hz"), c.get("drift_rate")), {}), **c}
+            for c in candidates]
+
+
 def candidates_html(hits: list[dict], limit: int = 50) -> str:
-    """Candidates (or any hits) as a table, in the given order."""
+    """Candidates (or any hits) as a table, in the given order; confidence shows "–"
+    when the entry does not carry one."""
     if not hits:
         return "<div class='candidates-table'><i>no candidates</i></div>"
     rows = []
@@ -118,7 +127,8 @@ def candidates_html(hits: list[dict], limit: int = 50) -> str:
                   f"background:{colour_of(label)};margin-right:4px'></span>")
         rows.append([str(i + 1), f"{float(h.get('frequency_hz', 0)) / 1e6:.6f}",
                      f"{float(h.get('drift_rate', 0)):.4f}", f"{float(h.get('snr', 0)):.1f}",
-                     swatch + esc(label), f"{float(h.get('confidence', 0) or 0):.2f}",
+                     swatch + esc(label),
+                     "–" if h.get("confidence") is None else f"{float(h['confidence']):.2f}",
                      f"{float(h.get('interestingness', 0) or 0):.2f}",
                      esc(h.get("rfi_source", "")), esc(h.get("source", ""))])
     return table(["#", "frequency (MHz)", "drift (Hz/s)", "S/N", "class", "confidence",

@@ -91,11 +91,11 @@ class JobPage(w.VBox):
         if self.job.get("status") != "complete":
             return
         self.counts.value = fmt.counts_html(self.job)
-        self.candidates.value = fmt.candidates_html(
-            (self.job.get("results") or {}).get("top_candidates") or [])
+        self._show_candidates()
         try:
             if self.results is None:
                 self.results = self.session.results(self.job_id)
+                self._show_candidates()
             if self.explorer is None:
                 self._show_explorer()
             ready = self.job.get("exports_ready", True)
@@ -104,6 +104,12 @@ class JobPage(w.VBox):
                 self._downloads_for = ready
         except Exception as exc:  # noqa: BLE001
             self.message.value = fmt.error_html(exc, "loading the results")
+
+    def _show_candidates(self) -> None:
+        """Top candidates of the job, completed from results.json once it is loaded."""
+        top = (self.job.get("results") or {}).get("top_candidates") or []
+        signals = (self.results or {}).get("signals") or []
+        self.candidates.value = fmt.candidates_html(fmt.with_signal_fields(top, signals))
 
     def _show_header(self) -> None:
         j = self.job

@@ -108,6 +108,10 @@ def test_sign_in_upload_wait_and_open_the_job(chromium_path, service, dashboard,
             page.screenshot(path=str(artifacts / "dashboard_zoomed.png"), full_page=True)
             title = page.inner_text(".mitraseti-job-page .job-title")
             assert "complete" in title
+            # the observation's strong straight drifting tone is listed as a candidate
+            rows = page.query_selector_all(
+                ".mitraseti-job-page table.candidates-table tbody tr")
+            assert len(rows) >= 1 and "NARROWBAND_DRIFTING" in rows[0].inner_text()
             links = page.eval_on_selector_all(".download-link", "els => els.map(e => e.textContent)")
             assert any(t.startswith("json") for t in links)
             assert any(t.startswith("fits") for t in links)

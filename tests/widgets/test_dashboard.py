@@ -111,6 +111,10 @@ def test_upload_job_table_refresh_and_job_page(service, tmp_path):
         done = d.session.job(job["job_id"])
         assert f">{done['results']['raw_hits']}<" in page.counts.value
         assert "candidates-table" in page.candidates.value
+        # the API's top_candidates carry no confidence: the page takes it from results.json
+        signal = max(page.results["signals"], key=lambda h: h["snr"])
+        assert signal["classification"] == "NARROWBAND_DRIFTING"
+        assert f">{signal['confidence']:.2f}<" in page.candidates.value
         assert type(page.explorer).__name__ == "WaterfallExplorer"
         assert len(page.explorer.hits) == done["results"]["filtered_hits"]
         assert all(img.value[:4] == b"\x89PNG" for img in page.stamps_box.children)
