@@ -231,6 +231,17 @@ class Store:
             "SELECT * FROM uploads WHERE state='pending' AND created_at < ?", (int(cutoff),))
         return [dict(r) for r in rows]
 
+    def completed_uploads_before(self, cutoff: float) -> list[dict]:
+        """Completed uploads finished before ``cutoff`` (unix s), oldest first."""
+        rows = self.connect().execute(
+            "SELECT * FROM uploads WHERE state='complete' AND completed_at < ?"
+            " ORDER BY completed_at", (int(cutoff),))
+        return [dict(r) for r in rows]
+
+    def delete_upload(self, upload_id: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM uploads WHERE upload_id=?", (upload_id,))
+
     # ---- reports --------------------------------------------------------------------
     def add_report(self, *, user_id: str, job_id: str, error_type: str | None,
                    description: str | None, metadata_json: str, now: float) -> str:

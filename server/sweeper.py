@@ -4,7 +4,9 @@
   ``job_history`` jobs; the oldest FINISHED (complete or failed) jobs beyond it are removed
   with their blobs. Running jobs are never pruned.
 - Retention (``Sweeper.sweep_once``, run periodically by the app): finished jobs older than
-  the tier's ``retention_days`` lose their blobs, and then their rows. Objects are deleted
+  the tier's ``retention_days`` lose their blobs, and then their rows; uploaded
+  observations completed longer ago than the same limit are deleted too
+  (``expire_uploads``), except while a queued or running job still reads them. Objects are deleted
   BEFORE rows, so a crash in between leaves a row pointing at nothing (swept again next
   time), never an orphaned object nobody can find.
 """
@@ -54,6 +56,31 @@ def prune_history(services, user_id: str, keep: int) -> int:
     return _remove(services, doomed)
 
 
+def expire_uploads(services, now: float) -> int:
+    """Delete completed uploads older than their owner's tier ``retention_days`` (object
+    first, then row); uploads a submitted or processing job uses are kept. Returns the
+    number deleted."""
+    tiers = services.config.tiers
+    if not tiers:
+        return 0
+    shortest = min(float(t.retention_days) for t in tiers.values())
+    rows = services.store.completed_uploads_before(now - shortest * DAY_S)
+    if not rows:
+        return 0
+    busy = {j.file_key for j in _job_store(services).with_status("submitted", "processing")}
+    deleted = 0
+    for row in rows:
+        limits = tier_limits_for_user(services, row["user_id"])
+        if limits is None or row["file_key"] in busy:
+            continue
+        if row["completed_at"] >= now - float(limits.retention_days) * DAY_S:
+            continue
+        services.blobs.delete(row["file_key"])
+        services.store.delete_upload(row["upload_id"])
+        deleted += 1
+    return deleted
+
+
 class Sweeper:
     """Periodic retention sweep; ``start()`` on the server's IOLoop."""
 
@@ -79,6 +106,9 @@ class Sweeper:
             cutoff = now - float(limits.retention_days) * DAY_S
             removed += _remove(self.services, jobs.finished_before(user_id, cutoff))
             removed += prune_history(self.services, user_id, int(limits.job_history))
+        expired = expire_uploads(self.services, now)
+        if expired:
+            log.info("retention sweep deleted %d upload(s)", expired)
         return removed
 
     def _tick(self) -> None:

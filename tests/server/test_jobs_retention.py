@@ -100,3 +100,33 @@ def test_month_helpers():
     assert js.seconds_until_next_month(ts) == 60
     ts = dt.datetime(2026, 2, 1, 0, 0, 0, tzinfo=dt.timezone.utc).timestamp()
     assert js.seconds_until_next_month(ts) == 28 * DAY
+
+
+def add_upload(services, user, name, completed_at):
+    """A completed single-PUT upload whose object exists, finished at ``completed_at``."""
+    key = f"uploads/{user.user_id}/{name}/{name}.fil"
+    services.store.add_upload(upload_id=f"up-{name}", file_key=key, user_id=user.user_id,
+                              filename=f"{name}.fil", size=3, multipart=False, parts=1,
+                              now=completed_at)
+    services.blobs.put_bytes(key, b"fil")
+    assert services.store.finish_upload(f"up-{name}", "complete", completed_at)
+    return key
+
+
+def test_retention_sweep_expires_old_uploads_but_not_ones_a_job_reads(services):
+    free = services.store.create_user("uma", "free")           # 7 days
+    rich = services.store.create_user("rob", "researcher")     # 90 days
+    now = time.time()
+    old = add_upload(services, free, "old", now - 8 * DAY)
+    fresh = add_upload(services, free, "fresh", now - 6 * DAY)
+    rich_old = add_upload(services, rich, "richold", now - 30 * DAY)
+    in_use = add_upload(services, free, "inuse", now - 20 * DAY)
+    services.job_store.submit(
+        user_id=free.user_id, tier=free.tier, monthly_limit=10**6, concurrent_limit=10**6,
+        file_key=in_use, filename="inuse.fil", source_name="x", file_size=3, params={},
+        now=now)                                               # still queued: keep its file
+    Sweeper(services).sweep_once(now=now)
+    assert not services.blobs.exists(old) and services.store.get_upload("up-old") is None
+    for key, upload_id in ((fresh, "up-fresh"), (rich_old, "up-richold"),
+                           (in_use, "up-inuse")):
+        assert services.blobs.exists(key) and services.store.get_upload(upload_id) is not None
