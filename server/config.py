@@ -100,6 +100,10 @@ class Config:
     min_part_size: int = 5 * MB     # S3's minimum size of a non-last part
     stale_upload_s: float = 24 * 3600.0
     sweep_interval_s: float = 600.0
+    # webhooks (institution and enterprise tiers)
+    webhook_attempts: int = 4          # tries per event
+    webhook_backoff_s: float = 1.0     # wait backoff * 2**i between tries
+    webhook_allow_private: bool = True  # false: refuse loopback/private/link-local targets
     # storage: "local" (files in data_dir/blobs) or "s3"
     storage: str = "local"
     s3_bucket: str = ""

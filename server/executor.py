@@ -76,7 +76,8 @@ class BaseExecutor:
         self.webhooks = WebhookSender(
             self.config.secret_key,
             attempts=int(setting(self.config, "webhook_attempts", 4)),
-            backoff_s=float(setting(self.config, "webhook_backoff_s", 1.0)))
+            backoff_s=float(setting(self.config, "webhook_backoff_s", 1.0)),
+            allow_private=bool(setting(self.config, "webhook_allow_private", True)))
         self._cond = threading.Condition()
         self._active: dict[str, threading.Thread] = {}
         self._stopping = False

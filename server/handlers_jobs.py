@@ -19,7 +19,7 @@ from . import job_store as js
 from .blobs import BlobError, validate_key
 from .handlers_base import ApiError, BaseHandler
 from .sweeper import prune_history
-from .webhooks import validate_webhook_url
+from .webhooks import private_address_reason, validate_webhook_url
 
 log = logging.getLogger("mitraseti_server.jobs")
 SEARCH_PARAMS = ("max_drift", "min_drift", "snr", "n_coarse_chan")
@@ -93,6 +93,11 @@ class AnalyzeHandler(JobsBaseHandler):
                 return self.send_error_json(
                     403, "Webhooks require the Institution tier or above",
                     tier=user.tier, field="webhook_url")
+            if not getattr(self.services.config, "webhook_allow_private", True):
+                reason = await IOLoop.current().run_in_executor(
+                    None, private_address_reason, webhook_url)
+                if reason:
+                    return self.send_error_json(400, reason, field="webhook_url")
         blobs = self.services.blobs
         if not self._upload_row_complete(file_key) or not await _blob(blobs.exists, file_key):
             return self.send_error_json(

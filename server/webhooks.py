@@ -12,15 +12,22 @@ server's ``Config.secret_key`` (data_dir/secret.key). Delivery is non-blocking (
 AsyncHTTPClient on the server's IOLoop), in order per job, and retried with exponential
 backoff: ``attempts`` tries (default 4) waiting ``backoff_s * 2**i`` (1 s, 2 s, 4 s) between
 them. A 2xx answer counts as delivered.
+
+With ``Config.webhook_allow_private = false`` (advised where untrusted users hold
+webhook-enabled accounts) a URL whose host resolves to a loopback, private, link-local,
+multicast, reserved or unspecified address is refused at submission (400) and checked
+again before every delivery (a DNS answer may change in between).
 """
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import itertools
 import json
 import logging
+import socket
 import threading
 from typing import Any
 from urllib.parse import urlparse
@@ -51,6 +58,23 @@ def validate_webhook_url(url: Any) -> str | None:
     return None
 
 
+def private_address_reason(url: str) -> str | None:
+    """None when every address the URL's host resolves to is public, else the reason
+    (blocking: resolves the name)."""
+    host = urlparse(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"webhook_url host {host!r} does not resolve ({exc})"
+    for info in infos:
+        addr = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast
+                or addr.is_reserved or addr.is_unspecified):
+            return (f"webhook_url host {host!r} resolves to a non-public address {addr}; "
+                    "this server only sends webhooks to public addresses")
+    return None
+
+
 STATUS_RANK = {"submitted": 0, "processing": 1, "complete": 2, "failed": 2}
 
 
@@ -59,8 +83,9 @@ class WebhookSender:
     first; ``notify`` is safe to call from any thread."""
 
     def __init__(self, secret: bytes, *, attempts: int = 4, backoff_s: float = 1.0,
-                 timeout_s: float = 10.0):
+                 timeout_s: float = 10.0, allow_private: bool = True):
         self.secret = secret
+        self.allow_private = bool(allow_private)
         self.attempts = max(1, int(attempts))
         self.backoff_s = float(backoff_s)
         self.timeout_s = float(timeout_s)
@@ -113,6 +138,13 @@ class WebhookSender:
         headers = {"Content-Type": "application/json", EVENT_HEADER: f"job.{status}",
                    SIGNATURE_HEADER: sign(body, self.secret), "User-Agent": "MitraSETI-webhook"}
         client = AsyncHTTPClient()
+        if not self.allow_private:
+            loop = asyncio.get_running_loop()
+            reason = await loop.run_in_executor(None, private_address_reason, url)
+            if reason:
+                log.warning("webhook for job.%s not sent: %s", status, reason)
+                self.failed += 1
+                return False
         for attempt in range(self.attempts):
             try:
                 resp = await client.fetch(HTTPRequest(

@@ -101,3 +101,41 @@ def test_signature_helpers():
     assert validate_webhook_url("https://example.org/h") is None
     for bad in ("ftp://x/y", "example.org/h", "http://", 5, ""):
         assert validate_webhook_url(bad), bad
+
+
+def test_private_address_policy_helpers():
+    from mitraseti_server.webhooks import private_address_reason
+    for url in ("http://127.0.0.1:9/h", "http://10.1.2.3/h", "http://192.168.0.7/h",
+                "http://169.254.169.254/latest/meta-data", "http://[::1]/h",
+                "http://0.0.0.0/h", "http://localhost/h"):
+        assert "non-public" in (private_address_reason(url) or ""), url
+    assert private_address_reason("http://8.8.8.8/h") is None       # a literal: no DNS
+    assert "does not resolve" in private_address_reason("http://no-such-host.invalid/h")
+
+
+def test_refusing_private_targets_at_submit_and_delivery(start_server, tmp_path):
+    import asyncio
+
+    from mitraseti_server.auth import create_api_key
+    from mitraseti_server.webhooks import WebhookSender
+
+    server = start_server(webhook_allow_private=False)
+    store = server.services.store
+    user = store.create_user("ivo", "institution")
+    key = create_api_key(store, user.user_id, "test").api_key
+    r = requests.post(server.url + "/analyze", headers={"x-api-key": key}, timeout=30,
+                      json={"file_key": f"uploads/{user.user_id}/u/obs.fil",
+                            "webhook_url": "http://127.0.0.1:9/hook"})
+    assert r.status_code == 400, r.text
+    assert r.json()["field"] == "webhook_url" and "non-public" in r.json()["error"]
+    # a receiver on loopback never gets a call from a sender that refuses private targets
+    receiver = Receiver(b"s" * 32)
+    try:
+        sender = WebhookSender(b"s" * 32, attempts=1, allow_private=False)
+        assert asyncio.run(sender.deliver(receiver.url, b"{}", "complete")) is False
+        assert receiver.calls == [] and sender.failed == 1
+        open_sender = WebhookSender(b"s" * 32, attempts=1)
+        assert asyncio.run(open_sender.deliver(receiver.url, b"{}", "complete")) is True
+        assert len(receiver.calls) == 1
+    finally:
+        receiver.close()
