@@ -7,6 +7,7 @@ so jobs submitted either way appear in both.
 """
 from __future__ import annotations
 
+import atexit
 import os
 from pathlib import Path
 
@@ -44,9 +45,17 @@ def build(serverapp, data_dir: str | None = None):
     return config, services, rules
 
 
+def _stop_at_exit(stop, services, callbacks) -> None:
+    """Best effort at interpreter exit: the loop may be gone already."""
+    try:
+        stop(services, callbacks)
+    except Exception:  # noqa: BLE001 - nothing left to report to
+        pass
+
+
 def mount(serverapp) -> None:
     """Add the API and landing page to ``serverapp.web_app`` and start the job executor."""
-    from mitraseti_server.app import start_background
+    from mitraseti_server.app import start_background, stop_background
 
     config, services, rules = build(serverapp)
     page = url_path_join(serverapp.base_url, PAGE_PATH)
@@ -68,7 +77,11 @@ def mount(serverapp) -> None:
         config.base_url = public_origin(serverapp)
         if hasattr(services.blobs, "base_url"):
             services.blobs.base_url = config.public_url
-        serverapp.web_app.settings["mitraseti_background"] = start_background(services)
+        callbacks = start_background(services)
+        serverapp.web_app.settings["mitraseti_background"] = callbacks
+        # a plain server extension gets no shutdown hook: stop at interpreter exit, so
+        # running jobs are re-queued cleanly instead of being found orphaned next start
+        atexit.register(_stop_at_exit, stop_background, services, callbacks)
 
     IOLoop.current().add_callback(start)
     serverapp.log.info("MitraSETI API mounted at %s (data dir %s)", config.api_prefix,
