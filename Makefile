@@ -8,7 +8,9 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install browser clean
+TURBO  := benchmarks/.turboseti-venv
+
+.PHONY: run test install browser turboseti clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,11 +27,20 @@ browser:
 	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) >/dev/null; \
 	  else echo "chromium missing: browser tests will be skipped (install Debian's chromium)"; fi; }
 
-test: install browser
+# turboSETI 2.3.2 in its own environment (it needs numpy < 2): the .dat reader test and
+# benchmarks/compare_turboseti.py use it. Best effort: without it that one test is skipped.
+$(TURBO)/.installed:
+	@{ test -x $(TURBO)/bin/python || $(PYTHON) -m venv $(TURBO); } && \
+	  $(TURBO)/bin/python -m pip install -q 'numpy<2' turbo-seti==2.3.2 >/dev/null 2>&1 && \
+	  touch $@ || echo "turboSETI could not be installed: its .dat reader test will be skipped"
+
+turboseti: $(TURBO)/.installed
+
+test: install browser turboseti
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 run: install
 	$(BIN)/mitraseti serve --host $(HOST) --port $(PORT)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(TURBO) build *.egg-info
