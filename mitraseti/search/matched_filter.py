@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from .taylor import serial_twin
+from .taylor import _add_into, _add_into_strided, serial_twin
 
 # boxcar widths, about sqrt(2) apart: a smear s is always within 1.22x of one of them
 SMEAR_WIDTHS = (2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
@@ -49,13 +49,6 @@ WIDE_SMEAR = 0.46  # wide bands search drifts up to this many widths per spectru
 
 
 @njit(cache=True)
-def _accumulate(dst, src, n):
-    """dst[:n] += src[:n] (separate function: vectorised by LLVM)."""
-    for i in range(n):
-        dst[i] += src[i]
-
-
-@njit(cache=True)
 def _pair_sums(dst, src, n):
     """dst[i] = src[2i] + src[2i + 1] for i < n."""
     for i in range(n):
@@ -63,21 +56,21 @@ def _pair_sums(dst, src, n):
 
 
 @njit(cache=True)
-def _accumulate_strided(dst, src, stride, n):
-    """dst[i] += src[stride * i] for i < n."""
-    for i in range(n):
-        dst[i] += src[stride * i]
-
-
-def _boxcar_py(data, width, hop, out):
-    """Decimate each row by g = gcd(width, hop) (a power of two) with pair sums, then add
-    width / g decimated channels every hop / g (vectorised passes)."""
-    n_out = out.shape[1]
+def boxcar_split(width, hop):
+    """(g, per, stride) of a boxcar of ``width`` channels every ``hop`` (a power of two):
+    g = the largest power of two <= hop dividing width; the boxcar is ``per`` = width / g
+    adjacent channels of the block pair-summed log2(g) times, every ``stride`` = hop / g."""
     g = 1
     while g < hop and width % (2 * g) == 0:
         g *= 2
-    per = width // g
-    stride = hop // g
+    return g, width // g, hop // g
+
+
+def _boxcar_py(data, width, hop, out):
+    """Decimate each row by g (``boxcar_split``) with pair sums, then add ``per``
+    decimated channels every ``stride`` (vectorised passes)."""
+    n_out = out.shape[1]
+    g, per, stride = boxcar_split(width, hop)
     for t in prange(data.shape[0]):
         cur = data[t]
         n = cur.shape[0]
@@ -92,9 +85,9 @@ def _boxcar_py(data, width, hop, out):
         dst[:] = 0.0
         for u in range(per):
             if stride == 1:
-                _accumulate(dst, cur[u:], n_out)
+                _add_into(dst, cur[u:], n_out)
             else:
-                _accumulate_strided(dst, cur[u:], stride, n_out)
+                _add_into_strided(dst, cur[u:], stride, n_out)
 
 
 _boxcar = njit(cache=True, parallel=True)(_boxcar_py)

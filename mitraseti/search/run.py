@@ -29,11 +29,12 @@ import numpy as np
 from ..io.header import ObservationHeader
 from .drift_grid import DriftGrid, next_pow2
 from .filtering import dc_blanked, estimate_bandwidth, is_artifact, merge_hits
-from .refine import refine_hits
 from .hit import DEDOPPLER, MATCHED_FILTER, Hit
 from .hitsearch import top_hits
-from .matched_filter import FULL_RES_SMEAR, FUSED_SMEAR, boxcar, pair_sums, max_smear_channels, smear_bands, wide_bands
+from .matched_filter import (FULL_RES_SMEAR, FUSED_SMEAR, boxcar, boxcar_split,
+                             max_smear_channels, pair_sums, smear_bands, wide_bands)
 from .params import ParameterError, SearchParams
+from .refine import refine_hits
 from .snr import spectrum_stats, to_snr
 from .taylor import _max_over_drift, workspace
 
@@ -172,11 +173,9 @@ class StageViews:
 
     def source(self, stage: Stage) -> tuple[np.ndarray, int, int]:
         """(source rows, per, stride) of the view searched by ``stage``."""
-        g, lv = 1, 0
-        while g < stage.hop and stage.width % (2 * g) == 0:
-            g, lv = 2 * g, lv + 1
-        rows = self.level(lv)[stage.t0:stage.t0 + stage.n_rows]
-        return rows, stage.width // g, stage.hop // g
+        g, per, stride = boxcar_split(stage.width, stage.hop)
+        rows = self.level(int(g).bit_length() - 1)[stage.t0:stage.t0 + stage.n_rows]
+        return rows, int(per), int(stride)
 
     def spectrum(self, stage: Stage) -> np.ndarray:
         key = self.key(stage)
@@ -305,12 +304,12 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
     with dc_blanked(block, params.blank_dc):
         views = StageViews(block)
         groups = _group_stages(plan_stages(n_rows, nfpc, header, params), n_rows)
-        # stages sharing a view run back to back (its statistics are computed once)
+        # stages sharing a view run back to back (grouped by view, first-seen order)
         order = {}
         for stage, _ in groups:
             order.setdefault(StageViews.key(stage), len(order))
         groups.sort(key=lambda g: order[StageViews.key(g[0])])
-        for i, (stage, fused) in enumerate(groups):
+        for stage, fused in groups:
             t = time.perf_counter()
             results = run_stage(block, stage, header, params, coarse_channel,
                                 channel_offset, fused, views)

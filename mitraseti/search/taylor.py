@@ -60,22 +60,33 @@ def _add_rows(out, top, bot, n):
 
 
 @njit(cache=True)
+def _tree_stage(src, dst, m, width, keep_tails):
+    """One Taylor stage: merge each group of m rows of ``src`` into 2m rows of ``dst``.
+
+    Row g + j of the result holds drift j of the group starting at row g: top drift
+    j // 2 plus bottom drift j // 2 shifted by ceil(j / 2). ``keep_tails``: copy the last
+    ceil(j / 2) channels, which have no shifted partner, from the top row (exact sums for
+    every channel); without it they keep stale values (callers that never read them)."""
+    for g in range(0, src.shape[0], 2 * m):
+        for j in range(2 * m):
+            jj = j >> 1
+            s = j - jj
+            n = width - s
+            _add_rows(dst[g + j], src[g + jj], src[g + m + jj, s:], n)
+            if keep_tails:
+                dst[g + j, n:] = src[g + jj, n:]
+
+
+@njit(cache=True)
 def _tree_stages(src, dst, width):
     """Run all Taylor stages on ``src`` rows (power-of-two count); returns the result buffer.
 
     After the stage merging groups of m rows into 2m, row g + j holds drift j of the group
     starting at row g: top drift j // 2 plus bottom drift j // 2 shifted by ceil(j / 2).
     """
-    n_tree = src.shape[0]
     m = 1
-    while m < n_tree:
-        for g in range(0, n_tree, 2 * m):
-            for j in range(2 * m):
-                jj = j >> 1
-                s = j - jj
-                n = width - s
-                _add_rows(dst[g + j], src[g + jj], src[g + m + jj, s:], n)
-                dst[g + j, n:] = src[g + jj, n:]
+    while m < src.shape[0]:
+        _tree_stage(src, dst, m, width, True)
         src, dst = dst, src
         m *= 2
     return src
@@ -106,6 +117,14 @@ def _add_into(dst, src, n):
     """dst[:n] += src[:n]."""
     for i in range(n):
         dst[i] += src[i]
+
+
+@njit(cache=True)
+def _add_into_strided(dst, src, stride, n):
+    """dst[i] += src[stride * i] for i < n (unsigned index: no wrap-around check, so LLVM
+    vectorises the loop)."""
+    for i in range(n):
+        dst[i] += src[np.uint64(i * stride)]
 
 
 @njit(cache=True)
@@ -143,9 +162,7 @@ def _view_segment(seg, srow, i0, nv, per, stride):
         for x in range(nv):  # unsigned indices: no wrap-around checks, vectorised
             seg[x] = srow[np.uint64(base + x * stride)]
         for u in range(1, per):
-            sub = srow[base + u:]
-            for x in range(nv):
-                seg[x] += sub[np.uint64(x * stride)]
+            _add_into_strided(seg, srow[base + u:], stride, nv)
 
 
 @njit(cache=True)
@@ -280,11 +297,7 @@ def _chunk_max(data, n_rows, n_tree, k_min, k_max, last_off, chunk, direction,
         dst = bufb
         m = 2
         while m < half:
-            for g in range(0, n_tree, 2 * m):
-                for j in range(2 * m):
-                    jj = j >> 1
-                    sh = j - jj
-                    _add_rows(dst[g + j], src[g + jj], src[g + m + jj, sh:], width - sh)
+            _tree_stage(src, dst, m, width, False)
             src, dst = dst, src
             m *= 2
         # last stage fused with the maximum over drift
