@@ -93,7 +93,7 @@ class AnalyzeHandler(JobsBaseHandler):
                 return self.send_error_json(
                     403, "Webhooks require the Institution tier or above",
                     tier=user.tier, field="webhook_url")
-            if not getattr(self.services.config, "webhook_allow_private", True):
+            if not self.services.config.webhook_allow_private:
                 reason = await IOLoop.current().run_in_executor(
                     None, private_address_reason, webhook_url)
                 if reason:

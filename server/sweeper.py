@@ -6,13 +6,15 @@
 - Retention (``Sweeper.sweep_once``, run periodically by the app): finished jobs older than
   the tier's ``retention_days`` lose their blobs, and then their rows; uploaded
   observations completed longer ago than the same limit are deleted too
-  (``expire_uploads``), except while a queued or running job still reads them. Objects are deleted
-  BEFORE rows, so a crash in between leaves a row pointing at nothing (swept again next
-  time), never an orphaned object nobody can find.
+  (``expire_uploads``), except while a queued or running job still reads them. Objects
+  are deleted BEFORE rows, so a crash in between leaves a row pointing at nothing (swept
+  again next time), never an orphaned object nobody can find.
 """
 from __future__ import annotations
 
 import logging
+
+from . import job_store as js
 
 log = logging.getLogger("mitraseti_server.sweeper")
 DAY_S = 86400
@@ -67,7 +69,7 @@ def expire_uploads(services, now: float) -> int:
     rows = services.store.completed_uploads_before(now - shortest * DAY_S)
     if not rows:
         return 0
-    busy = {j.file_key for j in _job_store(services).with_status("submitted", "processing")}
+    busy = {j.file_key for j in _job_store(services).with_status(js.SUBMITTED, js.PROCESSING)}
     deleted = 0
     for row in rows:
         limits = tier_limits_for_user(services, row["user_id"])

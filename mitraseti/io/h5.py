@@ -34,6 +34,10 @@ _DIMENSION_LABELS = ["time", "feed_id", "frequency"]
 MAX_CHUNK_BYTES = 1 << 20   # ~1 MiB chunks: good bitshuffle ratio, bounded read cost
 
 
+# what h5py raises on corrupted object headers, B-trees, heaps or attribute messages
+H5PY_ERRORS = (OSError, RuntimeError, KeyError, TypeError, ValueError)
+
+
 def _plain(value: Any) -> Any:
     """numpy / bytes attribute value -> plain Python (str, int, float, list)."""
     if isinstance(value, bytes):
@@ -91,14 +95,13 @@ class H5Reader:
         except OSError as exc:
             raise ObservationFormatError(self.path, f"not a readable HDF5 file ({exc})") from exc
         try:
-            self._open(if_index)
-        except ObservationFormatError:
-            self._file.close()
-            raise
-        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as exc:
-            # h5py reports corrupted object headers, B-trees or heaps with these types
-            self._file.close()
-            raise ObservationFormatError(self.path, f"corrupted HDF5 structure ({exc})") from exc
+            try:
+                self._open(if_index)
+            except ObservationFormatError:
+                raise
+            except H5PY_ERRORS as exc:
+                raise ObservationFormatError(
+                    self.path, f"corrupted HDF5 structure ({exc})") from exc
         except BaseException:
             self._file.close()
             raise
@@ -127,7 +130,7 @@ class H5Reader:
     def _build_header(self, data: h5py.Dataset) -> ObservationHeader:
         try:
             attrs = {k: _plain(data.attrs[k]) for k in data.attrs.keys()}
-        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as exc:
+        except H5PY_ERRORS as exc:
             raise ObservationFormatError(self.path, f"unreadable 'data' attributes ({exc})") \
                 from exc
         n_spectra, nifs, nchans = (int(n) for n in data.shape)

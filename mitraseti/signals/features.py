@@ -20,9 +20,10 @@ strong_fraction, top2_fraction              fraction of (binned) spectra above 5
 pixel_fraction                              brightest pixel / path sum (S/N from one pixel)
 kurtosis_t, snr_per_spectrum, snr_stamp     time-profile kurtosis; mean and total S/N
 snr_log10, edge_dist_ch                     log10 hit S/N; distance of the path to the edge,
-                                            clipped at EDGE_CLIP channels (farther is all the
-                                            same, whatever the block size; the DC bin is a rule in classify.py, not a
-                                            feature: a block need not be a coarse channel)
+                                            clipped at EDGE_CLIP channels (farther is all
+                                            the same, whatever the block size; the DC bin
+                                            is a rule in classify.py, not a feature: a
+                                            block need not be a coarse channel)
 frac_outside                                fraction of the path that leaves the data block
 """
 from __future__ import annotations
