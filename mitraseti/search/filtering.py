@@ -49,7 +49,7 @@ def dc_blanked(data: np.ndarray, enabled: bool = True):
         data[:, mid] = saved
 
 
-def _path(hit: Hit, header: ObservationHeader) -> tuple[float, float, int, int]:
+def hit_path(hit: Hit, header: ObservationHeader) -> tuple[float, float, int, int]:
     """(file channel at t=0, channels per spectrum, first spectrum, last spectrum)."""
     c0 = (hit.frequency_hz / 1e6 - header.fch1) / header.foff
     slope = hit.drift_rate * header.tsamp / (header.foff * 1e6)
@@ -61,7 +61,7 @@ def _path(hit: Hit, header: ObservationHeader) -> tuple[float, float, int, int]:
 def is_artifact(hit: Hit, header: ObservationHeader, nfpc: int, channel_offset: int,
                 blank_dc: bool) -> bool:
     """DC-bin or band-edge artifact of the coarse channel starting at ``channel_offset``."""
-    c0, slope, first, last = _path(hit, header)
+    c0, slope, first, last = hit_path(hit, header)
     a = c0 + slope * first - channel_offset
     b = c0 + slope * last - channel_offset
     lo, hi = min(a, b), max(a, b)
@@ -100,7 +100,7 @@ def merge_hits(raw: list[Hit], header: ObservationHeader, grid_slopes: dict,
     tol = np.empty(n); dslope = np.empty(n)
     snr = np.array([h.snr for h in order])
     for i, h in enumerate(order):
-        c0[i], slope[i], first[i], last[i] = _path(h, header)
+        c0[i], slope[i], first[i], last[i] = hit_path(h, header)
         tol[i] = 1.5 + 0.5 * max(h.boxcar_width, abs(slope[i]))
         dslope[i] = 0.5 * grid_slopes.get((h.boxcar_width, h.spectrum_count), 0.0)
     kept: list[int] = []
@@ -135,7 +135,7 @@ def estimate_bandwidth(hit: Hit, data: np.ndarray, header: ObservationHeader,
     """Occupied width (Hz) of the de-drifted signal: contiguous channels around the path
     whose time-summed power above the median is >= half the peak, times df (>= df)."""
     df = header.df_hz
-    c0, slope, first, last = _path(hit, header)
+    c0, slope, first, last = hit_path(hit, header)
     n_rows, n_chan = data.shape
     last = min(last, n_rows - 1)
     if last < first:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .filtering import hit_path
 from .hit import MATCHED_FILTER, Hit
 
 
@@ -45,16 +46,13 @@ def refine_hits(hits: list[Hit], block: np.ndarray, header, channel_offset: int 
     n_rows, n_chan = block.shape
     foff_hz = header.foff * 1e6
     for h in todo:
-        t0 = int(h.spectrum_start)
-        n = int(h.spectrum_count) or n_rows
-        rows = np.arange(t0, min(t0 + n, n_rows))
+        c_t0, slope0, t0, last = hit_path(h, header)           # file channel at t = 0
+        rows = np.arange(t0, min(last + 1, n_rows))
         if rows.size < 2:
             continue
         width = int(h.boxcar_width)
         radius = max(2, width // 2)
-        slope0 = h.drift_rate * header.dt_s / foff_hz          # channels per spectrum
-        c_t0 = (h.frequency_hz / 1e6 - header.fch1) / header.foff - channel_offset
-        start0 = c_t0 + slope0 * t0                            # local channel at row t0
+        start0 = c_t0 - channel_offset + slope0 * t0           # local channel at row t0
         step = 1.0 / (rows.size - 1)
         span = rows[-1] - rows[0]
         # channels any candidate path can touch: both ends, widened by slope, start and width
