@@ -275,10 +275,16 @@ def _group_stages(stages: list[Stage], n_rows: int) -> list[tuple[Stage, list[St
 
 def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
                           params: SearchParams | None = None, coarse_channel: int = 0,
-                          channel_offset: int = 0, timings: dict | None = None
+                          channel_offset: int = 0, timings: dict | None = None,
+                          coarse_start: int | None = None, coarse_nfpc: int | None = None
                           ) -> tuple[list[Hit], list[Hit]]:
-    """Both detectors on one ``(n_spectra, nfpc)`` block whose first column is file
+    """Both detectors on one ``(n_spectra, n_channels)`` block whose first column is file
     channel ``channel_offset``. Returns ``(raw_hits, filtered_hits)``.
+
+    The block is normally one whole coarse channel. When it is a sub-block (a window of a
+    coarse channel too large for memory), ``coarse_start`` (file channel where the coarse
+    channel begins) and ``coarse_nfpc`` (its width) locate the DC bin and the band edges;
+    they default to ``channel_offset`` and the block width.
 
     ``timings`` (optional dict) accumulates seconds under ``dedoppler_s`` (the tree pass,
     including the full-resolution boxcars fused into it), ``matched_filter_s`` (decimated
@@ -298,6 +304,8 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
                     and arr.flags.writeable) else np.array(arr, dtype=np.float32, order="C")
     timings = timings if timings is not None else {}
     n_rows, nfpc = block.shape
+    coarse_start = channel_offset if coarse_start is None else int(coarse_start)
+    coarse_nfpc = nfpc if coarse_nfpc is None else int(coarse_nfpc)
     raw: list[Hit] = []
     pinned: list[bool] = []
     slopes: dict = {}
@@ -322,7 +330,8 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
                 raw.extend(hits)
                 pinned.extend(pins)
         t = time.perf_counter()
-        keep = [not is_artifact(h, header, nfpc, channel_offset, params.blank_dc) for h in raw]
+        keep = [not is_artifact(h, header, coarse_nfpc, coarse_start, params.blank_dc)
+                for h in raw]
         filtered = merge_hits([h for h, ok in zip(raw, keep) if ok], header, slopes,
                               [p for p, ok in zip(pinned, keep) if ok])
         refine_hits(filtered, block, header, channel_offset)
