@@ -5,14 +5,20 @@
     run_cadence([ON1, OFF1, ON2, OFF2, ON3, OFF3], out_dir=None, filter_level=3)
     load_model(path=None), ModelLoadError, compute_features, stamps, FEATURE_NAMES
 """
-from .cadence import CadenceError, CadenceEvent, CadenceResult, run_cadence
-from .classify import classify_hits
-from .features import FEATURE_NAMES, compute_features, stamps
-from .interest import interestingness, top_candidates
-from .model import ModelLoadError
-from .model import load as load_model
-from .rfi import RfiBand, RfiBandError, RfiBands
-from .taxonomy import CANDIDATE_LABELS, LABELS, MORPHOLOGIES, SignalClass
+from importlib import import_module
+
+# Public name -> submodule. Imported on first use (PEP 562) so that importing a light
+# submodule such as ``mitraseti.signals.commands`` (the CLI parsers) does not pull in numba
+# and scikit-learn.
+_EXPORTS = {
+    "CadenceError": "cadence", "CadenceEvent": "cadence", "CadenceResult": "cadence",
+    "run_cadence": "cadence", "classify_hits": "classify", "FEATURE_NAMES": "features",
+    "compute_features": "features", "stamps": "features", "interestingness": "interest",
+    "top_candidates": "interest", "ModelLoadError": "model", "RfiBand": "rfi",
+    "RfiBandError": "rfi", "RfiBands": "rfi", "CANDIDATE_LABELS": "taxonomy",
+    "LABELS": "taxonomy", "MORPHOLOGIES": "taxonomy", "SignalClass": "taxonomy",
+}
+_RENAMED = {"load_model": ("model", "load")}
 
 __all__ = [
     "SignalClass", "LABELS", "MORPHOLOGIES", "CANDIDATE_LABELS", "classify_hits",
@@ -20,3 +26,19 @@ __all__ = [
     "RfiBand", "RfiBandError", "run_cadence", "CadenceResult", "CadenceEvent",
     "CadenceError", "load_model", "ModelLoadError",
 ]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif name in _RENAMED:
+        module, attr = _RENAMED[name]
+        value = getattr(import_module(f".{module}", __name__), attr)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -13,8 +13,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..search.params import SearchParams
-
+# Heavy imports (numpy, numba, scikit-learn) stay inside the command functions so that
+# registering the parsers, and so `mitraseti --help`, stays fast.
 MACRO_F1_TARGETS = {"standard": 0.95, "held_out": 0.90}   # long_held_out: reported only
 
 
@@ -89,6 +89,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_cadence(args) -> int:
+    from ..search.params import SearchParams
     from .cadence import CadenceError, run_cadence
     try:
         params = SearchParams(max_drift=args.max_drift, min_drift=args.min_drift,
