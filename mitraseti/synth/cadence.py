@@ -69,13 +69,15 @@ def make_cadence(signals: Sequence[Signal] = (), presence: Iterable[Any] | None 
     presence: one entry per signal: "on" (default), "off", "all", "first_on", or an
       iterable of file indices. gap_s: slew gap between files (s). seed: one seed for the
       whole cadence (each file gets its own child stream). obs_kwargs: make_observation
-      arguments shared by every file (n_chans, df_hz, dt_s, fch1_mhz, noise, ...).
+      arguments shared by every file (n_chans, df_hz, dt_s, fch1_mhz, noise, impairments,
+      ...); with ``impairments`` every file has the same receiver and interferers (their
+      on/off patterns are drawn per file).
     """
     presence = ["on"] * len(signals) if presence is None else list(presence)
     if len(presence) != len(signals):
         raise ValueError(f"presence: expected {len(signals)} entries (one per signal), got {len(presence)}")
     on = tuple(range(0, n_files, 2))
-    grid = make_header(**{k: v for k, v in obs_kwargs.items() if k not in ("noise",)})
+    grid = make_header(**{k: v for k, v in obs_kwargs.items() if k not in ("noise", "impairments")})
     step = grid.obs_length_s + float(gap_s)
     child_seeds = np.random.SeedSequence(seed).spawn(n_files)
     files = [_files_for(p, n_files, on) for p in presence]

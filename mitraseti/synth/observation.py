@@ -15,6 +15,13 @@ S/N convention (what ``snr`` means everywhere in this package, turboSETI-like):
 
 ``level`` (when given) is the signal's power per spectrum summed over all channels, in
 data units, at full envelope; the truth then reports the snr that level produces.
+
+With ``impairments`` (:mod:`mitraseti.synth.impairments`) the receiver gain G(f) multiplies
+noise and signal alike, so ``snr`` is the S/N against the LOCAL noise where the signal
+sits (a tone at a bandpass edge of gain 1/3 has 1/3 of the power over 1/3 of the noise
+std: the same S/N). ``level`` stays the power before the gain (the data hold
+``level * local_gain``). Noise-like broadband RFI under a signal raises the local noise by
+``local_noise_factor``; the S/N a search can reach there is ``snr / local_noise_factor``.
 """
 from __future__ import annotations
 
@@ -26,6 +33,7 @@ import numpy as np
 
 from mitraseti.io.header import ObservationHeader
 
+from .impairments import ImpairmentRecord, Impairments
 from .noise import NoiseModel
 from .profiles import render_track
 from .signals import Signal, spectrum_times
@@ -47,7 +55,9 @@ class InjectedSignal:
     and per-spectrum smear), Hz. channel: fractional file channel of the centre in the
     first spectrum; channel_index: that channel rounded. track_channels: the fractional
     centre channel in every spectrum. index: position in the ``signals`` list given.
-    params: kind-specific parameters (SI units).
+    params: kind-specific parameters (SI units). local_gain: mean receiver gain along
+    the track (1 without impairments). local_noise_factor: mean noise std along the track
+    relative to ``NoiseModel.pixel_std`` before the gain (> 1 under broadband RFI).
     """
 
     label: str
@@ -64,6 +74,8 @@ class InjectedSignal:
     track_channels: list[float]
     index: int = 0
     params: dict[str, Any] = field(default_factory=dict)
+    local_gain: float = 1.0
+    local_noise_factor: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,13 +84,17 @@ class InjectedSignal:
 @dataclass
 class SyntheticObservation:
     """A generated observation: ``header``, ``data`` float32 (n_spectra, nchans) in file
-    channel order, and ``truth`` (one :class:`InjectedSignal` per injected signal)."""
+    channel order, and ``truth`` (one :class:`InjectedSignal` per injected signal).
+    ``impairments``: the dirty-receiver model used (or None); ``impairment_truth``: what it
+    did (gain per channel, DC channels, RFI extents, quantisation), an ImpairmentRecord."""
 
     header: ObservationHeader
     data: np.ndarray
     truth: list[InjectedSignal]
     noise: NoiseModel
     seed: Any = None
+    impairments: Impairments | None = None
+    impairment_truth: ImpairmentRecord | None = None
 
     @property
     def frequencies_hz(self) -> np.ndarray:
@@ -176,20 +192,28 @@ def make_observation(n_spectra: int = 16, n_chans: int = 1024, df_hz: float = VO
                      noise: NoiseModel | None = None, signals: Sequence[Signal] = (),
                      seed: int | np.random.Generator | None = 0, n_coarse_chan: int = 1,
                      time_offset_s: float = 0.0, allow_outside: bool = False,
+                     impairments: Impairments | None = None,
                      **header_fields: Any) -> SyntheticObservation:
     """Generate one observation with noise and injected signals.
 
     Same arguments and same seed give byte-identical data. ``noise`` defaults to
     ``NoiseModel()`` (chi2, 16 dof, mean 1). ``time_offset_s``: seconds between the signals'
     epoch and this file's first spectrum (used by :func:`make_cadence`). allow_outside:
-    accept signals whose track misses the band (see :func:`render_signal`). Other arguments:
-    see :func:`make_header`. Returns a :class:`SyntheticObservation`.
+    accept signals whose track misses the band (see :func:`render_signal`).
+    impairments: a dirty receiver (bandpass, DC spikes, broadband RFI, quantisation; see
+    :mod:`mitraseti.synth.impairments`); the noise draw and the signals are the same as
+    without it for the same seed, and every truth ``snr`` stays the S/N against the local
+    noise (module docstring). Other arguments: see :func:`make_header`.
+    Returns a :class:`SyntheticObservation`.
     """
     header = make_header(n_spectra, n_chans, df_hz, dt_s, fch1_mhz, foff_sign, tstart,
                          source_name, n_coarse_chan, **header_fields)
     noise = NoiseModel() if noise is None else noise
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     data = noise.draw(n_spectra, n_chans, rng)
+    rfi_records, noise_factor = [], None
+    if impairments is not None:
+        rfi_records, noise_factor = impairments.add_rfi(data, header, noise, rng, time_offset_s)
     truth = []
     for index, signal in enumerate(signals):
         rows, cols, vals, record = render_signal(signal, header, noise.pixel_std, time_offset_s,
@@ -197,5 +221,22 @@ def make_observation(n_spectra: int = 16, n_chans: int = 1024, df_hz: float = VO
         np.add.at(data, (rows, cols), vals.astype(np.float32))
         truth.append(record)
     noise.apply_instrument(data, header.nfpc, rng)
+    record = None
+    if impairments is not None:
+        header, gain, dc, q_scale, q_offset = impairments.apply_receiver(data, header, noise, rng)
+        record = ImpairmentRecord(gain=gain, dc_channels=dc, rfi=rfi_records,
+                                  quant_scale=q_scale, quant_offset=q_offset)
+        for signal_truth in truth:
+            _set_local_factors(signal_truth, gain, noise_factor)
     return SyntheticObservation(header=header, data=data, truth=truth, noise=noise,
-                                seed=None if isinstance(seed, np.random.Generator) else seed)
+                                seed=None if isinstance(seed, np.random.Generator) else seed,
+                                impairments=impairments, impairment_truth=record)
+
+
+def _set_local_factors(truth: InjectedSignal, gain: np.ndarray, noise_factor: np.ndarray) -> None:
+    """Mean gain and RFI noise factor over the in-band channels of the signal's track."""
+    path = np.floor(np.asarray(truth.track_channels) + 0.5).astype(np.int64)
+    path = path[(path >= 0) & (path < gain.size)]
+    if path.size:
+        truth.local_gain = float(np.mean(gain[path]))
+        truth.local_noise_factor = float(np.mean(noise_factor[path]))

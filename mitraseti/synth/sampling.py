@@ -203,14 +203,22 @@ def make_labelled_observation(label: str, seed: int = 0, noise=None, snr_range=(
     """One observation holding one random signal of ``label``: a training example.
 
     preset: a key of PRESETS (or None for make_observation's defaults); overrides: any
-    make_observation argument (n_chans=256, n_spectra=32, ...). Deterministic in ``seed``.
+    make_observation argument (n_chans=256, n_spectra=32, ...); ``impairments="random"``
+    draws a dirty receiver with :meth:`Impairments.random`. Deterministic in ``seed``.
     """
     from .observation import make_header, make_observation
     from .presets import PRESETS
 
     kwargs = PRESETS[preset].kwargs(**overrides) if preset else dict(overrides)
+    impairments = kwargs.pop("impairments", None)
     rng = np.random.default_rng(seed)
-    signal = random_signal(label, rng, make_header(**kwargs), snr_range, max_drift)
-    obs = make_observation(noise=noise, signals=[signal], seed=rng, **kwargs)
+    header = make_header(**kwargs)
+    signal = random_signal(label, rng, header, snr_range, max_drift)
+    if isinstance(impairments, str):
+        if impairments != "random":
+            raise ValueError(f"impairments: expected an Impairments, None or 'random', got {impairments!r}")
+        from .impairments import Impairments
+        impairments = Impairments.random(rng, header)
+    obs = make_observation(noise=noise, signals=[signal], seed=rng, impairments=impairments, **kwargs)
     obs.seed = seed
     return obs
