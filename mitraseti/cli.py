@@ -1,23 +1,41 @@
 """The ``mitraseti`` command.
 
-    mitraseti analyze PATH [--out DIR] [--max-drift 4] [--snr 10] [--min-drift 0]
-                           [--n-coarse-chan N] [--source-name S] [--notebook [--kernel K]]
+    mitraseti [-v | -vv | --log-level LEVEL] COMMAND ...
+    mitraseti analyze PATH... [--out DIR] [--jobs N] [--max-drift 4] [--snr 10]
+                      [--min-drift 0] [--n-coarse-chan N] [--source-name S]
+                      [--notebook [--kernel K]]
     mitraseti demo [--out DIR]
 
-Exit status: 0 on success, 2 with a one-line ``mitraseti: error: ...`` message for bad
-input (missing or malformed file) or parameters, 1 when the pipeline itself fails.
+``analyze`` with one file writes its exports into ``--out`` (default ``./<stem>_results``).
+Several paths, a folder (every .fil/.h5/.hdf5 inside) or a quoted glob make a batch
+(:mod:`mitraseti.batch`): ``<out>/<stem>_results/`` per file, ``<out>/hits_all.csv``, and
+``--jobs N`` files analysed at a time in separate processes.
 
-More subcommands come from other packages: ``mitraseti.signals.commands.register`` (train,
-evaluate, cadence) when importable, and every ``register(subparsers)`` function published in
-the ``mitraseti.cli`` entry-point group (the server's ``serve`` and ``admin``). A registered
-parser sets ``func`` in its defaults: ``func(args) -> int | None`` (None means 0).
+Exit status: 0 on success; 2 with a one-line ``mitraseti: error: ...`` message for bad input
+(missing or malformed file) or parameters; 1 when the pipeline itself fails, or with a
+one-line message when a command cannot run because an import it needs fails (a broken or
+missing optional dependency: the message names the module and the exception). A batch exits
+2 if any file had bad input, else 1 if any file failed, else 0.
+
+Logging goes to stderr: ``-v`` INFO, ``-vv`` DEBUG, or ``--log-level LEVEL`` (wins over
+``-v``), before or after the command name. The default is WARNING, or the command's own
+``default_log_level`` (``serve``: INFO). DEBUG applies to MitraSETI's loggers only; other
+libraries stay at INFO or above (numba's DEBUG output is enormous).
+
+More subcommands come from ``mitraseti.signals.commands.register`` (train, evaluate,
+cadence) and from every ``register(subparsers)`` function published in the ``mitraseti.cli``
+entry-point group (the server's ``serve`` and ``admin``). Those modules must import cheaply
+(no numpy, numba, scikit-learn or tornado at module level) so that ``--help`` stays fast. A
+registered parser sets ``func(args) -> int | None`` (None means 0) in its defaults, and may
+set ``default_log_level`` (a level name) and ``input_errors`` (exception types reported as
+bad input, exit 2). A plugin that fails to load still appears, as a command that explains.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from importlib.metadata import entry_points
+from importlib import import_module
 from pathlib import Path
 
 from mitraseti import __version__
@@ -27,10 +45,18 @@ PROG = "mitraseti"
 # overall progress bar span of each stage (dedoppler and classify interleave per channel)
 STAGE_SPAN = {"ingest": (0.0, 0.02), "dedoppler": (0.02, 0.9), "classify": (0.02, 0.9),
               "export": (0.9, 1.0)}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+OWN_LOGGERS = ("mitraseti", "mitraseti_server")
+SIGNALS_COMMANDS = ("train", "evaluate", "cadence")
 
 
 class CliError(Exception):
     """Bad input or parameters: reported on one line, exit status 2."""
+
+
+class CommandUnavailable(Exception):
+    """A command whose code cannot be loaded: reported on one line, exit status 1."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -40,38 +66,104 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{PROG}: error: {' '.join(message.split())}\n")
 
 
-def _input_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean "bad input or parameters" (exit 2)."""
-    from mitraseti.search.params import ParameterError
+class CommandParser(OneLineParser):
+    """A subcommand's parser: also accepts ``-v`` / ``--log-level`` after the command name
+    (an option of the same name added by the command itself takes precedence)."""
 
-    errors: list[type[BaseException]] = [ParameterError, FileNotFoundError,
-                                         IsADirectoryError, PermissionError, CliError]
-    try:
-        from mitraseti.io import ObservationFormatError
-        errors.append(ObservationFormatError)
-    except ImportError:
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("conflict_handler", "resolve")
+        super().__init__(*args, **kwargs)
+        add_logging_options(self, dest_prefix="sub_", default=argparse.SUPPRESS)
+
+
+def _input_errors(args=None) -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "bad input or parameters" (exit 2), plus the command's own."""
+    errors: list[type[BaseException]] = [FileNotFoundError, IsADirectoryError,
+                                         PermissionError, CliError]
+    for module, name in (("mitraseti.search.params", "ParameterError"),
+                         ("mitraseti.io", "ObservationFormatError")):
+        try:
+            errors.append(getattr(import_module(module), name))
+        except ImportError:
+            pass
+    return tuple(errors) + tuple(getattr(args, "input_errors", ()))
+
+
+# ---- logging -------------------------------------------------------------------------------
+class _StderrHandler(logging.StreamHandler):
+    """A stream handler that always writes to the current ``sys.stderr``."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
         pass
-    return tuple(errors)
+
+
+def add_logging_options(parser: argparse.ArgumentParser, dest_prefix: str = "",
+                        default=None) -> None:
+    """Add ``-v/--verbose`` (repeatable) and ``--log-level LEVEL`` to ``parser``."""
+    parser.add_argument("-v", "--verbose", action="count", dest=f"{dest_prefix}verbose",
+                        default=0 if default is None else default,
+                        help="more log output: -v INFO, -vv DEBUG")
+    parser.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, metavar="LEVEL",
+                        dest=f"{dest_prefix}log_level", default=default,
+                        help="log level: debug, info, warning, error or critical "
+                             "(wins over -v)")
+
+
+def log_level_for(args: argparse.Namespace) -> int:
+    """The log level asked for on the command line (see the module docstring)."""
+    name = getattr(args, "sub_log_level", None) or getattr(args, "log_level", None)
+    if name:
+        return logging.getLevelName(name)
+    default = logging.getLevelName(str(getattr(args, "default_log_level", "WARNING")).upper())
+    verbosity = (getattr(args, "verbose", 0) or 0) + (getattr(args, "sub_verbose", 0) or 0)
+    if verbosity >= 2:
+        return logging.DEBUG
+    return min(default, logging.INFO) if verbosity == 1 else default
+
+
+def configure_logging(level: int) -> None:
+    """Log to stderr: MitraSETI's loggers at ``level``, other libraries at ``level`` but
+    never below INFO. Calling it again only changes the levels (one handler)."""
+    root = logging.getLogger()
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        root.addHandler(handler)
+    root.setLevel(max(level, logging.INFO))
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(level if level < logging.INFO else logging.NOTSET)
 
 
 # ---- progress and summary ------------------------------------------------------------------
 class ProgressBar:
-    """A tqdm bar over the whole run (0..100 %), fed by pipeline progress callbacks."""
+    """A tqdm bar over one run (0..100 %), fed by pipeline progress callbacks. ``position``
+    and ``leave`` as in tqdm (a batch stacks one bar per file)."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, position: int | None = None,
+                 leave: bool = False, desc: str | None = None) -> None:
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=100, unit="%", disable=not enabled or None, leave=False,
+        self.prefix = f"{desc}: " if desc else ""
+        self.bar = tqdm(total=100, unit="%", disable=not enabled or None, leave=leave,
+                        position=position, desc=desc,
                         bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}]",
                         file=sys.stderr)
 
     def __call__(self, stage: str, fraction: float, message: str) -> None:
         lo, hi = STAGE_SPAN.get(stage, (0.0, 1.0))
-        target = 100.0 * (lo + (hi - lo) * max(0.0, min(1.0, float(fraction))))
-        if target > self.bar.n:
-            self.bar.update(target - self.bar.n)
-        self.bar.set_description_str(stage, refresh=False)
+        self.advance(100.0 * (lo + (hi - lo) * max(0.0, min(1.0, float(fraction)))))
+        self.bar.set_description_str(self.prefix + stage, refresh=False)
         self.bar.set_postfix_str(message[:60])
+
+    def advance(self, percent: float) -> None:
+        """Move forward to ``percent`` (never back)."""
+        if percent > self.bar.n:
+            self.bar.update(percent - self.bar.n)
 
     def close(self) -> None:
         self.bar.close()
@@ -98,6 +190,13 @@ def print_summary(result, out_dir: Path, stream=None) -> None:
 
 
 # ---- analyze -------------------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _add_search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-drift", type=float, default=4.0, metavar="HZ_S",
                    help="maximum |drift rate| searched, Hz/s (default 4)")
@@ -108,21 +207,28 @@ def _add_search_options(p: argparse.ArgumentParser) -> None:
                    help="coarse channels in the file (default: from the file, else 1)")
 
 
+def pipeline_params(args: argparse.Namespace) -> dict:
+    """Keyword arguments of ``pipeline.run`` / ``run_notebook`` taken from ``analyze``'s
+    options (the one place to extend when ``analyze`` gains a pipeline option)."""
+    return dict(max_drift=args.max_drift, min_drift=args.min_drift, snr=args.snr,
+                n_coarse_chan=args.n_coarse_chan, source_name=args.source_name)
+
+
 def default_out_dir(path: str | Path) -> Path:
     """``./<stem>_results/`` in the current directory."""
     return Path.cwd() / f"{Path(path).stem}_results"
 
 
-def analyze(path, out_dir, *, max_drift=4.0, min_drift=0.0, snr=10.0, n_coarse_chan=None,
-            source_name=None, notebook=False, kernel="python3", quiet=False) -> int:
-    """Run the pipeline (or the pipeline notebook) and print a summary; returns 0."""
+def analyze(path, out_dir, *, notebook=False, kernel="python3", quiet=False,
+            **params) -> int:
+    """Run the pipeline (or the pipeline notebook) on one file and print a summary; returns
+    the exit status. ``params``: keyword arguments of ``pipeline.run`` (max_drift Hz/s,
+    min_drift Hz/s, snr, n_coarse_chan, source_name)."""
     from mitraseti import pipeline
 
     path, out_dir = Path(path), Path(out_dir)
     if not path.exists():
         raise CliError(f"{path}: no such file")
-    params = dict(max_drift=max_drift, min_drift=min_drift, snr=snr,
-                  n_coarse_chan=n_coarse_chan, source_name=source_name)
     if notebook:
         from papermill.exceptions import PapermillExecutionError
 
@@ -149,11 +255,42 @@ def analyze(path, out_dir, *, max_drift=4.0, min_drift=0.0, snr=10.0, n_coarse_c
 
 
 def _cmd_analyze(args) -> int:
-    out = Path(args.out) if args.out else default_out_dir(args.path)
-    return analyze(args.path, out, max_drift=args.max_drift, min_drift=args.min_drift,
-                   snr=args.snr, n_coarse_chan=args.n_coarse_chan,
-                   source_name=args.source_name, notebook=args.notebook, kernel=args.kernel,
-                   quiet=args.quiet)
+    from mitraseti import batch
+
+    params = pipeline_params(args)
+    if not batch.is_batch(args.paths):
+        path = args.paths[0]
+        out = Path(args.out) if args.out else default_out_dir(path)
+        return analyze(path, out, notebook=args.notebook, kernel=args.kernel,
+                       quiet=args.quiet, **params)
+    if args.notebook:
+        raise CliError("--notebook takes one observation file, not a batch")
+    return batch.run_batch(args.paths, Path(args.out or "."), jobs=args.jobs,
+                           params=params, quiet=args.quiet)
+
+
+def _add_analyze_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("analyze", help="search, classify and export observations (one "
+                       "file, several, a folder or a glob)")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="observation file (.fil SIGPROC or .h5 Breakthrough Listen); "
+                        "several files, a folder (its .fil/.h5/.hdf5 files) or a quoted "
+                        "glob make a batch")
+    p.add_argument("--out", metavar="DIR", help="output directory (default "
+                   "./<stem>_results; for a batch, the folder holding <stem>_results/ "
+                   "and hits_all.csv, default .)")
+    p.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
+                   help="batch: files analysed at a time, each in its own process "
+                        "(default 1)")
+    _add_search_options(p)
+    p.add_argument("--source-name", metavar="S", help="source name (default: from header)")
+    p.add_argument("--notebook", action="store_true",
+                   help="run notebooks/pipeline.ipynb with papermill; keep report.ipynb/.html")
+    p.add_argument("--kernel", default="python3", metavar="NAME",
+                   help="Jupyter kernel for --notebook (default python3)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=_cmd_analyze)
+    return p
 
 
 def _cmd_demo(args) -> int:
@@ -174,39 +311,7 @@ def _cmd_demo(args) -> int:
                    notebook=args.notebook, quiet=args.quiet)
 
 
-# ---- parser and entry point ----------------------------------------------------------------
-def _register_plugins(sub) -> None:
-    try:
-        from mitraseti.signals.commands import register
-    except ImportError:
-        log.debug("mitraseti.signals.commands not available")
-    else:
-        register(sub)
-    for ep in entry_points(group="mitraseti.cli"):
-        try:
-            ep.load()(sub)
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
-            log.debug("CLI plugin %s unavailable: %s", ep.name, exc)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog=PROG, description="MitraSETI: search filterbank observations "
-                           "for narrowband drifting signals, classify and export them.")
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("analyze", help="search, classify and export one observation")
-    p.add_argument("path", help="observation file (.fil SIGPROC or .h5 Breakthrough Listen)")
-    p.add_argument("--out", metavar="DIR", help="output directory (default ./<stem>_results)")
-    _add_search_options(p)
-    p.add_argument("--source-name", metavar="S", help="source name (default: from header)")
-    p.add_argument("--notebook", action="store_true",
-                   help="run notebooks/pipeline.ipynb with papermill; keep report.ipynb/.html")
-    p.add_argument("--kernel", default="python3", metavar="NAME",
-                   help="Jupyter kernel for --notebook (default python3)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
-    p.set_defaults(func=_cmd_analyze)
-
+def _add_demo_parser(sub) -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="generate a demo observation and analyse it")
     d.add_argument("--out", metavar="DIR", default="mitraseti_demo",
                    help="directory for the observation and results (default ./mitraseti_demo)")
@@ -217,15 +322,82 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--notebook", action="store_true", help="analyse via the notebook")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     d.set_defaults(func=_cmd_demo)
+    return d
 
+
+# ---- commands from other packages ----------------------------------------------------------
+def _failed_module(exc: ImportError) -> str:
+    """The module whose import failed: ``exc.name``, else the innermost module whose code
+    was running when the error was raised."""
+    if exc.name:
+        return exc.name
+    name = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "<module>":
+            name = tb.tb_frame.f_globals.get("__name__")
+        tb = tb.tb_next
+    return name or "an unknown module"
+
+
+def import_problem(exc: BaseException) -> str:
+    """One line: ``cannot import MODULE (Type: message)`` for an ImportError, else
+    ``Type: message``."""
+    detail = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    if isinstance(exc, ImportError):
+        return f"cannot import {_failed_module(exc)} ({detail})"
+    return detail
+
+
+def _register(sub, names: tuple[str, ...], load) -> None:
+    """Call ``load()(sub)``; if that fails, add each command of ``names`` not yet present
+    as a stand-in that reports why it is unavailable."""
+    try:
+        load()(sub)
+    except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
+        problem = import_problem(exc)
+
+        def unavailable(args):
+            raise CommandUnavailable(problem)
+
+        for name in names:
+            if name not in sub.choices:
+                p = sub.add_parser(name, help=f"(unavailable: {problem})")
+                p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+                p.set_defaults(func=unavailable)
+
+
+def _signals_register():
+    from mitraseti.signals.commands import register
+    return register
+
+
+def _register_plugins(sub) -> None:
+    from importlib.metadata import entry_points
+
+    _register(sub, SIGNALS_COMMANDS, _signals_register)
+    for ep in entry_points(group="mitraseti.cli"):
+        _register(sub, (ep.name,), ep.load)
+
+
+# ---- parser and entry point ----------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog=PROG, description="MitraSETI: search filterbank observations "
+                           "for narrowband drifting signals, classify and export them.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    add_logging_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                parser_class=CommandParser)
+    _add_analyze_parser(sub)
+    _add_demo_parser(sub)
     _register_plugins(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging(log_level_for(args))
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
@@ -234,7 +406,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except _input_errors() as exc:
+    except (ImportError, CommandUnavailable) as exc:
+        log.debug("%s cannot run", args.command, exc_info=True)
+        problem = str(exc) if isinstance(exc, CommandUnavailable) else import_problem(exc)
+        print(f"{PROG}: error: {args.command} is unavailable: {problem}", file=sys.stderr)
+        return 1
+    except _input_errors(args) as exc:
         print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
 

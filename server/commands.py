@@ -5,23 +5,26 @@
 same parser standalone (``python -m mitraseti_server``). Every command finds the data dir
 the same way: ``--data-dir``, else ``$MITRASETI_DATA_DIR``, else ``~/.mitraseti``. Admin
 commands work while the server runs (SQLite WAL).
+
+Only the standard library is imported at module level (``config`` and ``store`` use nothing
+else), so registering the commands is cheap and cannot fail on a broken optional dependency;
+the server and auth modules (tornado, PyJWT) are imported when a command runs. ``serve``
+logs at INFO by default (``default_log_level``); ``-v`` / ``--log-level`` change it.
 """
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import signal
 import sys
 
 import mitraseti
 
-from .auth import create_api_key, issue_token
 from .config import TIER_NAMES, Config, ConfigError
 from .store import Store, StoreError
 
 LOCAL_USER = "local"
 LOCAL_TIER = "researcher"
+# read by mitraseti.cli.main: these errors are reported on one line with exit status 2
+INPUT_ERRORS = (ConfigError, StoreError)
 
 
 def _data_dir_arg(parser: argparse.ArgumentParser) -> None:
@@ -40,9 +43,10 @@ def register(subparsers) -> None:
                        help="serve the Voila dashboard on this port beside the API "
                             "(default 8866; 0 turns it off)")
     _data_dir_arg(serve)
-    serve.set_defaults(func=cmd_serve)
+    serve.set_defaults(func=cmd_serve, default_log_level="INFO", input_errors=INPUT_ERRORS)
 
     admin = subparsers.add_parser("admin", help="manage users of the REST service")
+    admin.set_defaults(input_errors=INPUT_ERRORS)
     sub = admin.add_subparsers(dest="admin_command", required=True)
     create = sub.add_parser("create-user", help="create a user; prints its id and API key")
     create.add_argument("name")
@@ -62,17 +66,23 @@ def register(subparsers) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mitraseti.cli import add_logging_options
+
     parser = argparse.ArgumentParser(prog="python -m mitraseti_server",
                                      description="MitraSETI REST service")
+    add_logging_options(parser)
     register(parser.add_subparsers(dest="command", required=True))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from mitraseti.cli import configure_logging, log_level_for
+
     args = build_parser().parse_args(argv)
+    configure_logging(log_level_for(args))
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, StoreError) as exc:
+    except INPUT_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -86,6 +96,8 @@ def _open(args) -> tuple[Config, Store]:
 
 
 def cmd_create_user(args) -> int:
+    from .auth import create_api_key
+
     config, store = _open(args)
     user = store.create_user(args.name, args.tier)
     print(f"user_id: {user.user_id}")
@@ -107,6 +119,8 @@ def cmd_set_tier(args) -> int:
 
 
 def cmd_token(args) -> int:
+    from .auth import issue_token
+
     config, store = _open(args)
     user = store.get_user_by_name(args.name)
     if user is None:
@@ -119,6 +133,8 @@ def cmd_token(args) -> int:
 def ensure_local_account(config: Config, store: Store) -> str | None:
     """On first start create the researcher account "local"; return its new API key
     (None when it already existed)."""
+    from .auth import create_api_key
+
     if store.get_user_by_name(LOCAL_USER) is not None:
         return None
     try:
@@ -163,11 +179,13 @@ def _start_dashboard(config: Config, port: int):
 
 
 def cmd_serve(args) -> int:
+    import asyncio
+    import signal
+
     from .app import bind, serve
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     config = Config.load(data_dir=args.data_dir, **overrides)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     store = Store(config.db_path)
     store.migrate()
     api_key = ensure_local_account(config, store)
