@@ -257,9 +257,10 @@ def classify(state: Ingested, found: SearchOutput,
 
 
 def _result(state, params, raw, filtered, waterfall, keeper, warning) -> PipelineResult:
-    warnings = [warning] if warning else []
-    for w in warnings:
-        log.warning("%s: %s", state.path, w)
+    if warning:
+        log.warning("%s: %s", state.path, warning)
+    # the reader's warnings (header vs data disagreements) name the file already
+    warnings = list(getattr(state.obs, "warnings", [])) + ([warning] if warning else [])
     timings = {s: state.timings.get(s, 0.0) for s in STAGES}
     return PipelineResult(
         path=state.path, header=state.header, params=params, source_name=state.source_name,

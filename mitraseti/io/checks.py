@@ -8,7 +8,8 @@ import numpy as np
 from .errors import ObservationFormatError
 from .header import ObservationHeader
 
-SUPPORTED_NBITS = (1, 2, 4, 8, 16, 32)
+SUPPORTED_NBITS = (1, 2, 4, 8, 16, 32)   # SIGPROC .fil
+H5_NBITS = (8, 16, 32, 64)               # .h5: bit width of any integer / float dtype
 MIN_SPECTRA = 2
 
 
@@ -20,10 +21,12 @@ def _is_real(v) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
-def validate_header(h: ObservationHeader, path, *, check_spectra: bool = True) -> None:
+def validate_header(h: ObservationHeader, path, *, check_spectra: bool = True,
+                    supported_nbits: tuple[int, ...] = SUPPORTED_NBITS) -> None:
     """Raise ObservationFormatError naming ``path`` and the field when a header value is
-    impossible: nchans < 1, unsupported nbits, nifs < 1, tsamp <= 0, foff == 0, non-finite
-    fch1/foff/tsamp/tstart, fewer than 2 spectra (when ``check_spectra``)."""
+    impossible: nchans < 1, nbits not in ``supported_nbits``, nifs < 1, tsamp <= 0,
+    foff == 0, non-finite fch1/foff/tsamp/tstart, fewer than 2 spectra (when
+    ``check_spectra``)."""
     for name in ("nchans", "nbits", "nifs", "n_spectra"):
         if not _is_int(getattr(h, name)):
             raise ObservationFormatError(
@@ -35,9 +38,9 @@ def validate_header(h: ObservationHeader, path, *, check_spectra: bool = True) -
                 path, f"header field {name} must be a finite number, got {v!r}")
     if h.nchans < 1:
         raise ObservationFormatError(path, f"nchans = {h.nchans}, expected >= 1 channel")
-    if h.nbits not in SUPPORTED_NBITS:
+    if h.nbits not in supported_nbits:
         raise ObservationFormatError(
-            path, f"unsupported nbits = {h.nbits}, expected one of {SUPPORTED_NBITS}")
+            path, f"unsupported nbits = {h.nbits}, expected one of {supported_nbits}")
     if h.nifs < 1:
         raise ObservationFormatError(path, f"nifs = {h.nifs}, expected >= 1")
     if h.tsamp <= 0:

@@ -29,6 +29,7 @@ class FilReader:
 
     def __init__(self, path: str | os.PathLike, if_index: int = 0) -> None:
         self.path = Path(path)
+        self.warnings: list[str] = []
         self._file = open(self.path, "rb")
         try:
             values, self.header_bytes = read_keywords(self._file, self.path)
@@ -56,6 +57,11 @@ class FilReader:
         h.n_spectra = int(n_spectra)
         validate_header(h, self.path)
         return h
+
+    @property
+    def is_float(self) -> bool:
+        """True for float32 samples (nbits = 32), which may hold NaN / Inf."""
+        return self.header.nbits == 32
 
     def read(self, t0: int, t1: int, c0: int, c1: int) -> np.ndarray:
         """float32 (t1 - t0, c1 - c0) window of IF ``if_index`` (bounds already checked)."""

@@ -3,7 +3,13 @@
 Layout (as written by BL tools): dataset ``data`` of shape (n_spectra, nifs, nchans),
 SIGPROC header values as attributes of ``data``, file attributes CLASS='FILTERBANK' and
 VERSION, optional ``nfpc`` attribute (fine channels per coarse channel) and optional
-``mask`` dataset of the same shape (uint8, non-zero = flagged). BL stores ``src_raj`` in
+``mask`` dataset of the same shape (uint8, non-zero = flagged).
+
+Sample type: the dataset's dtype decides, not the ``nbits`` attribute (blimpy's
+``Waterfall.write_to_hdf5`` and setigen's ``Frame.save_h5`` store float64 data under
+``nbits = 32``). Any integer or float dtype is read; HDF5 converts each read window
+straight into float32 (no float64 copy of the window). ``header.nbits`` is the dtype's
+bit width; a disagreeing ``nbits`` attribute becomes a reader warning (``warnings``). BL stores ``src_raj`` in
 decimal hours and ``src_dej`` in decimal degrees; ObservationHeader keeps SIGPROC packed
 sexagesimal, so both are converted on read and write (round trip exact to ~1e-9 s).
 Compression: bitshuffle + LZ4 through ``hdf5plugin`` (imported here, so plain ``h5py``
@@ -21,7 +27,8 @@ import h5py
 import hdf5plugin
 import numpy as np
 
-from .checks import as_spectra, check_writable_values, sample_dtype, validate_header
+from .checks import (H5_NBITS, as_spectra, check_writable_values, sample_dtype,
+                     validate_header)
 from .errors import ObservationFormatError
 from .header import ObservationHeader
 
@@ -32,6 +39,7 @@ _FLOAT_FIELDS = {"fch1", "foff", "tsamp", "tstart", "src_raj", "src_dej", "az_st
 _SKIP_ATTRS = {"DIMENSION_LABELS", "CLASS", "VERSION"}
 _DIMENSION_LABELS = ["time", "feed_id", "frequency"]
 MAX_CHUNK_BYTES = 1 << 20   # ~1 MiB chunks: good bitshuffle ratio, bounded read cost
+READ_PIECE_BYTES = 16 << 20  # non-float32 data are read and cast in pieces of this size
 
 
 # what h5py raises on corrupted object headers, B-trees, heaps or attribute messages
@@ -90,6 +98,7 @@ class H5Reader:
 
     def __init__(self, path: str | os.PathLike, if_index: int = 0) -> None:
         self.path = Path(path)
+        self.warnings: list[str] = []
         try:
             self._file = h5py.File(self.path, "r")
         except OSError as exc:
@@ -115,10 +124,11 @@ class H5Reader:
             raise ObservationFormatError(
                 self.path, f"'data' has rank {data.ndim} (shape {data.shape}), expected 3: "
                            "(n_spectra, nifs, nchans)")
-        if data.dtype.kind not in "fui":
+        if data.dtype.kind not in "fui" or data.dtype.itemsize > 8:
             raise ObservationFormatError(self.path, f"'data' has dtype {data.dtype}, "
-                                                    "expected numbers")
+                                                    "expected integers or floats")
         self._data = data
+        self.is_float = data.dtype.kind == "f"
         self.header = self._build_header(data)
         self.if_index = if_index  # checked against nifs by Observation
         mask = self._file.get("mask")
@@ -138,11 +148,13 @@ class H5Reader:
             if key not in attrs:
                 raise ObservationFormatError(self.path, f"'data' lacks the header attribute {key}")
         stored_bits = data.dtype.itemsize * 8
-        for key, actual in (("nchans", nchans), ("nifs", nifs), ("nbits", stored_bits)):
+        for key, actual in (("nchans", nchans), ("nifs", nifs)):
             if key in attrs and _coerce(self.path, key, attrs[key]) != actual:
                 raise ObservationFormatError(
                     self.path, f"attribute {key} = {attrs[key]} does not match the data "
                                f"({key} = {actual} from shape {data.shape}, dtype {data.dtype})")
+        if "nbits" in attrs:
+            self._check_nbits(attrs.pop("nbits"), data.dtype)
         kwargs = {k: _coerce(self.path, k, attrs.pop(k)) for k in _FIELDS if k in attrs}
         kwargs.update(nchans=nchans, nifs=nifs, nbits=stored_bits)
         for key in ("src_raj", "src_dej"):
@@ -150,20 +162,53 @@ class H5Reader:
                 kwargs[key] = decimal_to_packed(kwargs[key])
         extra = {k: v for k, v in attrs.items() if k not in _SKIP_ATTRS}
         h = ObservationHeader(n_spectra=n_spectra, extra=extra, **kwargs)
-        validate_header(h, self.path)
+        validate_header(h, self.path, supported_nbits=H5_NBITS)
         if h.nfpc and h.nfpc < 0:
             raise ObservationFormatError(self.path, f"nfpc = {h.nfpc}, expected > 0")
         return h
 
+    def _check_nbits(self, value: Any, dtype: np.dtype) -> None:
+        """Record a warning when the ``nbits`` attribute disagrees with the dtype."""
+        bits = dtype.itemsize * 8
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == bits:
+            return
+        self.warnings.append(
+            f"{self.path}: header attribute nbits = {value!r} disagrees with the dataset "
+            f"'data', which stores {dtype} ({bits}-bit samples); read as {dtype} and "
+            "converted to float32")
+
     def read(self, t0: int, t1: int, c0: int, c1: int) -> np.ndarray:
-        """float32 (t1 - t0, c1 - c0) window of IF ``if_index`` (bounds already checked)."""
+        """float32 (t1 - t0, c1 - c0) window of IF ``if_index`` (bounds already checked).
+
+        float32 data are read straight into the result; other dtypes piece by piece
+        (<= READ_PIECE_BYTES in the stored dtype, whole chunks where possible), each piece
+        cast into the float32 result, so memory stays the window plus one piece."""
+        out = np.empty((t1 - t0, c1 - c0), dtype=np.float32)
         try:
-            block = self._data[t0:t1, self.if_index, c0:c1]
-        except (OSError, ValueError, RuntimeError) as exc:
+            if self._data.dtype.kind == "f" and self._data.dtype.itemsize == 4:
+                self._data.read_direct(out, np.s_[t0:t1, self.if_index, c0:c1])
+                return out
+            for r0, r1, k0, k1 in self._pieces(t0, t1, c0, c1):
+                out[r0 - t0:r1 - t0, k0 - c0:k1 - c0] = self._data[r0:r1, self.if_index,
+                                                                   k0:k1]
+        except (OSError, ValueError, RuntimeError, TypeError) as exc:
             raise ObservationFormatError(
                 self.path, f"could not read data[{t0}:{t1}, {self.if_index}, {c0}:{c1}] "
                            f"({exc})") from exc
-        return np.asarray(block, dtype=np.float32)
+        return out
+
+    def _pieces(self, t0: int, t1: int, c0: int, c1: int):
+        """(r0, r1, k0, k1) windows covering the request, each <= READ_PIECE_BYTES."""
+        itemsize = self._data.dtype.itemsize
+        width = c1 - c0
+        rows = max(1, READ_PIECE_BYTES // (width * itemsize))
+        span = width
+        if rows == 1 and width * itemsize > READ_PIECE_BYTES:
+            chunk_w = self._data.chunks[2] if self._data.chunks else 1
+            span = max(chunk_w, READ_PIECE_BYTES // itemsize // chunk_w * chunk_w)
+        for r0 in range(t0, t1, rows):
+            for k0 in range(c0, c1, span):
+                yield r0, min(t1, r0 + rows), k0, min(c1, k0 + span)
 
     @property
     def mask(self) -> h5py.Dataset | None:

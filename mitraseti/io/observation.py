@@ -77,7 +77,9 @@ class Observation:
     Attributes: ``path``, ``header`` (ObservationHeader; ``header.nfpc`` set when known from
     the file or ``n_coarse_chan``, 0 when the whole band is one coarse channel by default),
     ``n_coarse_channels``, ``nfpc``, ``if_index``, ``n_nonfinite``, ``format``
-    ('fil' or 'h5'), ``mask`` (h5py Dataset or None, read lazily).
+    ('fil' or 'h5'), ``mask`` (h5py Dataset or None, read lazily), ``warnings`` (list of
+    str: where the file's header disagrees with its data and how it was read; each names
+    the file).
     """
 
     def __init__(self, path, n_coarse_chan: int | None = None, if_index: int = 0) -> None:
@@ -109,7 +111,10 @@ class Observation:
         self.n_coarse_channels = self.header.nchans // self.nfpc
         self.if_index = if_index
         self.n_nonfinite = 0
-        self._float = self.header.nbits == 32
+        self.warnings: list[str] = list(getattr(self._reader, "warnings", []))
+        for w in self.warnings:
+            log.warning("%s", w)
+        self._float = bool(self._reader.is_float)
 
     # ---- reads -------------------------------------------------------------------------
     @property

@@ -119,7 +119,6 @@ def test_h5_errors(tmp_path):
     expect_error(h5_file(tmp_path, None, "nodata"), "no 'data' dataset")
     expect_error(h5_file(tmp_path, np.zeros((3, 4), np.float32), "rank"), "rank 2")
     expect_error(h5_file(tmp_path, good, "nofoff", foff=None), "lacks the header attribute foff")
-    expect_error(h5_file(tmp_path, good, "bits", nbits=8), "nbits = 8 does not match")
     expect_error(h5_file(tmp_path, good, "ifs", nifs=2), "nifs = 2 does not match")
     expect_error(h5_file(tmp_path, good, "chans", nchans=5), "nchans = 5 does not match")
     expect_error(h5_file(tmp_path, good, "tsamp", tsamp=-2.0), "tsamp = -2.0")
