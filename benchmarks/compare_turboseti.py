@@ -1,6 +1,6 @@
 """MitraSETI vs turboSETI 2.3.2 on the same seeded, Doppler-smeared observations.
 
-    .venv/bin/python benchmarks/compare_turboseti.py [--n-files 3] [--n-signals 40]
+    .venv/bin/python benchmarks/compare_turboseti.py [--n-files 3] [--n-signals 40] [--set both]
 
 1. Generates ``--n-files`` Voyager-like observations with ``mitraseti.synth`` (2**20
    channels x 16 spectra, df 2.79 Hz, dt 18.25 s, chi-square noise with 16 dof, foff < 0),
@@ -17,8 +17,21 @@
    (os.wait4 rusage), recall by nominal S/N bin and by |drift| bin, false positives (hits
    matching no injected tone) and duplicates (second hits on a matched tone).
 
+``--set dirty`` (or ``both``, the default) adds a dirty set: the very same tones on the
+very same noise (same seeds), recorded through a dirty receiver (mitraseti.synth
+impairments): a PFB bandpass whose edges fall to 1/3 of the centre, a DC spike 10x the
+local mean on channel nchans // 2, and eight noise-like broadband interferers 2-30 kHz wide
+(box, tapered, Gaussian, asymmetric; continuous, intermittent, drifting, amplitude-varying;
+seeded by ``[seed, file, 1]``). The clean set is generated exactly as before. The tables
+then show recall clean and dirty per S/N bin, the dirty/clean recall ratio, and per set:
+false positives (also per 2**20 channels), duplicates, broadband hits (hits matching no
+tone that lie on a feature's extent: ideally one per feature, not false positives) and
+hits on the DC bin (counted as false positives too).
+
 A hit matches a tone when its straight path lies within (3 + smear/2 + boxcar/2) channels
-of the tone's track at both the first and the last spectrum (same rule for both tools).
+of the tone's track at both the first and the last spectrum (same rule for both tools);
+it lies on a broadband feature when both ends of its path fall inside the feature's
+extent (down to 1 % of its peak, over the whole observation) widened by the same margin.
 """
 from __future__ import annotations
 
@@ -28,6 +41,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +52,46 @@ SNR_BINS = [(8, 15), (15, 25), (25, 35), (35, 50.001)]
 DRIFT_BINS = [(0, 1), (1, 2), (2, 3), (3, 4.001)]
 
 
+def dirty_impairments(rng: np.random.Generator, header):
+    """The dirty receiver of file ``header``: GBT-like PFB bandpass (edges at 0.33 of the
+    centre) over the file's one coarse channel, a DC spike 10x the local mean, and eight
+    broadband interferers, FWHM log-uniform 2-30 kHz, away from each other, the DC bin and
+    the band edges."""
+    from mitraseti.synth import (BANDPASS_FAMILIES, BroadbandRFI, DCSpikes, Impairments,
+                                 RFI_SHAPES)
+
+    nchans, df = header.nchans, header.df_hz
+    span_s = header.n_spectra * header.dt_s
+    behaviours = [{}, {"on_fraction": 0.5, "burst_spectra": 2.0},
+                  {"drift_rate": 1.0}, {"modulation": 0.7, "modulation_period_s": 0.8 * span_s}]
+    slots = np.linspace(0.05 * nchans, 0.95 * nchans, 9)
+    features = []
+    for k in range(8):
+        width = float(np.exp(rng.uniform(np.log(2e3), np.log(30e3))))
+        half = 0.7 * width / df + 64
+        lo, hi = slots[k] + half, slots[k + 1] - half
+        if hi < lo:  # a small band: features may overlap
+            lo = hi = 0.5 * (slots[k] + slots[k + 1])
+        centre = float(rng.uniform(lo, hi))
+        if abs(centre - nchans // 2) < half + 64:  # keep the DC bin clear
+            centre = lo if abs(lo - nchans // 2) > abs(hi - nchans // 2) else hi
+        kw = dict(behaviours[k % 4])
+        if "drift_rate" in kw:
+            kw["drift_rate"] = float(rng.uniform(0.5, 4.0) * rng.choice([-1, 1]))
+        if "modulation_phase" not in kw and "modulation" in kw:
+            kw["modulation_phase"] = float(rng.uniform(0, 2 * np.pi))
+        features.append(BroadbandRFI(channel=centre, width_hz=width, shape=RFI_SHAPES[k % 4],
+                                     amplitude=float(np.exp(rng.uniform(np.log(0.3), np.log(3.0)))),
+                                     skew=int(rng.choice([-1, 1])), **kw))
+    bandpass = replace(BANDPASS_FAMILIES["gbt_pfb"], edge_level=0.33, nfpc=nchans)
+    return Impairments(bandpass=bandpass, dc_spikes=DCSpikes(amplitude=10.0), broadband=features)
+
+
 def generate(out_dir: Path, n_files: int, n_signals: int, nchans: int, seed: int,
-             suffix: str = ".h5"):
-    """Write the observations; returns [(path, header, truth dicts)]."""
-    from mitraseti.synth import NarrowbandSignal, NoiseModel, make_observation
+             suffix: str = ".h5", dirty: bool = False):
+    """Write the observations; returns [(path, header, truth dicts, broadband extents, DC
+    channels)]. ``dirty``: the same tones and noise through :func:`dirty_impairments`."""
+    from mitraseti.synth import NarrowbandSignal, NoiseModel, make_header, make_observation
 
     noise = NoiseModel(kind="chi2", dof=16, mean=1.0)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -60,14 +110,23 @@ def generate(out_dir: Path, n_files: int, n_signals: int, nchans: int, seed: int
         signals = [NarrowbandSignal(channel=float(c), drift_rate=float(d), level=float(lv),
                                     snr=None, width=1.0, profile="gaussian")
                    for c, d, lv in zip(chans, drifts, level)]
+        impairments = None
+        if dirty:
+            header = make_header(n_spectra=n_t, n_chans=nchans, source_name=f"bench{f}")
+            impairments = dirty_impairments(np.random.default_rng([seed, f, 1]), header)
         obs = make_observation(n_spectra=n_t, n_chans=nchans, noise=noise, signals=signals,
-                               seed=int(rng.integers(2**31)), source_name=f"bench{f}")
-        path = out_dir / f"smeared_{f}{suffix}"
+                               seed=int(rng.integers(2**31)), source_name=f"bench{f}",
+                               impairments=impairments)
+        path = out_dir / f"{'dirty' if dirty else 'smeared'}_{f}{suffix}"
         obs.write(path)
         truth = [{"frequency_hz": s.frequency_hz, "drift_rate": s.drift_rate,
-                  "snr_nominal": float(n), "snr_path": s.snr, "channel": s.channel}
+                  "snr_nominal": float(n), "snr_path": s.snr, "channel": s.channel,
+                  "local_gain": s.local_gain, "local_noise_factor": s.local_noise_factor}
                  for s, n in zip(obs.truth, snrs)]
-        made.append((path, obs.header, truth))
+        record = obs.impairment_truth
+        features = [(r["freq_lo_hz"], r["freq_hi_hz"]) for r in record.rfi] if record else []
+        dc = record.dc_channels if record else []
+        made.append((path, obs.header, truth, features, dc))
         del obs
     return made
 
@@ -94,25 +153,37 @@ def run_measured(cmd: list[str]) -> tuple[list[dict], float]:
     return lines, usage.ru_maxrss / 1024.0
 
 
-def match(hits: list[dict], truth: list[dict], header) -> tuple[np.ndarray, int, int]:
-    """(matched flag per tone, false positives, duplicates)."""
+def match(hits: list[dict], truth: list[dict], header, features=(), dc_channels=()) -> dict:
+    """Classify hits: ``found`` (matched flag per tone), ``fp`` (hits matching no tone and
+    no broadband feature, DC-bin hits included), ``dup`` (further hits on matched tones),
+    ``bb`` (broadband hits per feature), ``dc`` (hits on a DC bin; also in ``fp``)."""
     df, dt = header.df_hz, header.tsamp
     t_end = (header.n_spectra - 1) * dt
     f0 = np.array([s["frequency_hz"] for s in truth])
     d0 = np.array([s["drift_rate"] for s in truth])
     tol = df * (3 + 0.5 * np.abs(d0) * dt / df)
+    dc_hz = np.array([header.channel_frequency_hz(c) for c in dc_channels])
     found = np.zeros(len(truth), dtype=bool)
-    fp = dup = 0
+    out = {"fp": 0, "dup": 0, "dc": 0, "bb": np.zeros(len(features), dtype=int)}
     for h in hits:
         tol_h = tol + 0.5 * df * h.get("boxcar_width", 1)
-        ok = ((np.abs(h["frequency_hz"] - f0) <= tol_h)
-              & (np.abs(h["frequency_hz"] + h["drift_rate"] * t_end - f0 - d0 * t_end) <= tol_h))
-        if not ok.any():
-            fp += 1
-        elif found[ok].all():
-            dup += 1
-        found |= ok
-    return found, fp, dup
+        f_start, f_end = h["frequency_hz"], h["frequency_hz"] + h["drift_rate"] * t_end
+        ok = (np.abs(f_start - f0) <= tol_h) & (np.abs(f_end - f0 - d0 * t_end) <= tol_h)
+        if ok.any():
+            out["dup"] += int(found[ok].all())
+            found |= ok
+            continue
+        margin = df * (3 + 0.5 * h.get("boxcar_width", 1))
+        on = [k for k, (lo, hi) in enumerate(features)
+              if lo - margin <= min(f_start, f_end) and max(f_start, f_end) <= hi + margin]
+        if on:
+            out["bb"][on[0]] += 1
+            continue
+        out["fp"] += 1
+        if dc_hz.size and np.any((np.abs(f_start - dc_hz) <= margin) & (np.abs(f_end - dc_hz) <= margin)):
+            out["dc"] += 1
+    out["found"] = found
+    return out
 
 
 def recall_rows(found: np.ndarray, values: np.ndarray, bins) -> list[tuple[str, int, int]]:
@@ -122,6 +193,33 @@ def recall_rows(found: np.ndarray, values: np.ndarray, bins) -> list[tuple[str, 
         rows.append((f"{lo:g}-{min(hi, 50 if hi > 5 else 4):g}", int(found[sel].sum()),
                      int(sel.sum())))
     return rows
+
+
+def summarise(lines: list[dict], rss: float, made: list) -> dict:
+    """Per-set metrics of one tool from its runner lines and the generated files."""
+    truth = [t for _, _, tr, _, _ in made for t in tr]
+    snr_nom = np.array([t["snr_nominal"] for t in truth])
+    drift_abs = np.array([abs(t["drift_rate"]) for t in truth])
+    clear = np.array([t["local_noise_factor"] <= 1.001 for t in truth])
+    found_all, bb_all, times, cpus = [], [], [], []
+    out = {"fp": 0, "dup": 0, "dc": 0}
+    for (path, header, tr, features, dc), line in zip(made, lines):
+        assert line["file"] == str(path), (line["file"], path)
+        res = match(line["hits"], tr, header, features, dc)
+        found_all.append(res["found"])
+        bb_all.append(res["bb"])
+        for key in out:
+            out[key] += res[key]
+        times.append(line["search_s"])
+        cpus.append(line["search_cpu_s"])
+    found = np.concatenate(found_all)
+    bb = np.concatenate(bb_all)
+    n_chans = sum(h.nchans for _, h, _, _, _ in made)
+    out.update(time=float(np.median(times)), cpu=float(np.median(cpus)), rss=rss, found=found,
+               n_truth=len(truth), clear=clear, bb=bb, fp_per_mchan=out["fp"] / (n_chans / 2**20),
+               snr=recall_rows(found, snr_nom, SNR_BINS),
+               drift=recall_rows(found, drift_abs, DRIFT_BINS))
+    return out
 
 
 def main(argv=None) -> int:
@@ -135,77 +233,105 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "out" / "turboseti")
     ap.add_argument("--format", choices=["h5", "fil"], default="h5",
                     help="file format both tools read (turboSETI converts .fil to .h5 itself)")
+    ap.add_argument("--set", choices=["clean", "dirty", "both"], default="both",
+                    help="clean tones, the same tones through a dirty receiver, or both")
     ap.add_argument("--skip-turboseti", action="store_true")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    sets = ["clean", "dirty"] if args.set == "both" else [args.set]
 
     t = time.perf_counter()
     suffix = "." + args.format
-    made = generate(args.out, args.n_files, args.n_signals, args.nchans, args.seed, suffix)
+    made = {name: generate(args.out, args.n_files, args.n_signals, args.nchans, args.seed,
+                           suffix, dirty=name == "dirty") for name in sets}
     warm = generate(args.out / "warmup", 1, 4, 1 << 17, args.seed + 1, suffix)[0][0]
-    print(f"generated {len(made)} files in {time.perf_counter() - t:.1f} s", flush=True)
-    files = [str(p) for p, _, _ in made]
+    print(f"generated {sum(len(m) for m in made.values())} files in "
+          f"{time.perf_counter() - t:.1f} s", flush=True)
 
     results = {}
-    mitra_py = sys.executable
-    results["MitraSETI"] = run_measured(
-        [mitra_py, str(HERE / "search_runner.py"), str(args.max_drift), str(args.snr),
-         str(warm)] + files)
+    for name in sets:
+        files = [str(p) for p, *_ in made[name]]
+        results[("MitraSETI", name)] = run_measured(
+            [sys.executable, str(HERE / "search_runner.py"), str(args.max_drift), str(args.snr),
+             str(warm)] + files)
     if not args.skip_turboseti:
         turbo_py = ensure_turboseti()
-        results["turboSETI"] = run_measured(
-            [str(turbo_py), str(HERE / "turboseti_runner.py"), str(args.out / "dat"),
-             str(args.max_drift), str(args.snr), str(warm)] + files)
+        for name in sets:
+            files = [str(p) for p, *_ in made[name]]
+            results[("turboSETI", name)] = run_measured(
+                [str(turbo_py), str(HERE / "turboseti_runner.py"), str(args.out / "dat"),
+                 str(args.max_drift), str(args.snr), str(warm)] + files)
 
-    truth = [s for _, _, tr in made for s in tr]
-    snr_nom = np.array([s["snr_nominal"] for s in truth])
-    drift_abs = np.array([abs(s["drift_rate"]) for s in truth])
-    table = {}
-    for name, (lines, rss) in results.items():
-        found_all, fp_all, dup_all, times, cpus = [], 0, 0, [], []
-        for (path, header, tr), line in zip(made, lines):
-            found, fp, dup = match(line["hits"], tr, header)
-            found_all.append(found)
-            fp_all += fp
-            dup_all += dup
-            times.append(line["search_s"])
-            cpus.append(line["search_cpu_s"])
-        found = np.concatenate(found_all)
-        table[name] = dict(time=float(np.median(times)), cpu=float(np.median(cpus)), rss=rss, found=found, fp=fp_all,
-                           dup=dup_all, snr=recall_rows(found, snr_nom, SNR_BINS),
-                           drift=recall_rows(found, drift_abs, DRIFT_BINS))
+    table = {key: summarise(lines, rss, made[key[1]]) for key, (lines, rss) in results.items()}
     (args.out / "results.json").write_text(json.dumps(
-        {k: {"lines": v[0], "peak_rss_mib": v[1]} for k, v in results.items()}, indent=1))
-    (args.out / "truth.json").write_text(json.dumps(truth, indent=1))
-    print_table(table, len(truth), args)
+        {" ".join(k): {"lines": v[0], "peak_rss_mib": v[1]} for k, v in results.items()}, indent=1))
+    (args.out / "truth.json").write_text(json.dumps(
+        {name: {"tones": [t for _, _, tr, _, _ in made[name] for t in tr],
+                "broadband_hz": [list(f) for *_, feats, _ in made[name] for f in feats]}
+         for name in sets}, indent=1))
+    print_table(table, args)
     return 0
 
 
-def print_table(table: dict, n_truth: int, args) -> None:
-    names = list(table)
-    w = 16
-    print(f"\n{len(table[names[0]]['found'])} injected tones in {args.n_files} files of "
+W = 17
+
+
+def _row(label: str, cols: list, fmt) -> None:
+    print(label.ljust(26) + "".join((fmt(c) if c is not None else "-").rjust(W) for c in cols))
+
+
+def print_table(table: dict, args) -> None:
+    keys = list(table)
+    cols = [table[k] for k in keys]
+    first = cols[0]
+    print(f"\n{first['n_truth']} injected tones per set in {args.n_files} files of "
           f"{args.nchans} x 16; max_drift {args.max_drift} Hz/s, snr {args.snr}")
-    print("metric".ljust(24) + "".join(n.rjust(w) for n in names))
-    print("search wall / file (s)".ljust(24)
-          + "".join(f"{table[n]['time']:.2f}".rjust(w) for n in names))
-    print("search CPU / file (s)".ljust(24)
-          + "".join(f"{table[n]['cpu']:.2f}".rjust(w) for n in names))
-    print("peak RSS (MiB)".ljust(24) + "".join(f"{table[n]['rss']:.0f}".rjust(w) for n in names))
+    if any(k[1] == "dirty" for k in keys):
+        dirty = next(table[k] for k in keys if k[1] == "dirty")
+        print(f"dirty: PFB bandpass (edges 0.33), DC spike 10x mean, {dirty['bb'].size} broadband "
+              f"features 2-30 kHz; {int((~dirty['clear']).sum())} tones lie under a feature")
+    print("metric".ljust(26) + "".join(" ".join(k).rjust(W) for k in keys))
+    _row("search wall / file (s)", [c["time"] for c in cols], lambda v: f"{v:.2f}")
+    _row("search CPU / file (s)", [c["cpu"] for c in cols], lambda v: f"{v:.2f}")
+    _row("peak RSS (MiB)", [c["rss"] for c in cols], lambda v: f"{v:.0f}")
     for key, label in (("snr", "recall S/N "), ("drift", "recall |drift| ")):
-        for i, (rng, _, total) in enumerate(table[names[0]][key]):
-            print(f"{label}{rng}".ljust(24)
-                  + "".join(f"{table[n][key][i][1]}/{total}".rjust(w) for n in names))
-    print("recall overall".ljust(24)
-          + "".join(f"{int(table[n]['found'].sum())}/{n_truth}".rjust(w) for n in names))
-    print("false positives".ljust(24) + "".join(f"{table[n]['fp']}".rjust(w) for n in names))
-    print("duplicates".ljust(24) + "".join(f"{table[n]['dup']}".rjust(w) for n in names))
-    if len(names) == 2:
-        m, t = table["MitraSETI"], table["turboSETI"]
-        print(f"\nspeed-up {t['time'] / m['time']:.1f}x wall, {t['cpu'] / m['cpu']:.1f}x CPU; "
-              f"recall ratio "
-              f"{m['found'].sum() / max(1, t['found'].sum()):.2f}; "
-              f"RSS ratio {m['rss'] / t['rss']:.2f}")
+        for i, (rng, _, total) in enumerate(first[key]):
+            _row(f"{label}{rng}", [c[key][i] for c in cols], lambda r: f"{r[1]}/{r[2]}")
+    _row("recall overall", cols, lambda c: f"{int(c['found'].sum())}/{c['n_truth']}")
+    _row("recall, tones off RFI", cols,
+         lambda c: f"{int(c['found'][c['clear']].sum())}/{int(c['clear'].sum())}")
+    for i, (rng, _, _) in enumerate(first["snr"]):
+        _row(f"dirty/clean S/N {rng}", [_ratio(table, k, "snr", i) for k in keys], lambda v: f"{v:.2f}")
+    _row("dirty/clean overall", [_ratio(table, k, None, 0) for k in keys], lambda v: f"{v:.2f}")
+    _row("false positives", [c["fp"] for c in cols], str)
+    _row("  FP per 2**20 channels", [c["fp_per_mchan"] for c in cols], lambda v: f"{v:.1f}")
+    _row("  of which on a DC bin", [c["dc"] for c in cols], str)
+    _row("duplicates", [c["dup"] for c in cols], str)
+    bb = [c if c["bb"].size else None for c in cols]
+    _row("broadband hits", bb, lambda c: str(int(c["bb"].sum())))
+    _row("  features hit (ideal all)", bb, lambda c: f"{int((c['bb'] > 0).sum())}/{c['bb'].size}")
+    _row("  features hit once", bb, lambda c: f"{int((c['bb'] == 1).sum())}/{c['bb'].size}")
+    _row("  hits / feature", bb, lambda c: f"{c['bb'].mean():.1f}")
+    for name in ("clean", "dirty"):
+        m, t = table.get(("MitraSETI", name)), table.get(("turboSETI", name))
+        if m and t:
+            print(f"{name}: speed-up {t['time'] / m['time']:.1f}x wall, "
+                  f"{t['cpu'] / m['cpu']:.1f}x CPU; recall ratio "
+                  f"{m['found'].sum() / max(1, t['found'].sum()):.2f}; "
+                  f"RSS ratio {m['rss'] / t['rss']:.2f}")
+
+
+def _ratio(table: dict, key: tuple, metric: str | None, i: int):
+    """Dirty/clean recall of ``key``'s tool (shown in its dirty column), or None."""
+    clean = table.get((key[0], "clean"))
+    if key[1] != "dirty" or clean is None:
+        return None
+    dirty = table[key]
+    if metric is None:
+        num, den = dirty["found"].sum(), clean["found"].sum()
+    else:
+        num, den = dirty[metric][i][1], clean[metric][i][1]
+    return num / den if den else float("nan")
 
 
 if __name__ == "__main__":
