@@ -23,8 +23,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="regenerate the shipped signal classifier "
                               "(deterministic in --seed)")
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
-    p.add_argument("--out", default=None, help="model path (default: the package's "
-                   "mitraseti/data/classifier.skops)")
+    p.add_argument("--out", default=None, help="model path; writes PATH's .npz (what "
+                   "MitraSETI loads), .skops (the scikit-learn object) and .json (checksums) "
+                   "(default: the package's mitraseti/data/classifier.npz)")
     p.add_argument("--n-per-label", type=int, default=None,
                    help="examples per morphology (default 1000)")
     p.set_defaults(func=cmd_train)
@@ -60,7 +61,10 @@ def cmd_train(args) -> int:
     n = args.n_per_label or TRAIN_PER_LABEL
     path, info = train_default(seed=args.seed, out=args.out, n_per_label=n,
                                progress=_progress)
-    print(f"wrote {path} ({Path(path).stat().st_size / 1e6:.2f} MB): {info['n_examples']} "
+    from .model import sidecar_path, sklearn_path
+    files = ", ".join(f"{p.name} ({p.stat().st_size / 1e6:.2f} MB)"
+                      for p in (Path(path), sklearn_path(path), sidecar_path(path)))
+    print(f"wrote {files} in {Path(path).parent}: {info['n_examples']} "
           f"examples, seed {info['seed']}, set {info['build_seconds']} s, fit "
           f"{info['fit_seconds']} s, search used: {info['used_search']}")
     return 0

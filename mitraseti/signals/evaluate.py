@@ -29,7 +29,9 @@ N_REFERENCE_ROWS = 24
 
 def train_default(seed: int = 0, out: str | Path | None = None,
                   n_per_label: int = TRAIN_PER_LABEL, progress=None, max_iter: int = 150):
-    """Build the training set, fit, and save the classifier (default: the shipped path)."""
+    """Build the training set, fit, and save the classifier (default: the shipped path):
+    writes ``.npz`` (loaded at run time), ``.skops`` and ``.json`` (checksums, reference
+    rows) side by side; returns the ``.npz`` path and the training info."""
     out = Path(out) if out is not None else model_mod.default_model_path()
     t0 = time.perf_counter()
     x, y, meta = trainset.build_set(seed, n_per_label, progress=progress)
