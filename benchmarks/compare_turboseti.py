@@ -83,7 +83,7 @@ def dirty_impairments(rng: np.random.Generator, header):
         features.append(BroadbandRFI(channel=centre, width_hz=width, shape=RFI_SHAPES[k % 4],
                                      amplitude=float(np.exp(rng.uniform(np.log(0.3), np.log(3.0)))),
                                      skew=int(rng.choice([-1, 1])), **kw))
-    bandpass = replace(BANDPASS_FAMILIES["gbt_pfb"], edge_level=0.33, nfpc=nchans)
+    bandpass = replace(BANDPASS_FAMILIES["gbt_pfb"], edge_level=0.33, coarse_scatter=0.0, nfpc=nchans)
     return Impairments(bandpass=bandpass, dc_spikes=DCSpikes(amplitude=10.0), broadband=features)
 
 

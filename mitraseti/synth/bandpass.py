@@ -12,7 +12,8 @@ Every coarse channel of ``nfpc`` fine channels has the same power response (a fr
 * a ripple (scalloping) ``1 + ripple * cos(2 pi ripple_cycles x + ripple_phase)``, with x the
   position in the coarse channel (-0.5 .. 0.5), i.e. a period of ``1 / ripple_cycles`` of
   a coarse channel;
-* a per-coarse-channel level scatter (``coarse_scatter``: fractional rms, drawn per render);
+* a per-coarse-channel level scatter (``coarse_scatter``: fractional rms, drawn from
+  ``scatter_seed``, so the same receiver gives the same levels in every file);
 * a smooth large-scale shape over the whole file: ``1 + slope y + curvature y^2`` with y
   from -1 (first channel) to +1 (last channel).
 
@@ -38,7 +39,8 @@ class Bandpass:
       per coarse channel. ripple_phase: rad.
     slope, curvature: large-scale gain change at the band ends (fractions: slope 0.1 gives
       0.9 at the first channel and 1.1 at the last).
-    coarse_scatter: rms fractional level difference between coarse channels.
+    coarse_scatter: rms fractional level difference between coarse channels, drawn from
+      ``scatter_seed`` (an int).
     nfpc: fine channels per coarse channel; None = the header's nfpc (or the whole file).
     """
 
@@ -50,6 +52,7 @@ class Bandpass:
     slope: float = 0.0
     curvature: float = 0.0
     coarse_scatter: float = 0.0
+    scatter_seed: int = 0
     nfpc: int | None = None
 
     def __post_init__(self) -> None:
@@ -88,14 +91,14 @@ class Bandpass:
         y = np.linspace(-1.0, 1.0, n_chans) if n_chans > 1 else np.zeros(1)
         return np.maximum(1.0 + self.slope * y + self.curvature * y * y, MIN_GAIN)
 
-    def gain(self, header, rng: np.random.Generator | None = None) -> np.ndarray:
-        """Gain per file channel (float64, nchans). ``rng`` draws the coarse-channel scatter
-        (no scatter without one)."""
+    def gain(self, header) -> np.ndarray:
+        """Gain per file channel (float64, nchans)."""
         nfpc = self.fine_per_coarse(header)
         n_coarse = header.nchans // nfpc
         levels = np.ones(n_coarse)
-        if self.coarse_scatter and rng is not None:
-            levels = np.maximum(1.0 + self.coarse_scatter * rng.standard_normal(n_coarse), MIN_GAIN)
+        if self.coarse_scatter:
+            draws = np.random.default_rng(self.scatter_seed).standard_normal(n_coarse)
+            levels = np.maximum(1.0 + self.coarse_scatter * draws, MIN_GAIN)
         per_coarse = self.coarse_response(nfpc)[None, :] * levels[:, None]
         return per_coarse.ravel() * self.large_scale(header.nchans)
 
@@ -103,7 +106,7 @@ class Bandpass:
     def random(cls, rng: np.random.Generator, family: str | None = None) -> "Bandpass":
         """A bandpass from ``BANDPASS_FAMILIES`` (``family`` or one drawn at random), its
         edge level, roll-off and ripple jittered by up to +-25 %, a random ripple phase and
-        large-scale slope (+-0.15) and curvature (+-0.1)."""
+        large-scale slope (+-0.15) and curvature (+-0.1), and a scatter seed."""
         names = sorted(BANDPASS_FAMILIES)
         name = family if family is not None else names[int(rng.integers(len(names)))]
         if name not in BANDPASS_FAMILIES:
@@ -115,7 +118,8 @@ class Bandpass:
                        ripple=float(min(base.ripple * jitter[2], 0.5)),
                        ripple_phase=float(rng.uniform(0, 2 * np.pi)),
                        slope=float(rng.uniform(-0.15, 0.15)),
-                       curvature=float(rng.uniform(-0.1, 0.1)))
+                       curvature=float(rng.uniform(-0.1, 0.1)),
+                       scatter_seed=int(rng.integers(2**31)))
 
 
 BANDPASS_FAMILIES: dict[str, Bandpass] = {

@@ -193,7 +193,7 @@ class Impairments:
             dc = self.dc_spikes.add(data, header, float(noise.mean), rng)
         gain = np.ones(header.nchans)
         if self.bandpass is not None:
-            gain = self.bandpass.gain(header, rng)
+            gain = self.bandpass.gain(header)
             data *= gain.astype(np.float32)[None, :]
         scale = offset = None
         if self.quantize is not None:

@@ -6,7 +6,7 @@ import pytest
 
 from mitraseti import io
 from mitraseti.synth import (BANDPASS_FAMILIES, Bandpass, BroadbandRFI, DCSpikes, Impairments,
-                             NarrowbandSignal, NoiseModel, Quantizer, make_header,
+                             NarrowbandSignal, NoiseModel, Quantizer, make_cadence, make_header,
                              make_labelled_observation, make_observation)
 
 FLAT = NoiseModel(kind="none", mean=1.0)  # noise-free renders
@@ -64,13 +64,23 @@ def test_bandpass_families_are_drawn_and_keep_their_edge_level():
     assert len({round(b.rolloff, 6) for b in drawn}) == 12
     for name in BANDPASS_FAMILIES:
         bp = Bandpass.random(np.random.default_rng(1), family=name)
-        gain = bp.gain(header)  # no rng: no coarse scatter
+        gain = bp.gain(header)
         coarse = gain[:1024] / bp.large_scale(2048)[:1024]
         assert coarse[0] / coarse[512] == pytest.approx(
             bp.edge_level * (1 + bp.ripple * np.cos(-np.pi * bp.ripple_cycles + bp.ripple_phase))
             / (1 + bp.ripple * np.cos(bp.ripple_phase)), rel=0.01)
     with pytest.raises(ValueError):
         Bandpass.random(rng, family="nope")
+    # coarse-channel levels scatter by about coarse_scatter, the same for every file
+    bp = Bandpass(edge_level=0.5, coarse_scatter=0.05, scatter_seed=3)
+    wide = make_header(n_chans=256 * 512, n_coarse_chan=512)
+    levels = bp.gain(wide)[128::256]
+    assert np.std(levels) == pytest.approx(0.05, rel=0.15)
+    cad = make_cadence([NarrowbandSignal(channel=100, snr=20)], n_chans=1024, n_coarse_chan=4,
+                       noise=FLAT, seed=1, impairments=Impairments(bandpass=bp))
+    rows = [o.data[0] for o in cad.observations]
+    assert all(np.array_equal(r, rows[1]) for r in rows[1::2])  # OFF files: the same receiver
+    np.testing.assert_array_equal(rows[0][200:], rows[1][200:])  # ON: the same, plus the tone
 
 
 def test_dc_spikes_sit_on_the_dc_bins_in_units_of_the_local_mean():
