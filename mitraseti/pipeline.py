@@ -266,7 +266,8 @@ def _result(state, params, raw, filtered, waterfall, keeper, warning) -> Pipelin
         path=state.path, header=state.header, params=params, source_name=state.source_name,
         raw_hits=raw, filtered_hits=filtered, timings=timings, warnings=warnings,
         waterfall=waterfall, stamps=keeper.stamps(), classified=warning is None,
-        n_coarse_channels=state.obs.n_coarse_channels, nfpc=state.obs.nfpc)
+        n_coarse_channels=state.obs.n_coarse_channels, nfpc=state.obs.nfpc,
+        coarse_channels=state.obs.coarse.to_dict())
 
 
 # ---- stage 4: export -----------------------------------------------------------------------

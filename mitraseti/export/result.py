@@ -88,6 +88,7 @@ class PipelineResult:
     n_coarse_channels: int = 1
     nfpc: int = 0
     classified: bool = True          # False when the classification stage was unavailable
+    coarse_channels: dict[str, Any] = field(default_factory=dict)  # Channelisation.to_dict()
 
     @property
     def candidates(self) -> list[Hit]:
@@ -125,6 +126,14 @@ class PipelineResult:
             "processing_time_seconds": round(self.processing_time_seconds, 3),
             "top_candidates": [jsonable(h.summary()) for h in self.top_candidates],
         }
+
+    def coarse_channels_record(self) -> dict[str, Any]:
+        """results.json ``coarse_channels``: ``n``, ``nfpc`` and ``source`` (how the band
+        was split: file attribute, parameter, inferred product rule or default)."""
+        if self.coarse_channels:
+            return dict(self.coarse_channels)
+        return {"n": int(self.n_coarse_channels), "nfpc": int(self.nfpc),
+                "source": "not recorded"}
 
     def stamp_for(self, hit: Hit):
         """The stamp computed for ``hit`` during the run, or None."""

@@ -44,6 +44,7 @@ def results_document(result) -> dict[str, Any]:
         "parameters": result.params.to_dict(),
         "n_coarse_channels": int(result.n_coarse_channels),
         "nfpc": int(result.nfpc),
+        "coarse_channels": result.coarse_channels_record(),
         "raw_hits": summary["raw_hits"],
         "filtered_hits": summary["filtered_hits"],
         "candidates": summary["candidates"],

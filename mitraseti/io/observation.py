@@ -23,6 +23,7 @@ from typing import Iterator
 
 import numpy as np
 
+from . import coarse
 from .errors import ObservationFormatError, ObservationNotFoundError
 from .header import ObservationHeader
 
@@ -45,38 +46,13 @@ def _reader_class(path: Path):
               "or .h5 (Breakthrough Listen HDF5)")
 
 
-def resolve_nfpc(header: ObservationHeader, n_coarse_chan: int | None, path) -> int:
-    """Fine channels per coarse channel: the file's ``nfpc`` (h5 attribute), else
-    nchans / ``n_coarse_chan``, else nchans (the whole band as one coarse channel)."""
-    nchans = header.nchans
-    if n_coarse_chan is not None:
-        if isinstance(n_coarse_chan, bool) or not isinstance(n_coarse_chan, (int, np.integer)) \
-                or n_coarse_chan < 1:
-            raise ValueError(f"n_coarse_chan must be a positive integer, got {n_coarse_chan!r}")
-        if nchans % n_coarse_chan:
-            raise ObservationFormatError(
-                path, f"n_coarse_chan = {n_coarse_chan} does not divide nchans = {nchans} "
-                      "evenly: every coarse channel must hold the same number of channels")
-    if header.nfpc:
-        if nchans % header.nfpc:
-            raise ObservationFormatError(
-                path, f"nfpc = {header.nfpc} does not divide nchans = {nchans} evenly")
-        if n_coarse_chan is not None and nchans // n_coarse_chan != header.nfpc:
-            raise ObservationFormatError(
-                path, f"n_coarse_chan = {n_coarse_chan} disagrees with the file's nfpc = "
-                      f"{header.nfpc} ({nchans // header.nfpc} coarse channels)")
-        return int(header.nfpc)
-    if n_coarse_chan is not None:
-        return nchans // int(n_coarse_chan)
-    return nchans
-
-
 class Observation:
     """An open observation file. Use as a context manager, or call ``close()``.
 
     Attributes: ``path``, ``header`` (ObservationHeader; ``header.nfpc`` set when known from
-    the file or ``n_coarse_chan``, 0 when the whole band is one coarse channel by default),
-    ``n_coarse_channels``, ``nfpc``, ``if_index``, ``n_nonfinite``, ``format``
+    the file, ``n_coarse_chan`` or a recognised product, 0 when the whole band is one coarse
+    channel by default), ``coarse`` (``coarse.Channelisation``: n, nfpc and how they were
+    chosen), ``n_coarse_channels``, ``nfpc``, ``if_index``, ``n_nonfinite``, ``format``
     ('fil' or 'h5'), ``mask`` (h5py Dataset or None, read lazily), ``warnings`` (list of
     str: where the file's header disagrees with its data and how it was read; each names
     the file).
@@ -102,13 +78,14 @@ class Observation:
             if not 0 <= if_index < self.header.nifs:
                 raise ValueError(f"if_index = {if_index}, but {self.path} holds "
                                  f"{self.header.nifs} IF(s) (0..{self.header.nifs - 1})")
-            self.nfpc = resolve_nfpc(self.header, n_coarse_chan, self.path)
+            self.coarse = coarse.resolve(self.header, n_coarse_chan, self.path)
         except BaseException:
             self._reader.close()
             raise
-        if self.header.nfpc or n_coarse_chan is not None:
-            self.header.nfpc = self.nfpc  # known from the file or the caller; else stays 0
-        self.n_coarse_channels = self.header.nchans // self.nfpc
+        self.nfpc = self.coarse.nfpc
+        if self.coarse.source != coarse.SOURCE_DEFAULT:
+            self.header.nfpc = self.nfpc  # known (file, caller or product); else stays 0
+        self.n_coarse_channels = self.coarse.n
         self.if_index = if_index
         self.n_nonfinite = 0
         self.warnings: list[str] = list(getattr(self._reader, "warnings", []))
