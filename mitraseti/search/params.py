@@ -15,7 +15,9 @@ class SearchParams:
     n_coarse_chan: coarse channels in the file (None: from the file's nfpc, else 1);
     matched_filter: also run the smearing-aware boxcar search (and the time-segment
     search for signals that leave the band); blank_dc: replace the DC bin of BL-like
-    coarse channels (power-of-two nfpc) by the mean of its neighbours before searching."""
+    coarse channels (power-of-two nfpc) by the mean of its neighbours before searching;
+    baseline: remove the spectral baseline (bandpass, DC spike, broadband features) and
+    measure S/N against the local noise (False: one noise figure for the whole block)."""
 
     max_drift: float = 4.0
     min_drift: float = 0.0
@@ -23,6 +25,7 @@ class SearchParams:
     n_coarse_chan: int | None = None
     matched_filter: bool = True
     blank_dc: bool = True
+    baseline: bool = True
 
     def __post_init__(self) -> None:
         for name in ("max_drift", "min_drift", "snr"):
@@ -42,7 +45,7 @@ class SearchParams:
             n = self.n_coarse_chan
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 raise ParameterError(f"n_coarse_chan must be a positive integer, got {n!r}")
-        for name in ("matched_filter", "blank_dc"):
+        for name in ("matched_filter", "blank_dc", "baseline"):
             if not isinstance(getattr(self, name), bool):
                 raise ParameterError(f"{name} must be True or False, got {getattr(self, name)!r}")
 

@@ -19,6 +19,7 @@ Raw hits of all stages are merged into filtered hits (``filtering.py``).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,8 @@ import numpy as np
 
 from ..io.header import ObservationHeader
 from .drift_grid import DriftGrid, next_pow2
-from .filtering import dc_blanked, estimate_bandwidth, is_artifact, merge_hits
+from .baseline import flatten_block
+from .filtering import dc_blanked, estimate_bandwidth, is_artifact, is_bl_like, merge_hits
 from .hit import DEDOPPLER, MATCHED_FILTER, Hit
 from .hitsearch import top_hits
 from .matched_filter import (FULL_RES_SMEAR, FUSED_SMEAR, boxcar, boxcar_split,
@@ -276,8 +278,8 @@ def _group_stages(stages: list[Stage], n_rows: int) -> list[tuple[Stage, list[St
 def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
                           params: SearchParams | None = None, coarse_channel: int = 0,
                           channel_offset: int = 0, timings: dict | None = None,
-                          coarse_start: int | None = None, coarse_nfpc: int | None = None
-                          ) -> tuple[list[Hit], list[Hit]]:
+                          coarse_start: int | None = None, coarse_nfpc: int | None = None,
+                          in_place: bool = False) -> tuple[list[Hit], list[Hit]]:
     """Both detectors on one ``(n_spectra, n_channels)`` block whose first column is file
     channel ``channel_offset``. Returns ``(raw_hits, filtered_hits)``.
 
@@ -286,9 +288,16 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
     channel begins) and ``coarse_nfpc`` (its width) locate the DC bin and the band edges;
     they default to ``channel_offset`` and the block width.
 
-    ``timings`` (optional dict) accumulates seconds under ``dedoppler_s`` (the tree pass,
-    including the full-resolution boxcars fused into it), ``matched_filter_s`` (decimated
-    boxcar stages) and ``filter_s``.
+    With ``params.baseline`` (the default) the block's spectral baseline is removed first
+    (``baseline.flatten_block``: bandpass, DC spike, broadband features; unit local noise).
+    ``in_place=True`` lets that happen in the caller's float32 C-contiguous array, which
+    then holds the flattened data (the pipeline classifies and draws from it); otherwise
+    the search works on a copy and ``data`` is left as it was.
+
+    ``timings`` (optional dict) accumulates seconds under ``baseline_s``, ``dedoppler_s``
+    (the tree pass, including the full-resolution boxcars fused into it),
+    ``matched_filter_s`` (decimated boxcar stages) and ``filter_s``, and counts under
+    ``dc_channels_blanked`` and ``broadband_features``.
     """
     params = params or SearchParams()
     arr = np.asarray(data)
@@ -300,17 +309,35 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
     if not (header.df_hz > 0 and header.dt_s > 0):
         raise ParameterError(
             f"header needs foff != 0 and tsamp > 0, got foff={header.foff}, tsamp={header.tsamp}")
-    block = arr if (arr.dtype == np.float32 and arr.flags.c_contiguous
-                    and arr.flags.writeable) else np.array(arr, dtype=np.float32, order="C")
+    usable = arr.dtype == np.float32 and arr.flags.c_contiguous and arr.flags.writeable
+    block = arr if usable and in_place else np.array(arr, dtype=np.float32, order="C")
     timings = timings if timings is not None else {}
     n_rows, nfpc = block.shape
     coarse_start = channel_offset if coarse_start is None else int(coarse_start)
     coarse_nfpc = nfpc if coarse_nfpc is None else int(coarse_nfpc)
+
+    t = time.perf_counter()
+    features: list[Hit] = []
+    if params.baseline:
+        dc = coarse_start + coarse_nfpc // 2 - channel_offset if params.blank_dc else None
+        flat = flatten_block(block, header.df_hz, dc_column=dc,
+                             always_blank_dc=params.blank_dc and is_bl_like(coarse_nfpc))
+        features = _feature_hits(flat, header, coarse_channel, channel_offset)
+        timings["dc_channels_blanked"] = (timings.get("dc_channels_blanked", 0)
+                                          + len(flat.dc_columns))
+        timings["broadband_features"] = timings.get("broadband_features", 0) + len(features)
+        blank = contextlib.nullcontext(block)
+        spectrum = flat.spectrum
+    else:
+        spectrum = None
+        blank = dc_blanked(block, params.blank_dc)
+    timings["baseline_s"] = timings.get("baseline_s", 0.0) + time.perf_counter() - t
+
     raw: list[Hit] = []
     pinned: list[bool] = []
     slopes: dict = {}
-    with dc_blanked(block, params.blank_dc):
-        views = StageViews(block)
+    with blank:
+        views = StageViews(block, spectrum)
         groups = _group_stages(plan_stages(n_rows, nfpc, header, params), n_rows)
         # stages sharing a view run back to back (grouped by view, first-seen order)
         order = {}
@@ -340,10 +367,33 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
             for h in filtered:
                 h.bandwidth_hz = estimate_bandwidth(h, block, header, channel_offset,
                                                     pixel_median)
+        raw.extend(features)
+        filtered.extend(h for h in features if h.snr >= params.snr)
         filtered.sort(key=lambda h: h.frequency_hz)
         timings["filter_s"] = timings.get("filter_s", 0.0) + time.perf_counter() - t
     raw.sort(key=lambda h: (h.frequency_hz, h.boxcar_width))
     return raw, filtered
+
+
+def _feature_hits(flat, header: ObservationHeader, coarse_channel: int,
+                  channel_offset: int) -> list[Hit]:
+    """One matched-filter hit per broadband feature of the baseline (boxcar = its width)."""
+    out = []
+    foff_hz = header.foff * 1e6
+    for f in flat.features:
+        c_t0 = f.centre + channel_offset
+        out.append(Hit(
+            frequency_hz=header.channel_frequency_hz(c_t0),
+            drift_rate=f.slope * foff_hz / header.dt_s,
+            snr=float(f.snr),
+            channel_index=int(round(c_t0)),
+            coarse_channel=int(coarse_channel),
+            bandwidth_hz=header.df_hz * f.width,
+            boxcar_width=int(f.width),
+            source=MATCHED_FILTER,
+            start_time_mjd=float(header.tstart),
+        ))
+    return out
 
 
 def search_observation(obs, params: SearchParams | None = None,

@@ -1,0 +1,345 @@
+"""The spectral baseline of a searched block, removed before the search.
+
+Real coarse channels are not flat: the polyphase filterbank leaves a bandpass (a flat top,
+a roll-off at both edges, a ripple), a DC spike sits at the centre channel, and broadband
+interference adds power over kHz to MHz. ``flatten_block`` turns a ``(T, n)`` float32 block
+into unit-noise, zero-baseline data *in place*, so a drift path's S/N is measured against
+the noise where the signal is (the ``snr`` definition in docs/signals.md):
+
+1. **DC spike.** The coarse channel's centre column (and any neighbour within 2 channels
+   that stands out by > 5 robust sigma) is replaced by zeros after whitening; ``dc_columns``
+   says which. Coarse channels of power-of-two width always have their centre blanked
+   (turboSETI's convention); others only when a spike is found there.
+2. **Bandpass** (the *wide* baseline): medians of channel blocks, a running median over 33
+   of them (blocks that stand out as excess power are masked and bridged), interpolated.
+   It follows structure wider than ~30 x the blocks (the PFB shape), not broadband
+   features. Power data are *divided* by it: the bandpass is a gain, it scales noise and
+   signals alike, so dividing makes the noise uniform and keeps a signal's local S/N.
+   Data that are not positive power (zero-mean or offset-free data) are *subtracted*.
+3. **Fine baseline**: a running median over ~1 kHz (twice the 500 Hz broadband threshold)
+   of the bandpass-corrected time-averaged spectrum. A median that wide ignores anything
+   narrower than 500 Hz (tones, smeared drifting tones) and follows anything broader, so
+   broadband features leave the searched data while narrowband signals on top of them
+   stay. Away from structure it is a blocked approximation; where it departs from the
+   bandpass it is computed exactly and *per spectrum*, so intermittent or drifting
+   broadband interference is removed spectrum by spectrum.
+4. **Local noise**: the robust std (values between the 5th and 95th percentiles, as
+   turboSETI's ``comp_stats``) of the residual in channel blocks, smoothed; inside a
+   broadband feature it scales with the total power (radiometer equation).
+5. **Broadband features**: runs where the fine baseline exceeds the bandpass by > 5 sigma
+   of its own noise over >= 500 Hz are reported once each (``features``), with their width,
+   S/N (zero-drift boxcar over the run, same noise convention) and centroid drift.
+
+On flat noise the result is the data minus its median divided by its noise, so S/N values
+equal the plain global-statistics ones within the noise of the estimates (~1 %).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .running_median import (block_medians, fill_nan, local_quadratic, running_median,
+                             running_median_rows, sum_and_max, to_channels, whiten,
+                             window_median)
+
+BROADBAND_HZ = 500.0   # occupied width at one time from which a signal is BROADBAND (Hz)
+WIDE_BLOCKS_HALF = 16  # the bandpass median spans 2 * 16 + 1 blocks
+FEATURE_SIGMA = 5.0    # a broadband feature stands out by this many sigma of the baseline
+DC_SIGMA = 5.0         # a DC neighbour is blanked when it stands out by this many sigma
+DC_REACH = 2           # channels either side of the centre checked for the DC spike
+CLIP = (5.0, 95.0)     # percentiles of the robust std (turboSETI's comp_stats)
+
+
+@dataclass
+class BroadbandFeature:
+    """A broadband feature found in the baseline: block columns ``lo`` .. ``hi - 1`` (at
+    its time-averaged position), ``snr`` of the zero-drift boxcar over it, centroid
+    ``centre`` (column at t = 0) and ``slope`` (columns per spectrum), ``excess``: peak
+    power above the bandpass relative to the bandpass (power data) or in noise units."""
+
+    lo: int
+    hi: int
+    snr: float
+    centre: float
+    slope: float
+    excess: float
+
+    @property
+    def width(self) -> int:
+        return self.hi - self.lo
+
+
+@dataclass
+class Flattening:
+    """What ``flatten_block`` did: blanked DC columns, broadband features, whether the
+    data were treated as power (divided) or not (subtracted), and the structured regions
+    (column ranges) that got a per-spectrum baseline."""
+
+    dc_columns: list[int] = field(default_factory=list)
+    features: list[BroadbandFeature] = field(default_factory=list)
+    power_like: bool = True
+    regions: list[tuple[int, int]] = field(default_factory=list)
+    spectrum: np.ndarray | None = None  # float32 time-summed spectrum of the result
+
+
+def fine_half_window(df_hz: float) -> int:
+    """Half-width (channels) of the fine baseline median: >= 500 Hz, >= 16 channels."""
+    return int(max(16, np.ceil(BROADBAND_HZ / max(df_hz, 1e-12))))
+
+
+def _pow2_floor(x: float) -> int:
+    return 1 << max(0, int(np.floor(np.log2(max(x, 1.0)))))
+
+
+def clipped_std(x: np.ndarray, axis=None) -> np.ndarray:
+    """Std of the values between the 5th and 95th percentiles (along ``axis``)."""
+    lo, hi = np.percentile(x, CLIP, axis=axis, keepdims=axis is not None)
+    inside = (x >= lo) & (x <= hi)
+    n = inside.sum(axis=axis)
+    mean = np.where(inside, x, 0.0).sum(axis=axis) / np.maximum(n, 1)
+    if axis is not None:
+        mean_b = np.expand_dims(mean, axis)
+    else:
+        mean_b = mean
+    var = np.where(inside, (x - mean_b) ** 2, 0.0).sum(axis=axis) / np.maximum(n - 1, 1)
+    return np.sqrt(var)
+
+
+def _mad_sigma(x: np.ndarray) -> float:
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(x - np.median(x))))
+
+
+def _runs(flag: np.ndarray) -> list[tuple[int, int]]:
+    """[lo, hi) of each run of True."""
+    if not flag.any():
+        return []
+    d = np.diff(np.concatenate([[0], flag.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
+
+
+def find_dc_columns(spectrum: np.ndarray, dc_column: int | None, always: bool) -> list[int]:
+    """Columns of a DC spike around ``dc_column`` of a time-summed spectrum."""
+    n = spectrum.shape[0]
+    if dc_column is None or not 0 <= dc_column < n:
+        return []
+    ref_idx = np.r_[max(0, dc_column - 64):max(0, dc_column - DC_REACH),
+                    min(n, dc_column + DC_REACH + 1):min(n, dc_column + 65)]
+    cols = [dc_column] if always else []
+    if ref_idx.size < 8:
+        return cols
+    ref = spectrum[ref_idx]
+    med, sig = float(np.median(ref)), _mad_sigma(ref)
+    for j in range(max(0, dc_column - DC_REACH), min(n, dc_column + DC_REACH + 1)):
+        if j not in cols and sig > 0 and abs(spectrum[j] - med) > DC_SIGMA * sig:
+            cols.append(j)
+    # only the contiguous run through the centre (a tone two channels away is not DC)
+    keep = {dc_column}
+    for step in (-1, 1):
+        j = dc_column + step
+        while j in cols:
+            keep.add(j)
+            j += step
+    return sorted(c for c in cols if c in keep and (always or dc_column in cols))
+
+
+def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = None,
+                  always_blank_dc: bool = False) -> Flattening:
+    """Remove the baseline of a C-contiguous float32 ``(T, n)`` block in place (see the
+    module docstring); afterwards every pixel is in units of the local robust noise.
+    ``df_hz``: channel width (Hz); ``dc_column``: block column of the coarse channel's
+    centre (None when outside the block or not wanted)."""
+    n_t, n = block.shape
+    info = Flattening()
+    spec, brightest = sum_and_max(block)
+    info.dc_columns = find_dc_columns(spec, dc_column, always_blank_dc)
+    # the mean without each channel's brightest spectrum: structure is looked for on it,
+    # so a fast drifting tone (crossing each channel once) does not look like structure
+    trimmed = (spec - brightest) / (n_t - 1) if n_t > 1 else spec.copy()
+    if info.dc_columns:  # bridge the spike for every estimate below
+        spec = _bridge(spec, info.dc_columns)
+        trimmed = _bridge(trimmed, info.dc_columns)
+    if n < 64:
+        info.spectrum = _whiten_global(block, spec, info)
+        return info
+    mean_spec = spec / n_t
+    step = max(1, n // 65536)
+
+    # 2. bandpass (wide baseline) from block means -> medians of those, excess masked
+    half = fine_half_window(df_hz)
+    wblock = int(np.clip(_pow2_floor(n / 512), 16, 1024))
+    fblock = int(min(_pow2_floor(half / 2), wblock))
+    nfb = n // fblock
+    fine_means = trimmed[:nfb * fblock].reshape(nfb, fblock).mean(axis=1)
+    meds = block_medians(fine_means, wblock // fblock)
+    wide_b = _masked_smooth(meds)
+    ratio = np.median(mean_spec[::step]) / np.median(trimmed[::step])
+    info.power_like = bool(wide_b.min() > 0 and np.isfinite(ratio) and ratio > 0)
+    if info.power_like:  # the trimmed mean sits a fixed fraction of the noise low
+        wide_b, fine_means = wide_b * ratio, fine_means * ratio
+    else:
+        shift = float(np.median((mean_spec - trimmed)[::step]))
+        wide_b, fine_means = wide_b + shift, fine_means + shift
+    wide = to_channels(wide_b, wblock, n)
+    noise_pix = _mad_sigma(((mean_spec - wide) * np.sqrt(n_t))[::step])
+    info.power_like = info.power_like and bool(np.median(wide_b) > 0.5 * noise_pix)
+    gain = wide if info.power_like else np.ones(n)
+    offset = np.zeros(n) if info.power_like else wide
+    unit = 1.0 if info.power_like else 0.0
+
+    # 3. structure: where a ~1 kHz running median (of block means) leaves the bandpass;
+    # there the fine baseline is an exact running median, elsewhere the bandpass itself
+    # (far smoother than any running median, whose noise adds up in wide boxcars)
+    centres = np.minimum(np.arange(nfb) * fblock + fblock // 2, n - 1)
+    u_blocks = (fine_means - offset[centres]) / gain[centres]
+    approx = fill_nan(window_median(u_blocks, max(1, int(round(half / fblock)))))
+    dev = approx - unit
+    sig_f = _mad_sigma(dev)
+    flagged = np.abs(dev) > 4.0 * sig_f if sig_f > 0 else np.zeros(nfb, dtype=bool)
+    regions = [(lo * fblock, min(n, hi * fblock)) for lo, hi in _runs(flagged)]
+    regions = _grown_runs_ranges(regions, half + fblock, n)
+    info.regions = regions
+    fine = np.full(n, unit)
+    for lo, hi in regions:
+        a, b = max(0, lo - half), min(n, hi + half)
+        u_trim = (trimmed[a:b] * (ratio if info.power_like else 1.0) - offset[a:b]) / gain[a:b]
+        if not info.power_like:
+            u_trim = u_trim + shift
+        fine[lo:hi] = running_median(u_trim, half)[lo - a:hi - a]
+
+    # 4. local noise of the residual, per pixel (relative for power data), on a subsample
+    local = np.maximum(fine, 0.05) if info.power_like else np.ones(n)
+    rel = ((mean_spec - offset) / gain - fine) / local
+    sblock = int(min(n, max(1024, _pow2_floor(n / 16))))
+    nb = n // sblock
+    sub = max(1, sblock // 16384)
+    block_sig = clipped_std(rel[:nb * sblock].reshape(nb, sblock)[:, ::sub], axis=1)
+    block_sig = fill_nan(np.where(block_sig > 0, block_sig, np.nan))
+    block_sig = fill_nan(window_median(block_sig, 2)) * np.sqrt(n_t)
+    if not np.all(block_sig > 0):
+        block_sig = np.full(nb, max(float(np.nanmax(block_sig, initial=0.0)), 1e-30))
+    sigma = to_channels(block_sig, sblock, n)
+
+    # 5. broadband features (reported once each)
+    u = (mean_spec - offset) / gain
+    info.features = _features(block, regions, u, fine, unit, gain, offset, sigma, half,
+                              df_hz, info.power_like)
+
+    # 6. whiten in place: x -> (x - level) / noise; regions get per-spectrum levels
+    saved = [(lo, hi, max(0, lo - half), min(n, hi + half)) for lo, hi in regions]
+    saved = [(lo, hi, a, b, block[:, a:b].astype(np.float64)) for lo, hi, a, b in saved]
+    level = offset + gain * fine
+    scale = gain * sigma * local
+    whiten(block, level, scale)
+    zspec = ((spec - n_t * level) / scale).astype(np.float32)
+    for lo, hi, a, b, raw in saved:
+        u_t = (raw - offset[a:b]) / gain[a:b]
+        fine_t = running_median_rows(u_t, half)[:, lo - a:hi - a]
+        u_t = u_t[:, lo - a:hi - a]
+        den = sigma[lo:hi] * (np.maximum(fine_t, 0.05) if info.power_like else 1.0)
+        block[:, lo:hi] = ((u_t - fine_t) / den).astype(np.float32)
+        zspec[lo:hi] = block[:, lo:hi].sum(axis=0)
+    for c in info.dc_columns:
+        block[:, c] = 0.0
+        zspec[c] = 0.0
+    info.spectrum = zspec
+    return info
+
+
+def _masked_smooth(meds: np.ndarray) -> np.ndarray:
+    """Local-quadratic smooth of block medians, blocks of excess power (> 4 sigma above
+    the fit: broadband features) masked and bridged, iterated to convergence."""
+    mask = np.zeros(meds.size, dtype=bool)
+    smooth = meds
+    for _ in range(5):
+        smooth = fill_nan(local_quadratic(meds, mask, WIDE_BLOCKS_HALF))
+        resid = meds - smooth
+        sig = _mad_sigma(resid[~mask]) if (~mask).any() else 0.0
+        new = resid > 4.0 * sig if sig > 0 else np.zeros_like(mask)
+        if np.array_equal(new, mask):
+            break
+        mask = new
+    return smooth
+
+
+def _grown_runs_ranges(runs: list[tuple[int, int]], reach: int, n: int
+                       ) -> list[tuple[int, int]]:
+    """Ranges grown by ``reach`` on both sides (within 0..n), overlapping ones merged."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in runs:
+        lo, hi = max(0, lo - reach), min(n, hi + reach)
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _features(block, regions, u, fine, unit, gain, offset, sigma, half, df_hz,
+              power_like) -> list[BroadbandFeature]:
+    """Broadband features inside the structured regions (before whitening)."""
+    n_t, n = block.shape
+    min_width = int(np.ceil(BROADBAND_HZ / max(df_hz, 1e-12)))
+    out: list[BroadbandFeature] = []
+    # noise of the fine baseline (a median of 2 half + 1 time-averaged values)
+    local = np.maximum(fine, 0.05) if power_like else 1.0
+    base_sigma = 1.2533 * sigma * local / np.sqrt(n_t * (2 * half + 1))
+    excess = fine - unit
+    for lo, hi in regions:
+        above = excess[lo:hi] > FEATURE_SIGMA * base_sigma[lo:hi]
+        for a, b in _runs(above):
+            a, b = a + lo, b + lo
+            if b - a < min_width:
+                continue
+            # zero-drift boxcar S/N over the run (time-summed excess / its noise)
+            ex = (u[a:b] - unit) / (sigma[a:b] / np.sqrt(n_t))
+            snr = float(ex.sum() / np.sqrt(b - a))
+            rows = (block[:, a:b].astype(np.float64) - offset[a:b]) / gain[a:b] - unit
+            centre, slope = _centroid_track(np.clip(rows, 0.0, None), a)
+            out.append(BroadbandFeature(lo=a, hi=b, snr=snr, centre=centre, slope=slope,
+                                        excess=float(excess[a:b].max())))
+    return out
+
+
+def _centroid_track(excess_rows: np.ndarray, col0: int) -> tuple[float, float]:
+    """(centroid column at t = 0, columns per spectrum) of a feature, by a weighted line
+    fit to the per-spectrum power centroids."""
+    n_t, w = excess_rows.shape
+    power = excess_rows.sum(axis=1)
+    cols = np.arange(w, dtype=np.float64) + col0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cen = (excess_rows * cols).sum(axis=1) / power
+    ok = np.isfinite(cen) & (power > 0)
+    if ok.sum() < 2:
+        c = float(np.nanmean(cen[ok])) if ok.any() else col0 + 0.5 * (w - 1)
+        return c, 0.0
+    t = np.arange(n_t, dtype=np.float64)[ok]
+    slope, icpt = np.polyfit(t, cen[ok], 1, w=np.sqrt(power[ok]))
+    return float(icpt), float(slope)
+
+
+def _bridge(x: np.ndarray, cols: list[int]) -> np.ndarray:
+    """A copy of ``x`` with the contiguous columns ``cols`` set to the mean of the values
+    just outside them."""
+    x = x.copy()
+    lo, hi = cols[0] - 1, cols[-1] + 1
+    left = x[lo] if lo >= 0 else x[min(hi, x.size - 1)]
+    right = x[hi] if hi < x.size else left
+    x[cols] = 0.5 * (left + right)
+    return x
+
+
+def _whiten_global(block: np.ndarray, spec: np.ndarray, info: Flattening) -> np.ndarray:
+    """Tiny blocks: subtract the median, divide by the clipped std (no local estimates)."""
+    n_t = block.shape[0]
+    med = float(np.median(spec)) / n_t
+    sig = float(clipped_std(spec)) / np.sqrt(n_t) if spec.size > 1 else 0.0
+    block -= np.float32(med)
+    if sig > 0:
+        block /= np.float32(sig * np.sqrt(n_t))
+    for c in info.dc_columns:
+        block[:, c] = 0.0
+    return block.sum(axis=0)

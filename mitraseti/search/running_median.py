@@ -1,0 +1,250 @@
+"""Running medians for baseline estimation (numba kernels + a blocked approximation).
+
+* ``running_median(x, half)``: exact median of ``x[i - half : i + half + 1]`` (clipped at
+  the ends) for every i of a 1-D array, by a sorted sliding window: O(n * half) moves,
+  used on short stretches only (regions holding structure).
+* ``running_median_rows(x, half)``: the same along axis 1 of a 2-D array (one spectrum per
+  row), for the per-spectrum baseline inside broadband features.
+* ``blocked_running_median(x, block, k)``: a fast approximation for a whole coarse
+  channel: medians of ``block``-channel blocks, then a running median over ``2k + 1`` of
+  those (NaN blocks, i.e. masked ones, are skipped), linearly interpolated back to every
+  channel. Its effective window is ``(2k + 1) * block`` channels.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _insert(buf, m, v):
+    lo, hi = 0, m
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if buf[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    for j in range(m, lo, -1):
+        buf[j] = buf[j - 1]
+    buf[lo] = v
+
+
+@njit(cache=True)
+def _remove(buf, m, v):
+    lo, hi = 0, m
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if buf[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    for j in range(lo, m - 1):
+        buf[j] = buf[j + 1]
+
+
+@njit(cache=True)
+def _running_median_1d(x, half, out):
+    n = x.shape[0]
+    buf = np.empty(2 * half + 2, dtype=np.float64)
+    m = 0
+    hi = -1
+    lo = 0
+    for i in range(n):
+        new_hi = min(n - 1, i + half)
+        new_lo = max(0, i - half)
+        while hi < new_hi:
+            hi += 1
+            _insert(buf, m, x[hi])
+            m += 1
+        while lo < new_lo:
+            _remove(buf, m, x[lo])
+            m -= 1
+            lo += 1
+        if m % 2:
+            out[i] = buf[m // 2]
+        else:
+            out[i] = 0.5 * (buf[m // 2 - 1] + buf[m // 2])
+
+
+@njit(cache=True, nogil=True)
+def _running_median_rows(x, half, out):
+    for r in range(x.shape[0]):
+        _running_median_1d(x[r], half, out[r])
+
+
+def running_median(x: np.ndarray, half: int) -> np.ndarray:
+    """Exact running median (float64) of a finite 1-D array, window 2 * half + 1."""
+    a = np.ascontiguousarray(x, dtype=np.float64)
+    out = np.empty(a.shape[0], dtype=np.float64)
+    if a.size:
+        _running_median_1d(a, max(0, int(half)), out)
+    return out
+
+
+def running_median_rows(x: np.ndarray, half: int) -> np.ndarray:
+    """Exact running median along axis 1 of a finite 2-D array (float64 result)."""
+    a = np.ascontiguousarray(x, dtype=np.float64)
+    out = np.empty(a.shape, dtype=np.float64)
+    if a.size:
+        _running_median_rows(a, max(0, int(half)), out)
+    return out
+
+
+@njit(cache=True)
+def _block_medians(x, block, out):
+    n = x.shape[0]
+    buf = np.empty(block, dtype=np.float64)
+    for i in range(out.shape[0]):
+        m = min(n, (i + 1) * block) - i * block
+        buf[:m] = x[i * block:i * block + m]
+        seg = buf[:m]
+        seg.sort()
+        out[i] = seg[m // 2] if m % 2 else 0.5 * (seg[m // 2 - 1] + seg[m // 2])
+
+
+@njit(cache=True)
+def _window_median(v, k, out):
+    n = v.shape[0]
+    buf = np.empty(2 * k + 1, dtype=np.float64)
+    for i in range(n):
+        m = 0
+        for j in range(max(0, i - k), min(n, i + k + 1)):
+            if np.isfinite(v[j]):
+                buf[m] = v[j]
+                m += 1
+        if m == 0:
+            out[i] = np.nan
+        else:
+            seg = np.sort(buf[:m])
+            out[i] = seg[m // 2] if m % 2 else 0.5 * (seg[m // 2 - 1] + seg[m // 2])
+
+
+def block_medians(x: np.ndarray, block: int) -> np.ndarray:
+    """Median of each run of ``block`` values (the last, partial block included)."""
+    a = np.ascontiguousarray(x, dtype=np.float64)
+    out = np.empty(-(-a.shape[0] // block), dtype=np.float64)
+    _block_medians(a, int(block), out)
+    return out
+
+
+def window_median(values: np.ndarray, k: int) -> np.ndarray:
+    """Running median over 2k + 1 values of a short 1-D array (clipped at the ends),
+    ignoring NaN (a window with no finite value gives NaN)."""
+    v = np.ascontiguousarray(values, dtype=np.float64)
+    if k <= 0 or v.size == 0:
+        return v.copy()
+    out = np.empty_like(v)
+    _window_median(v, int(k), out)
+    return out
+
+
+def fill_nan(values: np.ndarray) -> np.ndarray:
+    """NaN entries replaced by linear interpolation between finite neighbours."""
+    v = np.asarray(values, dtype=np.float64).copy()
+    bad = ~np.isfinite(v)
+    if bad.all():
+        return np.zeros_like(v)
+    if bad.any():
+        idx = np.arange(v.size)
+        v[bad] = np.interp(idx[bad], idx[~bad], v[~bad])
+    return v
+
+
+def to_channels(block_values: np.ndarray, block: int, n: int) -> np.ndarray:
+    """Block values (one per ``block`` channels) linearly interpolated to ``n`` channels."""
+    centres = np.minimum(np.arange(block_values.size) * block + 0.5 * (block - 1), n - 1)
+    return np.interp(np.arange(n, dtype=np.float64), centres, block_values)
+
+
+def blocked_running_median(x: np.ndarray, block: int, k: int,
+                           block_mask: np.ndarray | None = None,
+                           meds: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(baseline per channel, smoothed block values): see the module docstring.
+    ``block_mask`` (bool per block, True = ignore) leaves blocks out of the median;
+    ``meds``: the block medians when already known."""
+    meds = block_medians(x, block) if meds is None else meds
+    if block_mask is not None:
+        meds = np.where(block_mask, np.nan, meds)
+    smooth = fill_nan(window_median(meds, k))
+    return to_channels(smooth, block, x.shape[0]), smooth
+
+
+@njit(cache=True)
+def _local_quadratic(v, skip, k, out):
+    n = v.shape[0]
+    for i in range(n):
+        s = np.zeros(5)
+        r = np.zeros(3)
+        for j in range(max(0, i - k), min(n, i + k + 1)):
+            if skip[j] or not np.isfinite(v[j]):
+                continue
+            x = float(j - i) / (k + 1)
+            p = 1.0
+            for q in range(5):
+                if q < 3:
+                    r[q] += p * v[j]
+                s[q] += p
+                p *= x
+        a = np.empty((3, 3))
+        for u in range(3):
+            for w in range(3):
+                a[u, w] = s[u + w]
+        if s[0] >= 4 and abs(np.linalg.det(a)) > 1e-12 * max(1.0, s[0]) ** 3:
+            out[i] = np.linalg.solve(a, r)[0]
+        elif s[0] > 0:
+            out[i] = r[0] / s[0]
+        else:
+            out[i] = np.nan
+
+
+def local_quadratic(values: np.ndarray, skip: np.ndarray, k: int) -> np.ndarray:
+    """Value at each point of a least-squares quadratic fitted to the 2k + 1 values
+    around it (clipped at the ends), leaving out ``skip`` (bool) and NaN values; a
+    Savitzky-Golay smoother that tolerates gaps. Follows curved baselines (a bandpass
+    knee) without the bias of a running median."""
+    v = np.ascontiguousarray(values, dtype=np.float64)
+    out = np.empty_like(v)
+    if v.size:
+        _local_quadratic(v, np.ascontiguousarray(skip, dtype=np.bool_), int(k), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _whiten(block, level, inv_scale):
+    n_t, n = block.shape
+    for t in range(n_t):
+        row = block[t]
+        for c in range(n):
+            row[c] = (row[c] - level[c]) * inv_scale[c]
+
+
+def whiten(block: np.ndarray, level: np.ndarray, scale: np.ndarray) -> None:
+    """block[t, c] = (block[t, c] - level[c]) / scale[c], in place, in one pass."""
+    _whiten(block, np.ascontiguousarray(level, dtype=np.float32),
+            np.ascontiguousarray(1.0 / scale, dtype=np.float32))
+
+
+@njit(cache=True, nogil=True)
+def _sum_and_max(block, total, top):
+    n_t, n = block.shape
+    for c in range(n):
+        total[c] = 0.0
+        top[c] = -np.inf
+    for t in range(n_t):
+        row = block[t]
+        for c in range(n):
+            v = float(row[c])
+            total[c] += v
+            top[c] = max(top[c], v)
+
+
+def sum_and_max(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel of a (T, n) block: the sum over spectra and the largest value (float64),
+    in one pass. ``(sum - max) / (T - 1)`` is the mean leaving out the brightest spectrum:
+    a drifting tone crossing a channel in one spectrum does not raise it, broadband power
+    present in most spectra does."""
+    total = np.empty(block.shape[1], dtype=np.float64)
+    top = np.empty(block.shape[1], dtype=np.float64)
+    _sum_and_max(block, total, top)
+    return total, top
