@@ -1,4 +1,5 @@
-"""Speed of classify_hits: 10,000 hits on one synthetic coarse channel (prints numbers).
+"""Speed of classify_hits: 10,000 hits on one synthetic coarse channel, and of loading the
+classifier in a fresh process (prints numbers).
 
     .venv/bin/python benchmarks/bench_classify.py [--hits 10000] [--channels 262144]
 
@@ -7,6 +8,8 @@ Not a test: it prints seconds per stage and hits per second on this machine.
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -16,6 +19,16 @@ from mitraseti.signals import classify_hits
 from mitraseti.signals.features import compute_features
 from mitraseti.signals.model import load_default, predict_proba
 from mitraseti.synth import NoiseModel, make_observation
+
+
+def fresh_process_seconds(code: str, repeat: int) -> float:
+    """Best wall time (s) of ``python -c code`` in a new interpreter."""
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 def main() -> None:
@@ -38,7 +51,13 @@ def main() -> None:
         return [Hit(frequency_hz=hdr.channel_frequency_hz(c), drift_rate=d, snr=s,
                     channel_index=int(c)) for c, d, s in zip(ch, drift, snr)]
 
+    start = fresh_process_seconds("pass", a.repeat)
+    load = fresh_process_seconds("from mitraseti.signals.model import load_model; "
+                                 "load_model()", a.repeat)
+    print(f"fresh process: interpreter {start:.3f} s, import + load_model() "
+          f"{load - start:.3f} s more")
     classify_hits(make_hits()[:100], data, hdr, model=model)  # warm-up (imports, tables)
+    predict_proba(model, compute_features(data, hdr, ch, drift, snr))  # numba start-up
     best = {}
     for _ in range(a.repeat):
         hits = make_hits()

@@ -163,11 +163,11 @@ def from_calibrated(clf) -> CompactModel:
     if getattr(clf, "method", None) != "sigmoid":
         raise ValueError(f"only sigmoid calibration is supported, got {clf.method!r}")
     classes = [str(c) for c in clf.classes_]
-    if len(classes) < 3:
-        raise ValueError("only multi-class models (3 or more classes) are supported")
     sorted_classes = np.unique(np.asarray(clf.classes_))
+    if len(classes) < 3 or [str(c) for c in sorted_classes] != classes:
+        raise ValueError("expected 3 or more classes, in sorted order")
     parts = {k: [] for k in _ARRAY_KEYS}
-    offset = 0
+    n_nodes = 0
     for fold, cal in enumerate(clf.calibrated_classifiers_):
         est = cal.estimator
         if getattr(est, "is_categorical_", None) is not None and np.any(est.is_categorical_):
@@ -177,24 +177,15 @@ def from_calibrated(clf) -> CompactModel:
         n_cls = int(est.n_trees_per_iteration_)
         if n_cls != len(est.classes_) or len(cal.calibrators) != n_cls:
             raise ValueError("expected one tree and one calibrator per class and iteration")
-        for it in est._predictors:
-            for k, pred in enumerate(it):
-                nodes = pred.nodes
-                if np.any(nodes["is_categorical"]):
-                    raise ValueError("categorical splits are not supported")
-                leaf = nodes["is_leaf"].astype(bool)
-                parts["node_feature"].append(np.where(leaf, 0, nodes["feature_idx"]))
-                parts["node_threshold"].append(np.where(leaf, 0.0, nodes["num_threshold"]))
-                parts["node_missing_left"].append(np.where(leaf, 0, nodes["missing_go_to_left"]))
-                parts["node_left"].append(np.where(leaf, -1, nodes["left"].astype(np.int64) + offset))
-                parts["node_right"].append(np.where(leaf, -1, nodes["right"].astype(np.int64) + offset))
-                parts["node_value"].append(np.where(leaf, nodes["value"], 0.0))
-                parts["node_is_leaf"].append(leaf)
-                parts["tree_root"].append([offset])
+        for iteration in est._predictors:
+            for k, predictor in enumerate(iteration):
+                for key, arr in _tree_arrays(predictor.nodes, n_nodes).items():
+                    parts[key].append(arr)
+                parts["tree_root"].append([n_nodes])
                 parts["tree_fold"].append([fold])
                 parts["tree_class"].append([k])
-                offset += len(nodes)
-        parts["fold_baseline"].append(np.asarray(est._baseline_prediction, float).reshape(n_cls))
+                n_nodes += len(predictor.nodes)
+        parts["fold_baseline"].append(np.reshape(est._baseline_prediction, n_cls))
         parts["fold_sigmoid_a"].append([float(c.a_) for c in cal.calibrators])
         parts["fold_sigmoid_b"].append([float(c.b_) for c in cal.calibrators])
         # as sklearn's _CalibratedClassifier: LabelEncoder(classes).transform(est.classes_)
@@ -203,12 +194,24 @@ def from_calibrated(clf) -> CompactModel:
     for key, (dtype, ndim) in _ARRAY_KEYS.items():
         stack = np.concatenate if ndim == 1 else np.array
         arrays[key] = np.ascontiguousarray(stack(parts[key]), dtype=dtype)
-    # output columns follow clf.classes_, which is sorted like the label encoder's
-    if [str(c) for c in sorted_classes] != classes:
-        raise ValueError("calibrated classes_ are expected in sorted order")
     model = CompactModel(arrays, classes, int(clf.n_features_in_))
     validate(model)
     return model
+
+
+def _tree_arrays(nodes: np.ndarray, offset: int) -> dict:
+    """Node arrays of one ``TreePredictor.nodes`` record array; child indices shifted by
+    ``offset`` (its first node's index in the concatenation); leaves hold only a value."""
+    if np.any(nodes["is_categorical"]):
+        raise ValueError("categorical splits are not supported")
+    leaf = nodes["is_leaf"].astype(bool)
+    return {"node_feature": np.where(leaf, 0, nodes["feature_idx"]),
+            "node_threshold": np.where(leaf, 0.0, nodes["num_threshold"]),
+            "node_missing_left": np.where(leaf, 0, nodes["missing_go_to_left"]),
+            "node_left": np.where(leaf, -1, nodes["left"].astype(np.int64) + offset),
+            "node_right": np.where(leaf, -1, nodes["right"].astype(np.int64) + offset),
+            "node_value": np.where(leaf, nodes["value"], 0.0),
+            "node_is_leaf": leaf}
 
 
 # ------------------------------------------------------------------ file -----------
