@@ -49,6 +49,7 @@ FEATURE_SIGMA = 5.0    # a broadband feature stands out by this many sigma of th
 DC_SIGMA = 5.0         # a DC neighbour is blanked when it stands out by this many sigma
 DC_REACH = 2           # channels either side of the centre checked for the DC spike
 CLIP = (5.0, 95.0)     # percentiles of the robust std (turboSETI's comp_stats)
+EDGE_SHORT = 8         # channels either side: the local level that picks a one-sided median
 
 
 @dataclass
@@ -208,7 +209,7 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
         u_trim = (trimmed[a:b] * (ratio if info.power_like else 1.0) - offset[a:b]) / gain[a:b]
         if not info.power_like:
             u_trim = u_trim + shift
-        fine[lo:hi] = running_median(u_trim, half)[lo - a:hi - a]
+        fine[lo:hi] = running_median(u_trim, half, EDGE_SHORT)[lo - a:hi - a]
 
     # 4. local noise of the residual, per pixel (relative for power data), on a subsample
     local = np.maximum(fine, 0.05) if info.power_like else np.ones(n)
@@ -235,9 +236,12 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
     scale = gain * sigma * local
     whiten(block, level, scale)
     zspec = ((spec - n_t * level) / scale).astype(np.float32)
+    pix_ratio, pix_shift = _pixel_median_bias(saved, offset, gain, level, scale, n_t)
     for lo, hi, a, b, raw in saved:
         u_t = (raw - offset[a:b]) / gain[a:b]
-        fine_t = running_median_rows(u_t, half)[:, lo - a:hi - a]
+        # a pixel's median sits below its mean (chi-square noise): calibrated as the mean
+        fine_t = running_median_rows(u_t, half, EDGE_SHORT)[:, lo - a:hi - a]
+        fine_t = fine_t * pix_ratio if info.power_like else fine_t + pix_shift
         u_t = u_t[:, lo - a:hi - a]
         den = sigma[lo:hi] * (np.maximum(fine_t, 0.05) if info.power_like else 1.0)
         block[:, lo:hi] = ((u_t - fine_t) / den).astype(np.float32)
@@ -247,6 +251,21 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
         zspec[c] = 0.0
     info.spectrum = zspec
     return info
+
+
+def _pixel_median_bias(saved, offset, gain, level, scale, n_t) -> tuple[float, float]:
+    """(mean / median, mean - median) of single pixels of bandpass-corrected data, from
+    the unstructured margins of the structured regions (1, 0 if too few)."""
+    parts = []
+    for lo, hi, a, b, raw in saved[:64]:
+        cols = np.r_[a:lo, hi:b]
+        parts.append(((raw[:, cols - a] - offset[cols]) / gain[cols]).ravel())
+    u = np.concatenate(parts) if parts else np.zeros(0)
+    if u.size < 64:
+        return 1.0, 0.0
+    med, mean = float(np.median(u)), float(np.mean(u))
+    ratio = mean / med if med > 0 else 1.0
+    return ratio, mean - med
 
 
 def _masked_smooth(meds: np.ndarray) -> np.ndarray:

@@ -29,8 +29,9 @@ import numpy as np
 
 from ..io.header import ObservationHeader
 from .drift_grid import DriftGrid, next_pow2
-from .baseline import flatten_block
-from .filtering import dc_blanked, estimate_bandwidth, is_artifact, is_bl_like, merge_hits
+from .baseline import EDGE_SHORT, flatten_block
+from .filtering import (dc_blanked, estimate_bandwidth, hit_path, is_artifact, is_bl_like,
+                        merge_hits)
 from .hit import DEDOPPLER, MATCHED_FILTER, Hit
 from .hitsearch import top_hits
 from .matched_filter import (FULL_RES_SMEAR, FUSED_SMEAR, boxcar, boxcar_split,
@@ -368,11 +369,35 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
                 h.bandwidth_hz = estimate_bandwidth(h, block, header, channel_offset,
                                                     pixel_median)
         raw.extend(features)
+        filtered = _merge_into_features(filtered, flat.features if params.baseline else [],
+                                        features, header, channel_offset)
         filtered.extend(h for h in features if h.snr >= params.snr)
         filtered.sort(key=lambda h: h.frequency_hz)
         timings["filter_s"] = timings.get("filter_s", 0.0) + time.perf_counter() - t
     raw.sort(key=lambda h: (h.frequency_hz, h.boxcar_width))
     return raw, filtered
+
+
+def _merge_into_features(hits: list[Hit], feats, feature_hits: list[Hit],
+                         header: ObservationHeader, channel_offset: int) -> list[Hit]:
+    """Drop hits that sit on a broadband feature's edge over the whole observation (the
+    residue of a step in the baseline), counting them in the feature's ``n_merged``."""
+    if not feats:
+        return hits
+    kept = []
+    for h in hits:
+        c0, slope, first, last = hit_path(h, header)
+        a = c0 + slope * first - channel_offset
+        b = c0 + slope * last - channel_offset
+        reach = EDGE_SHORT + 2 + 0.5 * h.boxcar_width
+        owner = next((k for k, f in enumerate(feats)
+                      if any(abs(a - e) <= reach and abs(b - e) <= reach
+                             for e in (f.lo - 0.5, f.hi - 0.5))), None)
+        if owner is None:
+            kept.append(h)
+        else:
+            feature_hits[owner].n_merged += 1
+    return kept
 
 
 def _feature_hits(flat, header: ObservationHeader, coarse_channel: int,
@@ -397,41 +422,10 @@ def _feature_hits(flat, header: ObservationHeader, coarse_channel: int,
 
 
 def search_observation(obs, params: SearchParams | None = None,
-                       progress: Callable[[int, int], None] | None = None) -> SearchResult:
-    """Search every coarse channel of an open ``mitraseti.io.Observation``.
-
-    Memory is bounded by one coarse channel. ``params.n_coarse_chan``, when given and
-    different from the observation's own split, re-splits the band (it must divide nchans).
-    ``progress(done, total)`` is called after each coarse channel.
-    """
-    params = params or SearchParams()
-    header = obs.header
-    result = SearchResult()
-    timings = {"read_s": 0.0, "dedoppler_s": 0.0, "matched_filter_s": 0.0, "filter_s": 0.0}
-    t_all = time.perf_counter()
-    n_cc = params.n_coarse_chan or obs.n_coarse_channels
-    if header.nchans % n_cc:
-        raise ParameterError(
-            f"n_coarse_chan={n_cc} does not divide nchans={header.nchans} of {obs.path}")
-    nfpc = header.nchans // n_cc
-    if n_cc == obs.n_coarse_channels:
-        blocks = obs.iter_coarse_channels()
-    else:
-        blocks = ((i, obs.read(0, header.n_spectra, i * nfpc, (i + 1) * nfpc))
-                  for i in range(n_cc))
-    t = time.perf_counter()
-    for i, block in blocks:
-        timings["read_s"] += time.perf_counter() - t
-        raw, filtered = search_coarse_channel(block, header, params, coarse_channel=i,
-                                              channel_offset=i * nfpc, timings=timings)
-        result.raw_hits.extend(raw)
-        result.filtered_hits.extend(filtered)
-        if progress is not None:
-            progress(i + 1, n_cc)
-        t = time.perf_counter()
-    timings["total_s"] = time.perf_counter() - t_all
-    timings["n_coarse_channels"] = float(n_cc)
-    result.timings = timings
-    logger.info("search of %s: %d raw, %d filtered hits in %.2f s", getattr(obs, "path", "?"),
-                len(result.raw_hits), len(result.filtered_hits), timings["total_s"])
-    return result
+                       progress: Callable[[int, int], None] | None = None, **options
+                       ) -> SearchResult:
+    """Search every coarse channel of an open ``mitraseti.io.Observation``, in parallel
+    threads within a memory budget (``memory_budget_mb``, ``workers``): see
+    :func:`mitraseti.search.driver.search_observation`, which this calls."""
+    from .driver import search_observation as run_observation
+    return run_observation(obs, params, progress, **options)

@@ -67,27 +67,52 @@ def _running_median_1d(x, half, out):
             out[i] = 0.5 * (buf[m // 2 - 1] + buf[m // 2])
 
 
+@njit(cache=True)
+def _edge_preserving_1d(x, half, short, out, work, near):
+    """out[i]: of the medians of the windows centred on i, ending at i and starting at i,
+    the one closest to the short-window median around i (a step edge stays sharp)."""
+    n = x.shape[0]
+    _running_median_1d(x, half, work)
+    _running_median_1d(x, short, near)
+    for i in range(n):
+        best = work[i]
+        d = abs(best - near[i])
+        for j in (i - half, i + half):
+            if 0 <= j < n and abs(work[j] - near[i]) < d:
+                best = work[j]
+                d = abs(best - near[i])
+        out[i] = best
+
+
 @njit(cache=True, nogil=True)
-def _running_median_rows(x, half, out):
+def _running_median_rows(x, half, short, out):
+    work = np.empty(x.shape[1])
+    near = np.empty(x.shape[1])
     for r in range(x.shape[0]):
-        _running_median_1d(x[r], half, out[r])
+        if short > 0:
+            _edge_preserving_1d(x[r], half, short, out[r], work, near)
+        else:
+            _running_median_1d(x[r], half, out[r])
 
 
-def running_median(x: np.ndarray, half: int) -> np.ndarray:
-    """Exact running median (float64) of a finite 1-D array, window 2 * half + 1."""
-    a = np.ascontiguousarray(x, dtype=np.float64)
-    out = np.empty(a.shape[0], dtype=np.float64)
-    if a.size:
-        _running_median_1d(a, max(0, int(half)), out)
-    return out
+def running_median(x: np.ndarray, half: int, short: int = 0) -> np.ndarray:
+    """Exact running median (float64) of a finite 1-D array, window 2 * half + 1.
+    ``short`` > 0: edge-preserving (see ``running_median_rows``)."""
+    return running_median_rows(np.asarray(x)[None, :], half, short)[0]
 
 
-def running_median_rows(x: np.ndarray, half: int) -> np.ndarray:
-    """Exact running median along axis 1 of a finite 2-D array (float64 result)."""
+def running_median_rows(x: np.ndarray, half: int, short: int = 0) -> np.ndarray:
+    """Exact running median along axis 1 of a finite 2-D array (float64 result).
+
+    ``short`` > 0 makes it edge-preserving: at each point the median of the centred
+    window, or of the window ending there, or of the one starting there, whichever is
+    closest to the median of the 2 * short + 1 points around it. A centred median bends
+    a step edge (it follows the step only once half its window is across); the one-sided
+    windows do not straddle it."""
     a = np.ascontiguousarray(x, dtype=np.float64)
     out = np.empty(a.shape, dtype=np.float64)
     if a.size:
-        _running_median_rows(a, max(0, int(half)), out)
+        _running_median_rows(a, max(0, int(half)), max(0, int(short)), out)
     return out
 
 
