@@ -19,6 +19,7 @@ from mitraseti.io.header import ObservationHeader
 
 MAX_COLUMNS = 2048
 MAX_ROWS = 512
+SIGMA_SAMPLE = 65_536    # pixels of a block that estimate its median and sigma (~0.5 % error)
 
 
 @dataclass
@@ -44,22 +45,35 @@ class Waterfall:
         return self.power[:, ::-1], (f1, f0)
 
 
+def _upper_median(a: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Median along ``axis`` (the upper of the two middle values when their number is even):
+    one partition, where np.median costs ~20x more on these sizes."""
+    k = a.shape[axis] // 2
+    return np.take(np.partition(a, k, axis=axis), k, axis=axis)
+
+
 def _flatten(block: np.ndarray) -> np.ndarray:
-    """Subtract a smooth bandpass and divide by a robust sigma (MAD) of the block."""
+    """float32 copy of ``block`` minus a smooth bandpass, minus its median, divided by a
+    robust sigma (MAD); median and sigma are estimated from about SIGMA_SAMPLE evenly spread
+    finite pixels."""
     n_spectra, n = block.shape
     spectrum = block.mean(axis=0, dtype=np.float64)
     seg = max(16, n // 64)
     n_seg = math.ceil(n / seg)
     padded = np.pad(spectrum, (0, n_seg * seg - n), mode="edge")
-    bandpass = np.repeat(np.median(padded.reshape(n_seg, seg), axis=1), seg)[:n]
-    flat = block.astype(np.float32) - bandpass.astype(np.float32)
-    step = max(1, flat.size // 1_000_000)
+    bandpass = np.repeat(_upper_median(padded.reshape(n_seg, seg)), seg)[:n]
+    flat = np.subtract(block, bandpass.astype(np.float32), dtype=np.float32)
+    step = max(1, flat.size // SIGMA_SAMPLE) | 1     # odd: no lock-step with channel periods
     sample = flat.ravel()[::step]
-    med = float(np.median(sample))
-    sigma = 1.4826 * float(np.median(np.abs(sample - med)))
+    sample = sample[np.isfinite(sample)]
+    med = float(_upper_median(sample)) if sample.size else 0.0
+    sigma = 1.4826 * float(_upper_median(np.abs(sample - med))) if sample.size else 1.0
     if not math.isfinite(sigma) or sigma <= 0:
-        sigma = float(np.std(sample)) or 1.0
-    return (flat - np.float32(med)) / np.float32(sigma)
+        sigma = float(np.std(sample)) if sample.size else 1.0
+        sigma = sigma if math.isfinite(sigma) and sigma > 0 else 1.0
+    flat -= np.float32(med)
+    flat /= np.float32(sigma)
+    return flat
 
 
 class WaterfallAccumulator:
