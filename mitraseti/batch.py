@@ -9,9 +9,10 @@ signals.csv: the same columns after a leading ``file`` column, rows ordered by f
 order), then frequency. A file that fails is reported on one line and the batch goes on; the exit status
 is 2 if any file had bad input, else 1 if any file failed, else 0.
 
-With ``jobs > 1`` files run in a ``ProcessPoolExecutor`` (forkserver, else spawn); each
-worker sends its pipeline progress back through a queue to one tqdm bar per file, and gets
-``cpu_count // jobs`` numba threads unless ``NUMBA_NUM_THREADS`` is set.
+With ``jobs > 1`` files run in a ``ProcessPoolExecutor`` (forkserver, which imports the
+pipeline once for all workers, else spawn); each worker sends its pipeline progress back
+through a queue to one tqdm bar per file, and uses ``cpu_count // jobs`` numba threads
+unless ``NUMBA_NUM_THREADS`` is set.
 """
 from __future__ import annotations
 
@@ -98,7 +99,10 @@ def result_dirs(files: list[Path], out_root: Path) -> list[Path]:
 def _init_worker(queue, numba_threads: int) -> None:
     global _progress_queue
     _progress_queue = queue
-    os.environ.setdefault("NUMBA_NUM_THREADS", str(numba_threads))
+    if "NUMBA_NUM_THREADS" not in os.environ:
+        import numba
+
+        numba.set_num_threads(min(numba_threads, numba.config.NUMBA_NUM_THREADS))
 
 
 def _queue_progress(index: int):
@@ -134,8 +138,11 @@ def _run_here(jobs, bars) -> list[FileOutcome]:
 
 
 def _run_pool(jobs, bars, workers: int) -> list[FileOutcome]:
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["mitraseti.batch", "mitraseti.pipeline"])  # import once
+    else:
+        ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     threads = max(1, (os.cpu_count() or 1) // workers)
     outcomes = []

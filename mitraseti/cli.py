@@ -149,12 +149,16 @@ class ProgressBar:
         from tqdm.auto import tqdm
 
         self.prefix = f"{desc}: " if desc else ""
+        self.started = False
         self.bar = tqdm(total=100, unit="%", disable=not enabled or None, leave=leave,
                         position=position, desc=desc,
                         bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}]",
                         file=sys.stderr)
 
     def __call__(self, stage: str, fraction: float, message: str) -> None:
+        if not self.started:            # a queued file's clock starts with its first news
+            self.started = True
+            self.bar.reset(total=100)
         lo, hi = STAGE_SPAN.get(stage, (0.0, 1.0))
         self.advance(100.0 * (lo + (hi - lo) * max(0.0, min(1.0, float(fraction)))))
         self.bar.set_description_str(self.prefix + stage, refresh=False)
