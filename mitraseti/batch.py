@@ -6,8 +6,9 @@
 Each file's exports go to ``<out>/<stem>_results/`` (``<name>_results`` when two inputs
 share a stem, numbered if that still collides). ``<out>/hits_all.csv`` merges every file's
 signals.csv: the same columns after a leading ``file`` column, rows ordered by file (batch
-order), then frequency. A file that fails is reported on one line and the batch goes on; the exit status
-is 2 if any file had bad input, else 1 if any file failed, else 0.
+order: folders and globs sorted), then frequency. A file that fails is reported on one line
+and the batch goes on; the exit status is 2 if any file had bad input, else 1 if any file
+failed, else 0. ``--notebook`` takes one file only.
 
 With ``jobs > 1`` files run in a ``ProcessPoolExecutor`` (forkserver, which imports the
 pipeline once for all workers, else spawn); each worker sends its pipeline progress back
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
 
-from mitraseti.cli import PROG, CliError, ProgressBar, _input_errors, import_problem
+from mitraseti.cli import PROG, CliError, ProgressBar, input_errors, import_problem
 
 INPUT_SUFFIXES = (".fil", ".h5", ".hdf5")
 MERGED_NAME = "hits_all.csv"
@@ -124,7 +125,7 @@ def analyze_file(index: int, path: Path, out_dir: Path, params: dict,
             raise CliError(f"{path}: no such file")
         result = pipeline.run(path, out_dir, progress=progress, **params)
         outcome.summary = result.summary()
-    except _input_errors() as exc:
+    except input_errors() as exc:
         outcome.status, outcome.error = BAD_INPUT, " ".join(str(exc).split())
     except Exception as exc:  # noqa: BLE001 - one failing file must not stop the batch
         outcome.status, outcome.error = FAILED, import_problem(exc)

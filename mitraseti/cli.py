@@ -76,7 +76,7 @@ class CommandParser(OneLineParser):
         add_logging_options(self, dest_prefix="sub_", default=argparse.SUPPRESS)
 
 
-def _input_errors(args=None) -> tuple[type[BaseException], ...]:
+def input_errors(args=None) -> tuple[type[BaseException], ...]:
     """Exceptions that mean "bad input or parameters" (exit 2), plus the command's own."""
     errors: list[type[BaseException]] = [FileNotFoundError, IsADirectoryError,
                                          PermissionError, CliError]
@@ -415,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         problem = str(exc) if isinstance(exc, CommandUnavailable) else import_problem(exc)
         print(f"{PROG}: error: {args.command} is unavailable: {problem}", file=sys.stderr)
         return 1
-    except _input_errors(args) as exc:
+    except input_errors(args) as exc:
         print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
 
