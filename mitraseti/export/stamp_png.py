@@ -45,25 +45,26 @@ def raw_offsets_hz(stamp, hit) -> tuple[float, float]:
     return float(min(f_a, f_b)), float(max(f_a, f_b))
 
 
-def _panel(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """uint8 RGB panel of ``img`` (row 0 = first spectrum, drawn at the bottom)."""
+def _panel(out: np.ndarray, img: np.ndarray) -> None:
+    """Fill ``out`` (a canvas view) with ``img`` enlarged (row 0 = first spectrum, drawn at
+    the bottom)."""
     vmin, vmax = raster.colour_limits(img)
-    return raster.upsample(raster.to_rgb(img, CMAP, vmin, vmax)[::-1], *size)
+    out[...] = raster.upsample(raster.to_rgb(img, CMAP, vmin, vmax)[::-1], *out.shape[:2])
 
 
-def _raw_panel(stamp, hit, size) -> np.ndarray:
-    """Raw panel with frequency increasing to the right and the drift path dotted."""
+def _raw_panel(out: np.ndarray, stamp, hit) -> None:
+    """Fill ``out`` with the raw panel: frequency increasing to the right, the drift path
+    dotted."""
     f_a, f_b = (np.array(stamp.raw_freq_edges_mhz) * 1e6 - hit.frequency_hz)
     raw = stamp.raw if f_a <= f_b else stamp.raw[:, ::-1]
-    rgb = _panel(raw, size)
+    _panel(out, raw)
     lo, hi = raw_offsets_hz(stamp, hit)
     n_t, cols = raw.shape
     # the path through the centres of the spectra (spectrum i spans rows [i, i + 1])
     f_path = np.array([0.0, hit.drift_rate * (n_t - 1) * stamp.dt_s])
     xs, ys = raster.data_to_pixels((f_path - lo) / (hi - lo) * cols, [0.5, n_t - 0.5],
-                                   raw.shape, size)
-    raster.draw_line(rgb, (xs[0], ys[0]), (xs[1], ys[1]), raster.WHITE, 1, DOT_PX)
-    return rgb
+                                   raw.shape, out.shape[:2])
+    raster.draw_line(out, (xs[0], ys[0]), (xs[1], ys[1]), raster.WHITE, 1, DOT_PX)
 
 
 def _title(rank: int, hit) -> str:
@@ -89,8 +90,8 @@ def render_stamp(stamp, hit, rank: int):
     canvas = np.full((TOP + h + BOTTOM, width, 3), 255, dtype=np.uint8)
     raw_box = (LEFT, TOP, LEFT + w_raw, TOP + h)
     dd_box = (raw_box[2] + GAP, TOP, raw_box[2] + GAP + w_dd, TOP + h)
-    canvas[TOP:TOP + h, raw_box[0]:raw_box[2]] = _raw_panel(stamp, hit, (h, w_raw))
-    canvas[TOP:TOP + h, dd_box[0]:dd_box[2]] = _panel(stamp.dedrifted, (h, w_dd))
+    _raw_panel(canvas[TOP:TOP + h, raw_box[0]:raw_box[2]], stamp, hit)
+    _panel(canvas[TOP:TOP + h, dd_box[0]:dd_box[2]], stamp.dedrifted)
     raster.text(canvas, (width / 2, 6), title, TITLE_PX, "mt")
     raster.text(canvas, ((raw_box[0] + raw_box[2]) / 2, TOP - 4), "raw", LABEL_PX, "md")
     raster.text(canvas, ((dd_box[0] + dd_box[2]) / 2, TOP - 4), "de-drifted", LABEL_PX, "md")
