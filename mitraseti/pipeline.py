@@ -24,7 +24,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 
@@ -131,57 +131,73 @@ class SearchOutput:
     filtered_hits: list[Hit]
     waterfall: object
     timings: dict[str, float]
+    plan: object = None   # mitraseti.search.driver.SearchPlan: the blocks searched
 
 
-def _search_function():
+def _driver():
     try:
-        from mitraseti.search import search_coarse_channel
+        from mitraseti.search import driver
     except ImportError as exc:
         raise PipelineError(f"the de-Doppler search is unavailable: cannot import "
-                            f"mitraseti.search.search_coarse_channel ({exc})") from exc
-    return search_coarse_channel
+                            f"mitraseti.search.driver ({exc})") from exc
+    return driver
 
 
-def _timed_blocks(obs, timings: dict[str, float]) -> Iterator[tuple[int, np.ndarray]]:
-    """Iterate coarse channels, charging the reading time to the ``ingest`` stage."""
-    it = iter(obs.iter_coarse_channels())
-    while True:
-        with _timed(timings, "ingest"):
-            item = next(it, None)
-        if item is None:
-            return
+def _searched_blocks(driver, obs, params, plan, timings: dict[str, float]):
+    """The search's BlockResults in order; reading is charged to ``ingest``, waiting for
+    the search threads to ``dedoppler``; hits get the observation start time."""
+    inner: dict[str, float] = {}
+    seen = {"read_s": 0.0, "wait_s": 0.0}
+    for item in driver.iter_search(obs, params, plan, inner, in_place=False):
+        for key, stage in (("read_s", "ingest"), ("wait_s", "dedoppler")):
+            timings[stage] = timings.get(stage, 0.0) + inner[key] - seen[key]
+            seen[key] = inner[key]
+        for h in item.raw_hits + item.filtered_hits:
+            if not h.start_time_mjd:
+                h.start_time_mjd = float(obs.header.tstart)
         yield item
 
 
-def _search_block(search, block, header, params, i, offset, timings):
-    with _timed(timings, "dedoppler"):
-        raw, filt = search(block, header, params, coarse_channel=i, channel_offset=offset)
-    for h in list(raw) + list(filt):
-        if not h.start_time_mjd:
-            h.start_time_mjd = float(header.tstart)
-    return list(raw), list(filt)
+def _where(spec, plan) -> str:
+    where = f"coarse channel {spec.coarse_channel + 1}/{plan.n_coarse}"
+    return where if spec.count == 1 else f"{where} part {spec.index + 1}/{spec.count}"
 
 
-def dedoppler(state: Ingested, params: SearchParams,
-              progress: ProgressFn | None = None) -> SearchOutput:
-    """Search every coarse channel (both detectors); hits are not yet classified."""
+def _draw(acc, item) -> None:
+    """Fold the channels ``item`` owns into the waterfall image (overlaps drawn once)."""
+    spec = item.spec
+    acc.add(item.block[:, spec.own_start - spec.start:spec.own_stop - spec.start],
+            spec.own_start)
+
+
+def dedoppler(state: Ingested, params: SearchParams, progress: ProgressFn | None = None,
+              memory_budget_mb: float | None = None, workers: int | None = None
+              ) -> SearchOutput:
+    """Search every coarse channel (both detectors); hits are not yet classified.
+    ``memory_budget_mb`` / ``workers``: see mitraseti.search.driver (None: defaults)."""
     progress = progress or _noop
-    search = _search_function()
+    driver = _driver()
     obs, header = state.obs, state.header
     timings = state.timings
+    plan = driver.plan_search(obs, params, _budget(driver, memory_budget_mb), workers,
+                              in_place=False)
     acc = WaterfallAccumulator(header)
     raw_hits: list[Hit] = []
     filtered: list[Hit] = []
-    n = obs.n_coarse_channels
-    for i, block in _timed_blocks(obs, timings):
-        raw, filt = _search_block(search, block, header, params, i, i * obs.nfpc, timings)
-        raw_hits += raw
-        filtered += filt
+    n = len(plan.blocks)
+    for k, item in enumerate(_searched_blocks(driver, obs, params, plan, timings)):
+        raw_hits += item.raw_hits
+        filtered += item.filtered_hits
         with _timed(timings, "export"):
-            acc.add(block, i * obs.nfpc)
-        progress("dedoppler", (i + 1) / n, f"coarse channel {i + 1}/{n}: {len(filt)} signals")
+            _draw(acc, item)
+        progress("dedoppler", (k + 1) / n,
+                 f"{_where(item.spec, plan)}: {len(item.filtered_hits)} signals")
     return SearchOutput(header=header, params=params, raw_hits=raw_hits, filtered_hits=filtered,
-                        waterfall=acc.result(), timings=timings)
+                        waterfall=acc.result(), timings=timings, plan=plan)
+
+
+def _budget(driver, memory_budget_mb: float | None) -> float:
+    return driver.DEFAULT_MEMORY_BUDGET_MB if memory_budget_mb is None else memory_budget_mb
 
 
 # ---- stage 3: classify ---------------------------------------------------------------------
@@ -236,27 +252,31 @@ def _classify_block(classify_fn, keeper, hits, block, header, offset, timings):
 
 def classify(state: Ingested, found: SearchOutput,
              progress: ProgressFn | None = None) -> PipelineResult:
-    """Classify the filtered hits of ``found``, reading back each coarse channel that holds
-    hits; cut stamps for the top candidates. Returns the PipelineResult (not yet exported)."""
+    """Classify the filtered hits of ``found``, reading back each searched block (coarse
+    channel or sub-block, ``found.plan``) that owns hits; cut stamps for the top
+    candidates. Returns the PipelineResult (not yet exported)."""
     progress = progress or _noop
     obs, header, timings = state.obs, state.header, state.timings
+    plan = found.plan or _driver().plan_search(obs, found.params, in_place=False)
     classify_fn = _Classifier()
     keeper = StampKeeper(rank_key, TOP_N)
-    by_channel: dict[int, list[Hit]] = {}
+    by_block: dict[int, list[Hit]] = {}
     for h in found.filtered_hits:
-        by_channel.setdefault(int(h.coarse_channel), []).append(h)
-    for k, i in enumerate(sorted(by_channel)):
+        k = next(k for k, b in enumerate(plan.blocks)
+                 if b.coarse_channel == int(h.coarse_channel) and b.owns(h, header))
+        by_block.setdefault(k, []).append(h)
+    for n, k in enumerate(sorted(by_block)):
+        spec = plan.blocks[k]
         with _timed(timings, "classify"):
-            block = obs.coarse_channel(i)
-        _classify_block(classify_fn, keeper, by_channel[i], block, header, i * obs.nfpc,
-                        timings)
-        progress("classify", (k + 1) / len(by_channel), f"coarse channel {i + 1}")
+            block = obs.read(0, header.n_spectra, spec.start, spec.stop)
+        _classify_block(classify_fn, keeper, by_block[k], block, header, spec.start, timings)
+        progress("classify", (n + 1) / len(by_block), _where(spec, plan))
     timings.setdefault("classify", 0.0)
     return _result(state, found.params, found.raw_hits, found.filtered_hits,
-                   found.waterfall, keeper, classify_fn.warning)
+                   found.waterfall, keeper, classify_fn.warning, plan)
 
 
-def _result(state, params, raw, filtered, waterfall, keeper, warning) -> PipelineResult:
+def _result(state, params, raw, filtered, waterfall, keeper, warning, plan) -> PipelineResult:
     if warning:
         log.warning("%s: %s", state.path, warning)
     # the reader's warnings (header vs data disagreements) name the file already
@@ -266,8 +286,15 @@ def _result(state, params, raw, filtered, waterfall, keeper, warning) -> Pipelin
         path=state.path, header=state.header, params=params, source_name=state.source_name,
         raw_hits=raw, filtered_hits=filtered, timings=timings, warnings=warnings,
         waterfall=waterfall, stamps=keeper.stamps(), classified=warning is None,
-        n_coarse_channels=state.obs.n_coarse_channels, nfpc=state.obs.nfpc,
-        coarse_channels=state.obs.coarse.to_dict())
+        n_coarse_channels=plan.n_coarse, nfpc=plan.nfpc,
+        coarse_channels=_coarse_record(state.obs, plan), search_plan=plan.to_dict())
+
+
+def _coarse_record(obs, plan) -> dict:
+    """How the band was split: the observation's record, unless the search re-split it."""
+    if plan.n_coarse == obs.n_coarse_channels:
+        return obs.coarse.to_dict()
+    return {"n": plan.n_coarse, "nfpc": plan.nfpc, "source": "parameter n_coarse_chan"}
 
 
 # ---- stage 4: export -----------------------------------------------------------------------
@@ -284,42 +311,76 @@ def export(result: PipelineResult, out_dir, progress: ProgressFn | None = None
 # ---- everything in one pass ----------------------------------------------------------------
 def run(path, out_dir=None, *, max_drift: float = 4.0, min_drift: float = 0.0,
         snr: float = 10.0, n_coarse_chan: int | None = None, source_name: str | None = None,
-        progress: ProgressFn | None = None, exports: bool = True) -> PipelineResult:
+        progress: ProgressFn | None = None, exports: bool = True,
+        memory_budget_mb: float | None = None, workers: int | None = None) -> PipelineResult:
     """Run the whole pipeline on ``path`` and (``exports=True``) write every export into
-    ``out_dir``. Drift rates in Hz/s. Raises ParameterError for bad parameters and
-    ObservationFormatError for unreadable files; both name what was wrong."""
+    ``out_dir``. Drift rates in Hz/s. ``memory_budget_mb`` (MiB, None: 512) bounds the
+    blocks in memory and their search working arrays; ``workers`` (None: all cores)
+    search threads (see mitraseti.search.driver). Raises ParameterError for bad
+    parameters and ObservationFormatError for unreadable files; both name what was wrong."""
     progress = progress or _noop
     params = make_params(max_drift, min_drift, snr, n_coarse_chan)
     if exports and out_dir is None:
         raise ParameterError("out_dir is required when exports=True")
-    search = _search_function()
+    driver = _driver()
+    budget = driver.check_budget(_budget(driver, memory_budget_mb))
+    driver.check_workers(workers)
     classify_fn = _Classifier()
     with ingest(path, params.n_coarse_chan, source_name, progress) as state:
         obs, header, timings = state.obs, state.header, state.timings
+        plan = driver.plan_search(obs, params, budget, workers, in_place=False)
         acc = WaterfallAccumulator(header)
         keeper = StampKeeper(rank_key, TOP_N)
         raw_hits: list[Hit] = []
         filtered: list[Hit] = []
-        n = obs.n_coarse_channels
-        for i, block in _timed_blocks(obs, timings):
-            offset = i * obs.nfpc
-            raw, filt = _search_block(search, block, header, params, i, offset, timings)
-            progress("dedoppler", (i + 1) / n, f"coarse channel {i + 1}/{n}: "
-                                               f"{len(raw)} raw hits, {len(filt)} signals")
-            _classify_block(classify_fn, keeper, filt, block, header, offset, timings)
+        n = len(plan.blocks)
+        # each block is classified (and drawn) in this thread, in order, while its data are
+        # in memory; the search threads work ahead on the next blocks meanwhile
+        for k, item in enumerate(_searched_blocks(driver, obs, params, plan, timings)):
+            where, raw, filt = _where(item.spec, plan), item.raw_hits, item.filtered_hits
+            progress("dedoppler", (k + 1) / n, f"{where}: {len(raw)} raw hits, "
+                                               f"{len(filt)} signals")
+            _classify_block(classify_fn, keeper, filt, item.block, header, item.spec.start,
+                            timings)
             with _timed(timings, "export"):
-                acc.add(block, offset)
-            progress("classify", (i + 1) / n, f"coarse channel {i + 1}/{n} classified")
+                _draw(acc, item)
+            progress("classify", (k + 1) / n, f"{where} classified")
             raw_hits += raw
             filtered += filt
         result = _result(state, params, raw_hits, filtered, acc.result(), keeper,
-                         classify_fn.warning)
+                         classify_fn.warning, plan)
     if exports:
         export(result, out_dir, progress)
     return result
 
 
 # ---- the notebook --------------------------------------------------------------------------
+def warm_up(n_coarse: int = 2, nfpc: int = 2 ** 16) -> dict[str, float]:
+    """Make this process ready for a real job: import every module the pipeline notebook
+    uses, then run all four stages once on a small seeded demo observation (``n_coarse``
+    coarse channels x ``nfpc`` fine channels, float32) in a temporary directory, so numba's
+    compiled kernels are loaded from its on-disk cache, the shipped classifier is loaded and
+    every export writer has run. The REST service's kernel pool calls it in each kernel
+    before a job arrives. Returns seconds per step: ``imports``, ``pipeline``, ``total``."""
+    import tempfile
+
+    t0 = time.perf_counter()
+    import matplotlib.pyplot  # noqa: F401 - the notebook's figures
+
+    from mitraseti.demo import make_demo_observation
+    from mitraseti.export import images, report  # noqa: F401 - imported by the notebook
+    from mitraseti.io import describe  # noqa: F401
+    t1 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="mitraseti-warm-up-") as tmp:
+        path, _ = make_demo_observation(tmp, n_coarse=n_coarse, nfpc=nfpc)
+        with ingest(path, n_coarse_chan=n_coarse) as state:
+            found = dedoppler(state, make_params())
+            result = classify(state, found)
+        export(result, Path(tmp) / "exports")
+    t2 = time.perf_counter()
+    return {"imports": t1 - t0, "pipeline": t2 - t1, "total": t2 - t0}
+
+
 def notebook_path() -> Path:
     """Path of the pipeline notebook: ``$MITRASETI_PIPELINE_NOTEBOOK`` if set, else the
     repository's ``notebooks/pipeline.ipynb`` (one level above the package), else a copy

@@ -85,6 +85,7 @@ class Config:
     max_workers: int = 2
     job_timeout_s: float = 3600.0
     kernel_name: str = "python3"
+    kernel_pool_size: int = -1      # spare pre-warmed kernels; -1: max_workers; 0: none
     # identity
     jwt_issuer: str = "mitraseti-local"
     jwt_ttl_s: int = 12 * 3600
@@ -120,6 +121,9 @@ class Config:
             raise ConfigError(f"storage must be 'local' or 's3', got {self.storage!r}")
         if self.storage == "s3" and not self.s3_bucket:
             raise ConfigError("storage = 's3' needs s3_bucket (MITRASETI_S3_BUCKET)")
+        if self.kernel_pool_size < -1:
+            raise ConfigError(f"kernel_pool_size must be -1 (as many as max_workers), 0 (no "
+                              f"pool) or a positive count, got {self.kernel_pool_size}")
         for name in TIER_NAMES:
             if name not in self.tiers:
                 raise ConfigError(f"tiers: missing tier {name!r}")

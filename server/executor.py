@@ -1,10 +1,13 @@
-"""Local job executor: one spawned process per job, a concurrency limit, whole-job timeouts.
+"""Local job executor: one runner process per job, a concurrency limit, whole-job timeouts.
 
 Shape (after jupyter-scheduler): ``run_job`` is a template method calling
 ``before_start`` -> ``execute`` -> ``on_complete`` | ``on_failure``. ``LocalExecutor``
-implements ``execute`` by spawning ``python -m mitraseti_server.executor_runner`` in its own
-process group (its pid is stored in the job row), so a timeout kills the runner, the
-Jupyter kernel and anything they started.
+implements ``execute`` with a ``python -m mitraseti_server.executor_runner`` process in its
+own process group (its pid is stored in the job row), so a timeout kills the runner, the
+Jupyter kernel and anything they started. With a kernel pool (``kernel_pool``, the default)
+the runner is a spare started before the job arrived, whose kernel has already imported
+the pipeline, loaded numba's compiled kernels and the classifier; each spare runs one job
+and is replaced in the background when it ends. Without one a runner is spawned per job.
 
 Queue: jobs wait in ``submitted``; a dispatcher thread starts the oldest ones while fewer
 than ``max_workers`` run. Restart reconciliation (``start()``): a job left ``processing``
@@ -12,7 +15,9 @@ by a crash is re-queued once (attempts < 2), else failed with error "interrupted
 
 Settings read from Config (flat attribute or ``config.executor.<name>``):
 ``max_workers`` (2; 0 pauses processing: jobs queue in ``submitted``), ``job_timeout_s``
-(3600), ``kernel_name`` ("python3"), ``webhook_attempts`` (4), ``webhook_backoff_s`` (1.0).
+(3600), ``kernel_name`` ("python3"), ``kernel_pool_size`` (-1: as many spare warm kernels
+as ``max_workers``; 0: none, a cold runner per job), ``webhook_attempts`` (4),
+``webhook_backoff_s`` (1.0).
 """
 from __future__ import annotations
 
@@ -21,7 +26,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -30,6 +34,7 @@ from pathlib import Path
 
 from . import job_store as js
 from .executor_runner import PROGRESS_FILE, RUNNER_FILE
+from .kernel_pool import POOL_DIR, KernelPool, Spare, kill_group, read_json
 from .sweeper import prune_history, tier_limits_for_user
 from .webhooks import WebhookSender
 
@@ -98,6 +103,7 @@ class BaseExecutor:
             self.webhooks.bind(io_loop)
         self.reconcile()
         self._stopping = False
+        self.before_dispatch()
         self._dispatcher = threading.Thread(target=self._dispatch_loop, daemon=True,
                                             name="mitraseti-dispatcher")
         self._dispatcher.start()
@@ -110,15 +116,25 @@ class BaseExecutor:
             self._stopping = True
             self._cond.notify_all()
             active = list(self._active)
-        if not requeue:
-            return
-        for job_id in active:
-            self._released.add(job_id)
-            job = self.jobs.get(job_id)
-            if job is None or job.status != js.PROCESSING:
-                continue
-            kill_group(job.pid)
-            self.jobs.requeue(job_id, attempts=max(job.attempts - 1, 0))
+        if requeue:
+            for job_id in active:
+                self._released.add(job_id)
+                job = self.jobs.get(job_id)
+                if job is None or job.status != js.PROCESSING:
+                    continue
+                self.kill_job(job_id, job.pid)
+                self.jobs.requeue(job_id, attempts=max(job.attempts - 1, 0))
+        self.after_stop()
+
+    def before_dispatch(self) -> None:
+        """Hook: after reconciliation, before the first job is dispatched."""
+
+    def after_stop(self) -> None:
+        """Hook: the executor stopped."""
+
+    def kill_job(self, job_id: str, pid: int | None) -> None:
+        """Kill a running job's process group."""
+        kill_group(pid)
 
     def submit(self, job_id: str) -> None:
         """Wake the dispatcher for a newly committed job."""
@@ -227,7 +243,30 @@ class BaseExecutor:
 
 
 class LocalExecutor(BaseExecutor):
-    """Runs each job in a spawned ``executor_runner`` process on this machine."""
+    """Runs each job in an ``executor_runner`` process on this machine: a pre-warmed spare
+    from the kernel pool when one is alive, else one spawned for the job."""
+
+    def __init__(self, services):
+        super().__init__(services)
+        size = int(setting(self.config, "kernel_pool_size", -1))
+        size = self.max_workers if size < 0 else size
+        self.pool = (KernelPool(self.work_dir / POOL_DIR, size, self.kernel_name)
+                     if size > 0 else None)
+        self._spares: dict[str, Spare] = {}      # job id -> the spare running it
+
+    def before_dispatch(self) -> None:
+        if self.pool is not None:
+            self.pool.start()
+
+    def after_stop(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+    def kill_job(self, job_id: str, pid: int | None) -> None:
+        spare = self._spares.get(job_id)
+        if spare is not None:
+            spare.kill()                        # the runner's group and its kernel
+        kill_group(pid)
 
     def job_dir(self, job: js.Job) -> Path:
         return self.work_dir / job.job_id
@@ -242,28 +281,15 @@ class LocalExecutor(BaseExecutor):
         out_dir.mkdir(parents=True)
         params = dict(job.params)
         params.setdefault("source_name", job.source_name)
-        cmd = [sys.executable, "-m", "mitraseti_server.executor_runner",
-               "--input", str(input_path), "--out-dir", str(out_dir),
-               "--params", json.dumps(params), "--kernel", self.kernel_name,
-               "--job-id", job.job_id]
-        with open(out_dir / "_runner.log", "wb") as logf:
-            proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True,
-                                    cwd=str(out_dir))
-        self.jobs.update(job.job_id, pid=proc.pid)
-        deadline = time.monotonic() + self.timeout_s
-        last_progress = None
-        while True:
-            try:
-                proc.wait(timeout=0.5)
-                break
-            except subprocess.TimeoutExpired:
-                pass
-            last_progress = self._copy_progress(job, out_dir, last_progress)
-            if time.monotonic() > deadline:
-                kill_group(proc.pid)
-                proc.wait()
-                raise JobFailed(f"timed out after {self.timeout_s:g} s")
+        try:
+            proc = self._launch(job, str(input_path), out_dir, params)
+            self._wait(job, proc, out_dir)
+        finally:
+            spare = self._spares.pop(job.job_id, None)
+            if spare is not None:
+                spare.discard()
+            if self.pool is not None and not self._stopping:
+                self.pool.fill()                # replace the used kernel, in the background
         outcome = read_json(out_dir / RUNNER_FILE)
         if outcome is None:
             raise JobFailed(f"pipeline process exited with status {proc.returncode} "
@@ -271,6 +297,51 @@ class LocalExecutor(BaseExecutor):
         if not outcome.get("ok"):
             raise JobFailed(outcome.get("error") or "pipeline failed")
         return out_dir
+
+    def _launch(self, job: js.Job, input_path: str, out_dir: Path,
+                params: dict) -> subprocess.Popen:
+        """Hand the job to a spare runner of the pool, else spawn a runner for it."""
+        spare = self.pool.take() if self.pool is not None else None
+        if spare is not None:
+            self._spares[job.job_id] = spare
+            self.jobs.update(job.job_id, pid=spare.pid)
+            try:
+                spare.assign({"input": input_path, "out_dir": str(out_dir),
+                              "params": params, "job_id": job.job_id})
+                log.info("job %s runs on spare runner %d (kernel %s)", job.job_id,
+                         spare.pid, (spare.info() or {}).get("kernel_id", "still warming"))
+                return spare.proc
+            except OSError as exc:
+                log.warning("spare runner %d died (%s); spawning one for job %s",
+                            spare.pid, exc, job.job_id)
+                self._spares.pop(job.job_id, None)
+                spare.discard()
+        cmd = [sys.executable, "-m", "mitraseti_server.executor_runner",
+               "--input", input_path, "--out-dir", str(out_dir),
+               "--params", json.dumps(params), "--kernel", self.kernel_name,
+               "--job-id", job.job_id]
+        with open(out_dir / "_runner.log", "wb") as logf:
+            proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True,
+                                    cwd=str(out_dir))
+        self.jobs.update(job.job_id, pid=proc.pid)
+        return proc
+
+    def _wait(self, job: js.Job, proc: subprocess.Popen, out_dir: Path) -> None:
+        """Wait for the runner, copying its progress; kill it all on the whole-job timeout."""
+        deadline = time.monotonic() + self.timeout_s
+        last_progress = None
+        while True:
+            try:
+                proc.wait(timeout=0.5)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+            last_progress = self._copy_progress(job, out_dir, last_progress)
+            if time.monotonic() > deadline:
+                self.kill_job(job.job_id, proc.pid)
+                proc.wait()
+                raise JobFailed(f"timed out after {self.timeout_s:g} s")
 
     def _copy_progress(self, job: js.Job, out_dir: Path, last):
         prog = read_json(out_dir / PROGRESS_FILE)
@@ -316,30 +387,18 @@ class LocalExecutor(BaseExecutor):
         super().on_failure(job, error)
 
 
-def read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def kill_group(pid: int | None) -> None:
-    """SIGKILL the process group led by ``pid`` (no error when it is gone)."""
-    if not pid:
-        return
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
 def is_runner_of(pid: int, job_id: str) -> bool:
-    """True when ``pid`` is alive and is the executor_runner of ``job_id`` (Linux /proc)."""
+    """True when ``pid`` is alive and is the executor_runner of ``job_id`` (Linux /proc):
+    named in its command line, or (a pooled runner) its working directory is the job's."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return b"mitraseti_server.executor_runner" in cmdline and job_id.encode() in cmdline
+    if b"mitraseti_server.executor_runner" not in cmdline:
+        return False
+    if job_id.encode() in cmdline:
+        return True
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd")).name == job_id
+    except OSError:
+        return False

@@ -127,11 +127,14 @@ def run_notebook(path, out_dir, *, max_drift: float = 4.0, min_drift: float = 0.
                  snr: float = 10.0, n_coarse_chan: int | None = None,
                  source_name: str | None = None, kernel_name: str = "python3",
                  progress=None, progress_path: str | None = None, progress_bar: bool = False,
-                 html: bool = True, **unknown) -> Path:
+                 html: bool = True, kernel_manager=None, **unknown) -> Path:
     """Execute the pipeline notebook on ``path`` into ``out_dir``; returns the path of the
     executed ``report.ipynb`` (also kept when the notebook fails, then the error is
     re-raised). Writes ``report.html`` when ``html``. Raises ParameterError /
-    ObservationFormatError before starting the kernel when the input is bad."""
+    ObservationFormatError before starting the kernel when the input is bad.
+    ``kernel_manager``: a started jupyter_client (Async)KernelManager to run on instead of
+    starting a kernel; the caller owns it (it is not shut down) and sets its working
+    directory."""
     import papermill as pm
 
     from mitraseti.io import open_observation
@@ -156,11 +159,12 @@ def run_notebook(path, out_dir, *, max_drift: float = 4.0, min_drift: float = 0.
     parameters["source_name"] = source_name or ""
     report = out / REPORT_NOTEBOOK
     tmp = out / f".report.{os.getpid()}.part.ipynb"
+    existing = {} if kernel_manager is None else {"km": kernel_manager}  # nbclient's km
     failed = True
     try:
         pm.execute_notebook(str(notebook_path()), str(tmp), parameters=parameters,
                             kernel_name=kernel_name, progress_bar=progress_bar,
-                            cwd=str(out), log_output=False)
+                            cwd=str(out), log_output=False, **existing)
         failed = False
     finally:
         if forwarder is not None:
