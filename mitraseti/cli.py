@@ -209,13 +209,18 @@ def _add_search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--snr", type=float, default=10.0, help="S/N threshold (default 10)")
     p.add_argument("--n-coarse-chan", type=int, default=None, metavar="N",
                    help="coarse channels in the file (default: from the file, else 1)")
+    p.add_argument("--memory-budget-mb", type=float, default=None, metavar="MIB",
+                   help="memory for the blocks being searched, MiB (default 512)")
 
 
 def pipeline_params(args: argparse.Namespace) -> dict:
     """Keyword arguments of ``pipeline.run`` / ``run_notebook`` taken from ``analyze``'s
     options (the one place to extend when ``analyze`` gains a pipeline option)."""
-    return dict(max_drift=args.max_drift, min_drift=args.min_drift, snr=args.snr,
-                n_coarse_chan=args.n_coarse_chan, source_name=args.source_name)
+    params = dict(max_drift=args.max_drift, min_drift=args.min_drift, snr=args.snr,
+                  n_coarse_chan=args.n_coarse_chan, source_name=args.source_name)
+    if args.memory_budget_mb is not None:
+        params["memory_budget_mb"] = args.memory_budget_mb
+    return params
 
 
 def default_out_dir(path: str | Path) -> Path:

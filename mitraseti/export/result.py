@@ -89,6 +89,7 @@ class PipelineResult:
     nfpc: int = 0
     classified: bool = True          # False when the classification stage was unavailable
     coarse_channels: dict[str, Any] = field(default_factory=dict)  # Channelisation.to_dict()
+    search_plan: dict[str, Any] = field(default_factory=dict)  # driver.SearchPlan.to_dict()
 
     @property
     def candidates(self) -> list[Hit]:

@@ -45,6 +45,7 @@ def results_document(result) -> dict[str, Any]:
         "n_coarse_channels": int(result.n_coarse_channels),
         "nfpc": int(result.nfpc),
         "coarse_channels": result.coarse_channels_record(),
+        "search_plan": dict(result.search_plan),
         "raw_hits": summary["raw_hits"],
         "filtered_hits": summary["filtered_hits"],
         "candidates": summary["candidates"],
