@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mitraseti.export import raster
+from mitraseti.export import axes, raster
 from mitraseti.export.stamp_png import write_stamps
 from mitraseti.signals.taxonomy import LABELS
 
@@ -162,33 +162,13 @@ def _waterfall_canvas(result, size, box, line_px: int):
     return canvas, by_label, markers
 
 
-def _ticks(lo: float, hi: float, n_max: int) -> np.ndarray:
-    """matplotlib's choice of at most ``n_max`` round tick values within [lo, hi]."""
-    from matplotlib.ticker import MaxNLocator
-
-    ticks = MaxNLocator(nbins=n_max, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
-    eps = 1e-9 * (hi - lo)
-    return ticks[(ticks >= lo - eps) & (ticks <= hi + eps)]
-
-
 def _draw_axes(canvas, f_range, t_range, box) -> None:
     """Frame, ticks and tick labels, axis labels around the waterfall panel ``box``."""
     left, top, right, bottom = box
-    (f_lo, f_hi), (t0, t1) = f_range, t_range
-    black = raster.BLACK
-    raster.frame(canvas, (left - LINE_PX, top - LINE_PX, right + LINE_PX, bottom + LINE_PX),
-                 black, LINE_PX)
-    decimals = mhz_decimals(f_hi - f_lo)
-    for f in _ticks(f_lo, f_hi, 8):
-        x = left + (f - f_lo) / (f_hi - f_lo) * (right - left)
-        raster.fill_rect(canvas, (x - LINE_PX / 2, bottom + LINE_PX, x + LINE_PX / 2,
-                                  bottom + LINE_PX + TICK_PX), black)
-        raster.text(canvas, (x, bottom + TICK_PX + 8), f"{f:.{decimals}f}", FONT_PX, "mt")
-    for t in _ticks(t0, t1, 7):
-        y = bottom - (t - t0) / (t1 - t0) * (bottom - top)
-        raster.fill_rect(canvas, (left - LINE_PX - TICK_PX, y - LINE_PX / 2, left - LINE_PX,
-                                  y + LINE_PX / 2), black)
-        raster.text(canvas, (left - TICK_PX - 8, y), f"{t:g}", FONT_PX, "rm")
+    decimals = mhz_decimals(f_range[1] - f_range[0])
+    axes.draw_axes(canvas, box, f_range, t_range, font_px=FONT_PX, line_px=LINE_PX,
+                   tick_px=TICK_PX, x_format=lambda f: f"{f:.{decimals}f}",
+                   y_format=lambda t: f"{t:g}")
     raster.text(canvas, ((left + right) / 2, bottom + TICK_PX + 40), "frequency (MHz)",
                 FONT_PX, "mt")
     raster.text(canvas, (left - 80, (top + bottom) / 2), "time (s)", FONT_PX, rotated=True)
