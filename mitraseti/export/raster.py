@@ -3,11 +3,11 @@
 Colours come from matplotlib's colormaps (``matplotlib.colors.Normalize`` + the colormap's
 ``__call__``, so a pixel has exactly the colour ``imshow`` would give it); resampling is
 nearest-neighbour (or MAX when columns are merged, so a one-channel signal stays visible);
-lines, markers, boxes and text are blended into the RGB array (text glyphs are rendered once
-per string by Pillow, which matplotlib itself depends on, in matplotlib's DejaVu Sans). PNGs are encoded here (every
-row "Up"-filtered, zlib level 1): enlarged pictures repeat rows, which that filter turns into
-zeros, so encoding costs a few ms where Pillow's adaptive filtering costs several times more.
-Only ``import matplotlib`` is needed (no figure machinery).
+lines, markers, boxes and text are blended into the RGB array (text is rendered once per
+string by Pillow, which matplotlib itself depends on, in matplotlib's DejaVu Sans). PNGs are
+encoded here (every row "Up"-filtered, zlib level 1): enlarged pictures repeat rows, which
+that filter turns into zeros, so encoding costs a few ms where Pillow's adaptive filtering
+costs several times more. Only ``import matplotlib`` is needed (no figure machinery).
 """
 from __future__ import annotations
 
