@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .running_median import (block_medians, fill_nan, local_quadratic, running_median,
-                             running_median_rows, sum_and_max, to_channels, whiten,
+                             running_median_rows, sum_and_top2, to_channels, whiten,
                              window_median)
 
 BROADBAND_HZ = 500.0   # occupied width at one time from which a signal is BROADBAND (Hz)
@@ -49,6 +49,7 @@ FEATURE_SIGMA = 5.0    # a broadband feature stands out by this many sigma of th
 DC_SIGMA = 5.0         # a DC neighbour is blanked when it stands out by this many sigma
 DC_REACH = 2           # channels either side of the centre checked for the DC spike
 CLIP = (5.0, 95.0)     # percentiles of the robust std (turboSETI's comp_stats)
+GAUSS_PER_CLIPPED = 1.27  # Gaussian sigma / the 5-95 % clipped std
 EDGE_SHORT = 8         # channels either side: the local level that picks a one-sided median
 
 
@@ -82,6 +83,7 @@ class Flattening:
     power_like: bool = True
     regions: list[tuple[int, int]] = field(default_factory=list)
     spectrum: np.ndarray | None = None  # float32 time-summed spectrum of the result
+    time_variable: list[tuple[int, int]] = field(default_factory=list)  # per-spectrum ones
 
 
 def fine_half_window(df_hz: float) -> int:
@@ -155,11 +157,14 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
     centre (None when outside the block or not wanted)."""
     n_t, n = block.shape
     info = Flattening()
-    spec, brightest = sum_and_max(block)
+    spec, top1, top2 = sum_and_top2(block)
     info.dc_columns = find_dc_columns(spec, dc_column, always_blank_dc)
-    # the mean without each channel's brightest spectrum: structure is looked for on it,
-    # so a fast drifting tone (crossing each channel once) does not look like structure
-    trimmed = (spec - brightest) / (n_t - 1) if n_t > 1 else spec.copy()
+    # the mean without each channel's two brightest spectra: structure is looked for on
+    # it, so a drifting tone (crossing a channel in a spectrum or two) is not structure
+    if n_t > 2:
+        trimmed = (spec - top1 - top2) / (n_t - 2)
+    else:
+        trimmed = spec / n_t
     if info.dc_columns:  # bridge the spike for every estimate below
         spec = _bridge(spec, info.dc_columns)
         trimmed = _bridge(trimmed, info.dc_columns)
@@ -177,16 +182,20 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
     fine_means = trimmed[:nfb * fblock].reshape(nfb, fblock).mean(axis=1)
     meds = block_medians(fine_means, wblock // fblock)
     wide_b = _masked_smooth(meds)
-    ratio = np.median(mean_spec[::step]) / np.median(trimmed[::step])
+    # the trimmed mean sits a fixed fraction of the noise low: rescaled (locally, through
+    # the bandpass) so the baseline is the median of the time-averaged spectrum (the S/N
+    # convention)
+    wide_t = to_channels(wide_b, wblock, n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = float(np.median(mean_spec[::step] / wide_t[::step]))
     info.power_like = bool(wide_b.min() > 0 and np.isfinite(ratio) and ratio > 0)
-    if info.power_like:  # the trimmed mean sits a fixed fraction of the noise low
-        wide_b, fine_means = wide_b * ratio, fine_means * ratio
+    if info.power_like:
+        wide, fine_means = wide_t * ratio, fine_means * ratio
     else:
-        shift = float(np.median((mean_spec - trimmed)[::step]))
-        wide_b, fine_means = wide_b + shift, fine_means + shift
-    wide = to_channels(wide_b, wblock, n)
+        shift = float(np.median(mean_spec[::step] - wide_t[::step]))
+        wide, fine_means = wide_t + shift, fine_means + shift
     noise_pix = _mad_sigma(((mean_spec - wide) * np.sqrt(n_t))[::step])
-    info.power_like = info.power_like and bool(np.median(wide_b) > 0.5 * noise_pix)
+    info.power_like = info.power_like and bool(np.median(wide) > 0.5 * noise_pix)
     gain = wide if info.power_like else np.ones(n)
     offset = np.zeros(n) if info.power_like else wide
     unit = 1.0 if info.power_like else 0.0
@@ -224,21 +233,38 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
         block_sig = np.full(nb, max(float(np.nanmax(block_sig, initial=0.0)), 1e-30))
     sigma = to_channels(block_sig, sblock, n)
 
+    # 4b. what each structured region holds, judged spectrum by spectrum: nothing broad
+    # (the leak of a strong narrowband signal: the bandpass stays the baseline), steady
+    # broadband power (the time-averaged fine baseline), or broadband power that comes,
+    # goes or moves (a per-spectrum fine baseline)
+    variable = []
+    broad_regions = []
+    for lo, hi in regions:
+        a, b = max(0, lo - half), min(n, hi + half)
+        u_t = (block[:, a:b] - offset[a:b]) / gain[a:b]
+        noise_t = sigma[lo:hi] * local[lo:hi]
+        if not has_broad_power((u_t[:, lo - a:hi - a] - unit) / sigma[lo:hi], half):
+            fine[lo:hi] = unit
+            local[lo:hi] = 1.0
+            continue
+        broad_regions.append((lo, hi))
+        if varies_in_time((u_t[:, lo - a:hi - a] - fine[lo:hi]) / noise_t, half):
+            variable.append((lo, hi, a, b, u_t))
+    info.regions = broad_regions
+    info.time_variable = [(lo, hi) for lo, hi, *_ in variable]
+
     # 5. broadband features (reported once each)
     u = (mean_spec - offset) / gain
-    info.features = _features(block, regions, u, fine, unit, gain, offset, sigma, half,
+    info.features = _features(block, broad_regions, u, fine, unit, gain, offset, sigma, half,
                               df_hz, info.power_like)
 
     # 6. whiten in place: x -> (x - level) / noise; regions get per-spectrum levels
-    saved = [(lo, hi, max(0, lo - half), min(n, hi + half)) for lo, hi in regions]
-    saved = [(lo, hi, a, b, block[:, a:b].astype(np.float64)) for lo, hi, a, b in saved]
+    pix_ratio, pix_shift = _pixel_median_bias(block, regions, offset, gain)
     level = offset + gain * fine
     scale = gain * sigma * local
     whiten(block, level, scale)
     zspec = ((spec - n_t * level) / scale).astype(np.float32)
-    pix_ratio, pix_shift = _pixel_median_bias(saved, offset, gain, level, scale, n_t)
-    for lo, hi, a, b, raw in saved:
-        u_t = (raw - offset[a:b]) / gain[a:b]
+    for lo, hi, a, b, u_t in variable:
         # a pixel's median sits below its mean (chi-square noise): calibrated as the mean
         fine_t = running_median_rows(u_t, half, EDGE_SHORT)[:, lo - a:hi - a]
         fine_t = fine_t * pix_ratio if info.power_like else fine_t + pix_shift
@@ -253,16 +279,57 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
     return info
 
 
-def _pixel_median_bias(saved, offset, gain, level, scale, n_t) -> tuple[float, float]:
-    """(mean / median, mean - median) of single pixels of bandpass-corrected data, from
-    the unstructured margins of the structured regions (1, 0 if too few)."""
-    parts = []
-    for lo, hi, a, b, raw in saved[:64]:
-        cols = np.r_[a:lo, hi:b]
-        parts.append(((raw[:, cols - a] - offset[cols]) / gain[cols]).ravel())
-    u = np.concatenate(parts) if parts else np.zeros(0)
-    if u.size < 64:
+def _run_medians(resid: np.ndarray, half: int) -> np.ndarray | None:
+    """(T, k) medians of runs of ``half`` channels (>= 16) of each spectrum, or None."""
+    n_t, m = resid.shape
+    run = int(min(max(16, half), m))
+    k = m // run
+    if k == 0:
+        return None
+    return np.median(resid[:, :k * run].reshape(n_t, k, run), axis=2), run
+
+
+def has_broad_power(resid: np.ndarray, half: int, n_sigma: float = 5.0) -> bool:
+    """True when some spectrum of a (T, m) residual from the bandpass (units of the pixel
+    noise) holds power over a run of ``half`` channels: its median stands > ``n_sigma``
+    of its noise from zero. A narrowband signal, even a smeared one, moves such a
+    median by < 2 sigma; broadband power (>= 500 Hz at one time) moves it all."""
+    got = _run_medians(resid, half)
+    if got is None:
+        return False
+    meds, run = got
+    noise = 1.2533 * GAUSS_PER_CLIPPED / np.sqrt(run)
+    # a pixel's median sits below its mean (chi-square): judge against the typical median
+    return bool(np.abs(meds - np.median(meds)).max() > n_sigma * noise
+                or abs(np.median(meds)) > n_sigma * noise)
+
+
+def varies_in_time(resid: np.ndarray, half: int, n_sigma: float = 5.0) -> bool:
+    """True when a (T, m) residual (units of the pixel noise) changes from spectrum to
+    spectrum: medians over runs of ``half`` channels per spectrum stand out from each
+    other by > ``n_sigma`` of their noise. Medians ignore narrow tones (a smeared
+    drifting tone moves them by < 2 sigma), so only broadband power that comes and goes
+    or moves turns this on."""
+    got = _run_medians(resid, half)
+    if got is None or resid.shape[0] < 2:
+        return False
+    meds, run = got
+    noise = 1.2533 * GAUSS_PER_CLIPPED / np.sqrt(run)
+    return bool(np.abs(meds - np.median(meds)).max() > n_sigma * noise)
+
+
+def _pixel_median_bias(block, regions, offset, gain, n_cols=4096) -> tuple[float, float]:
+    """(mean / median, mean - median) of single bandpass-corrected pixels, from about
+    ``n_cols`` evenly spaced columns outside the structured regions (before whitening):
+    what turns a per-spectrum running median into a running mean (chi-square noise has
+    its median below its mean)."""
+    n = block.shape[1]
+    cols = np.arange(0, n, max(1, n // n_cols))
+    for lo, hi in regions:
+        cols = cols[(cols < lo) | (cols >= hi)]
+    if cols.size < 16:
         return 1.0, 0.0
+    u = (block[:, cols] - offset[cols]) / gain[cols]
     med, mean = float(np.median(u)), float(np.mean(u))
     ratio = mean / med if med > 0 else 1.0
     return ratio, mean - med

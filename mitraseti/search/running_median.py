@@ -251,25 +251,28 @@ def whiten(block: np.ndarray, level: np.ndarray, scale: np.ndarray) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _sum_and_max(block, total, top):
+def _sum_and_top2(block, total, top1, top2):
     n_t, n = block.shape
     for c in range(n):
         total[c] = 0.0
-        top[c] = -np.inf
+        top1[c] = -np.inf
+        top2[c] = -np.inf
     for t in range(n_t):
         row = block[t]
         for c in range(n):
             v = float(row[c])
             total[c] += v
-            top[c] = max(top[c], v)
+            a = top1[c]
+            top2[c] = max(top2[c], min(a, v))
+            top1[c] = max(a, v)
 
 
-def sum_and_max(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per channel of a (T, n) block: the sum over spectra and the largest value (float64),
-    in one pass. ``(sum - max) / (T - 1)`` is the mean leaving out the brightest spectrum:
-    a drifting tone crossing a channel in one spectrum does not raise it, broadband power
-    present in most spectra does."""
-    total = np.empty(block.shape[1], dtype=np.float64)
-    top = np.empty(block.shape[1], dtype=np.float64)
-    _sum_and_max(block, total, top)
-    return total, top
+def sum_and_top2(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per channel of a (T, n) block: the sum over spectra and the two largest values
+    (float64), in one pass. ``(sum - top1 - top2) / (T - 2)`` is the mean leaving out the
+    two brightest spectra: a drifting tone crossing a channel in a spectrum or two does
+    not raise it, broadband power present in most spectra does."""
+    n = block.shape[1]
+    total, top1, top2 = np.empty(n), np.empty(n), np.empty(n)
+    _sum_and_top2(block, total, top1, top2)
+    return total, top1, top2

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..search.baseline import BROADBAND_HZ
+from ..search.hit import MATCHED_FILTER
 from .features import FEATURE_NAMES, segment_features
 from .interest import interestingness_arrays
 from .model import load_default, predict_proba
@@ -26,6 +28,7 @@ STATIONARY_FACTOR = 1.5  # |drift| <= 1.5 r is stationary (SIGNALS.md)
 _I_NOISE = MORPHOLOGIES.index(SignalClass.NOISE.value)
 _I_STAT = MORPHOLOGIES.index(SignalClass.NARROWBAND_STATIONARY.value)
 _I_DRIFT = MORPHOLOGIES.index(SignalClass.NARROWBAND_DRIFTING.value)
+_I_BROAD = MORPHOLOGIES.index(SignalClass.BROADBAND.value)
 _BANDS: dict = {}
 
 
@@ -36,9 +39,15 @@ def default_bands() -> RfiBands:
     return _BANDS["bands"]
 
 
-def morphology(probs: np.ndarray, drift_r: np.ndarray, artifact: np.ndarray):
-    """Final morphology index, adjusted probabilities and confidence for each hit."""
+def morphology(probs: np.ndarray, drift_r: np.ndarray, artifact: np.ndarray,
+               measured_broadband: np.ndarray | None = None):
+    """Final morphology index, adjusted probabilities and confidence for each hit.
+    ``measured_broadband``: hits whose width the search measured as >= 500 Hz in every
+    spectrum (broadband features of the baseline): BROADBAND by rule, confidence 1."""
     probs = probs.copy()
+    if measured_broadband is not None and measured_broadband.any():
+        probs[measured_broadband] = 0.0
+        probs[measured_broadband, _I_BROAD] = 1.0
     idx = probs.argmax(axis=1)
     narrow = (idx == _I_STAT) | (idx == _I_DRIFT)
     p_nb = probs[:, _I_STAT] + probs[:, _I_DRIFT]
@@ -48,6 +57,8 @@ def morphology(probs: np.ndarray, drift_r: np.ndarray, artifact: np.ndarray):
     probs[narrow, _I_DRIFT] = np.where(stat[narrow], 0.0, p_nb[narrow])
     idx = np.where(artifact, _I_NOISE, idx)
     conf = np.where(artifact, 1.0, probs[np.arange(len(idx)), idx])
+    if measured_broadband is not None:
+        idx = np.where(measured_broadband & ~artifact, _I_BROAD, idx)
     return idx, probs, conf
 
 
@@ -88,7 +99,11 @@ def classify_hits(hits, data, header, channel_offset: int = 0, model=None,
         on_dc = dc_dist <= 1
         on_edge = (local < EDGE_GUARD) | (local > nchan - 1 - EDGE_GUARD)
         artifact = still & (on_dc | on_edge)
-    idx, probs, conf = morphology(probs, drift_r, artifact)
+    # a matched-filter boxcar >= 500 Hz wide is a broadband feature the baseline measured
+    # (the flattened data no longer hold it, so the model cannot see it)
+    boxcar_hz = np.array([h.boxcar_width * header.df_hz if h.source == MATCHED_FILTER
+                          else 0.0 for h in hits])
+    idx, probs, conf = morphology(probs, drift_r, artifact, boxcar_hz >= BROADBAND_HZ)
 
     bw = np.maximum(f["bandwidth_hz"], [h.bandwidth_hz or 0.0 for h in hits])
     freq = np.array([h.frequency_hz for h in hits], dtype=float)
