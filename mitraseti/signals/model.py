@@ -176,7 +176,13 @@ def _checked_meta(path: Path, digest_key: str) -> dict:
     if not path.is_file() or not side.is_file():
         raise ModelLoadError(f"classifier {path} (or its checksum file {side.name}) is "
                              f"missing; {RETRAIN_HINT}")
-    meta = json.loads(side.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+        reference = (np.asarray(meta["reference_x"], dtype=np.float32),
+                     np.asarray(meta["reference_proba"], dtype=float))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"checksum file {side} of classifier {path} is unreadable "
+                             f"({exc!r}); {RETRAIN_HINT}") from None
     digest = sha256_file(path)
     if digest != meta.get(digest_key):
         raise ModelLoadError(f"classifier {path} fails its checksum (sha256 {digest[:12]}... "
@@ -186,10 +192,11 @@ def _checked_meta(path: Path, digest_key: str) -> dict:
     if meta.get("feature_names") != FEATURE_NAMES:
         raise ModelLoadError(f"classifier {path} was trained on other features than this "
                              f"version of MitraSETI computes; {RETRAIN_HINT}")
-    return meta
+    return dict(meta, reference=reference)
 
 
 def _public_meta(meta: dict) -> dict:
+    """The sidecar as kept on the loaded model: without its reference rows."""
     return {k: v for k, v in meta.items() if not k.startswith("reference")}
 
 
@@ -208,8 +215,13 @@ def load(path: Path | None = None) -> CompactModel:
         raise ModelLoadError(f"classifier {path} predicts {model.classes} from "
                              f"{model.n_features} features, not this version's "
                              f"morphologies; {RETRAIN_HINT}")
-    got = predict_proba(model, np.asarray(meta["reference_x"], dtype=np.float32))
-    if not np.allclose(got, np.asarray(meta["reference_proba"]), rtol=0, atol=REFERENCE_ATOL):
+    ref_x, ref_p = meta["reference"]
+    try:
+        got = predict_proba(model, ref_x)
+    except (ValueError, IndexError):     # reference rows of the wrong shape
+        got = None
+    if got is None or got.shape != ref_p.shape or not np.allclose(got, ref_p, rtol=0,
+                                                                   atol=REFERENCE_ATOL):
         raise ModelLoadError(f"classifier {path} no longer reproduces its reference "
                              f"predictions; {RETRAIN_HINT}")
     model.mitraseti_meta = _public_meta(meta)
@@ -240,13 +252,14 @@ def load_sklearn(path: Path | None = None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = sio.load(full, trusted=list(untrusted))
-        got = predict_proba(model, np.asarray(meta["reference_x"], dtype=np.float32))
+        got = predict_proba(model, meta["reference"][0])
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(
             f"classifier {full} (scikit-learn {meta.get('sklearn_version')}) cannot be used "
             f"with the installed scikit-learn {sklearn.__version__}: {exc}; "
             f"{RETRAIN_HINT}") from None
-    if not np.allclose(got, np.asarray(meta["reference_proba"]), atol=2e-3):
+    if got.shape != meta["reference"][1].shape or not np.allclose(got, meta["reference"][1],
+                                                                  atol=2e-3):
         raise ModelLoadError(
             f"classifier {full} no longer reproduces its reference predictions with "
             f"scikit-learn {sklearn.__version__} (trained with "
