@@ -4,7 +4,7 @@ Real coarse channels are not flat: the polyphase filterbank leaves a bandpass (a
 a roll-off at both edges, a ripple), a DC spike sits at the centre channel, and broadband
 interference adds power over kHz to MHz. ``flatten_block`` turns a ``(T, n)`` float32 block
 into unit-noise, zero-baseline data *in place*, so a drift path's S/N is measured against
-the noise where the signal is (the ``snr`` definition in docs/signals.md):
+the noise where the signal is (the ``snr`` definition in docs/search.md):
 
 1. **DC spike.** The coarse channel's centre column (and any neighbour within 2 channels
    that stands out by > 5 robust sigma) is replaced by zeros after whitening; ``dc_columns``
