@@ -1,11 +1,17 @@
 """Benchmark of the REST service's job path (not a test; prints numbers).
 
+0. the CLI's whole-process time on the same file (``mitraseti analyze FILE --out DIR -q`` in
+   a fresh process, every export), the target the REST path is compared with;
 1. submit -> complete (and -> exports ready) for a 2^20-channel x 16-spectrum float32
-   observation (64 MiB, uploaded multipart), timed by polling GET /jobs/{id} every 0.1 s;
+   observation (64 MiB, uploaded multipart), timed by polling GET /jobs/{id} every 0.1 s,
+   for one job and for 5 back-to-back jobs (each submitted when the previous one is
+   complete with its exports), with jobs/hour; the server's kernel pool is warm before the
+   first job is submitted;
 2. GET /jobs/{id} throughput and latency (p50 / p99) with 50 concurrent clients while a
    job of the same file runs.
 
     .venv/bin/python benchmarks/bench_server.py [--duration 10] [--clients 50]
+        [--pool-size N] [--back-to-back 5] [--cli-runs 2]
 
 Starts its own server (``python -m mitraseti_server serve``) on 127.0.0.1 with a temporary
 data dir; the machine's other load affects every number, so report the machine with them.
@@ -36,10 +42,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
+def start_server(data_dir: Path, port: int, pool_size: int | None = None
+                 ) -> subprocess.Popen:
+    env = dict(os.environ)
+    if pool_size is not None:
+        env["MITRASETI_KERNEL_POOL_SIZE"] = str(pool_size)
     proc = subprocess.Popen([sys.executable, "-m", "mitraseti_server", "serve", "--host",
-                             "127.0.0.1", "--port", str(port), "--dashboard-port", "0", "--data-dir", str(data_dir)],
-                            stdout=open(data_dir / "server.log", "wb"),
+                             "127.0.0.1", "--port", str(port), "--dashboard-port", "0",
+                             "--data-dir", str(data_dir)],
+                            stdout=open(data_dir / "server.log", "wb"), env=env,
                             stderr=subprocess.STDOUT, cwd=str(REPO), start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -49,6 +60,26 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen:
         except requests.RequestException:
             time.sleep(0.1)
     raise RuntimeError("server did not start; see " + str(data_dir / "server.log"))
+
+
+def wait_pool_ready(data_dir: Path, size: int, timeout: float = 300.0) -> float:
+    """Wait until ``size`` spare kernels of the server are warm; returns the seconds waited."""
+    t0 = time.perf_counter()
+    pool = data_dir / "work" / "_pool"
+    while len(list(pool.glob("*/ready.json"))) < size:
+        if time.perf_counter() - t0 > timeout:
+            raise RuntimeError(f"kernel pool not warm after {timeout:g} s")
+        time.sleep(0.1)
+    return time.perf_counter() - t0
+
+
+def cli_seconds(obs: Path, out: Path) -> float:
+    """Whole-process time of ``mitraseti analyze`` (fresh interpreter, every export)."""
+    cli = Path(sys.executable).with_name("mitraseti")
+    t = time.perf_counter()
+    subprocess.run([str(cli), "analyze", str(obs), "--out", str(out), "-q"], check=True,
+                   cwd=str(REPO))
+    return time.perf_counter() - t
 
 
 def write_observation(path: Path, nchans: int = 1 << 20, n_spectra: int = 16) -> Path:
@@ -85,6 +116,13 @@ def time_job(url: str, headers: dict, job_id: str, t0: float) -> dict:
         time.sleep(0.1)
 
 
+def report_job(name: str, marks: dict, cli_s: float) -> None:
+    print(f"{name}: submit -> processing {marks.get('processing', 0):.2f} s, -> complete "
+          f"{marks['complete']:.2f} s (CLI {cli_s:.2f} s, target <= {cli_s + 1:.2f} s), "
+          f"-> exports ready {marks['exports_ready']:.2f} s (pipeline's own "
+          f"processing_time_seconds {marks['processing_time_seconds']:.2f} s)")
+
+
 async def hammer(url: str, headers: dict, job_id: str, clients: int, duration: float):
     from tornado.httpclient import AsyncHTTPClient
     AsyncHTTPClient.configure(None, max_clients=clients)
@@ -111,13 +149,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=float, default=10.0, help="seconds of GET load")
     ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--pool-size", type=int, default=None,
+                    help="kernel_pool_size of the server (default: the server's default)")
+    ap.add_argument("--back-to-back", type=int, default=5, help="jobs run one after another")
+    ap.add_argument("--cli-runs", type=int, default=2, help="CLI runs (median reported)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data = tmp / "data"
         data.mkdir()
+        obs = write_observation(tmp / "bench_2p20x16.fil")
+        cli = [cli_seconds(obs, tmp / f"cli{i}") for i in range(args.cli_runs)]
+        cli_s = statistics.median(cli)
+        print(f"CLI `mitraseti analyze` whole process (every export): median {cli_s:.2f} s "
+              f"of {', '.join(f'{x:.2f}' for x in cli)}")
         port = free_port()
-        proc = start_server(data, port)
+        proc = start_server(data, port, args.pool_size)
         url = f"http://127.0.0.1:{port}"
         try:
             from mitraseti.client import Client
@@ -127,18 +174,30 @@ def main() -> None:
             user = store.create_user("bench", "researcher")
             key = create_api_key(store, user.user_id, "bench").api_key
             headers = {"x-api-key": key}
-            obs = write_observation(tmp / "bench_2p20x16.fil")
             t = time.perf_counter()
             file_key = Client(url, api_key=key).upload(obs, progress=False)
             upload_s = time.perf_counter() - t
             print(f"observation: 2^20 channels x 16 spectra float32, "
                   f"{obs.stat().st_size / 2**20:.1f} MiB; multipart upload {upload_s:.2f} s")
+            pool = 2 if args.pool_size is None or args.pool_size < 0 else args.pool_size
+            if pool:
+                print(f"kernel pool: {pool} spare(s) warm "
+                      f"{wait_pool_ready(data, pool):.1f} s after the upload")
+            else:
+                print("kernel pool: off (a cold runner and kernel per job)")
             t0 = time.perf_counter()
-            marks = time_job(url, headers, submit(url, headers, file_key), t0)
-            print(f"submit -> processing {marks.get('processing', 0):.2f} s, -> complete "
-                  f"{marks['complete']:.2f} s, -> exports ready {marks['exports_ready']:.2f} s"
-                  f" (pipeline's own processing_time_seconds "
-                  f"{marks['processing_time_seconds']:.2f} s)")
+            report_job("1 job", time_job(url, headers, submit(url, headers, file_key), t0),
+                       cli_s)
+            t_all = time.perf_counter()
+            for i in range(args.back_to_back):
+                t0 = time.perf_counter()
+                marks = time_job(url, headers, submit(url, headers, file_key), t0)
+                report_job(f"back-to-back {i + 1}/{args.back_to_back}", marks, cli_s)
+            total = time.perf_counter() - t_all
+            if args.back_to_back:
+                print(f"{args.back_to_back} back-to-back jobs in {total:.2f} s: "
+                      f"{args.back_to_back / total * 3600:.0f} jobs/hour (REST executor; "
+                      f"CLI one after another: {3600 / cli_s:.0f} files/hour)")
             running = submit(url, headers, file_key)
             lat, errors, wall = asyncio.run(hammer(url, headers, running, args.clients,
                                                    args.duration))

@@ -117,8 +117,9 @@ def run_pipeline(input_path: str, out_dir: Path, params: dict, kernel: str,
         has_kwargs = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
         kwargs = dict(params)
         # the notebook writes its progress to progress_path; the executor polls that file
+        # report.html is not a download format of the service: do not render it
         for k, v in (("kernel_name", kernel), ("progress_path", str(out_dir / PROGRESS_FILE)),
-                     ("kernel_manager", kernel_manager)):
+                     ("kernel_manager", kernel_manager), ("html", False)):
             if v is not None and (k in accepted or has_kwargs):
                 kwargs[k] = v
         return run_notebook(input_path, str(out_dir), **kwargs)
@@ -254,4 +255,9 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Every result is written and closed, the kernel is down: skip the interpreter's
+    # teardown (closing kernel-client sockets and threads), which takes about a second.
+    os._exit(status)

@@ -305,20 +305,18 @@ class WarmKernel:
 
 def warm_runner(slot_dir: Path, kernel_name: str) -> None:
     """Warm the runner process itself: import papermill and the pipeline, look the kernel
-    spec up, and render a one-cell notebook to HTML (nbconvert's first render loads its
-    templates, seconds)."""
+    spec up, and write and read back a one-cell notebook (nbformat's first validation
+    loads its schema: seconds)."""
     import nbformat
     import papermill  # noqa: F401
     from jupyter_client.kernelspec import KernelSpecManager
 
     from mitraseti import pipeline  # noqa: F401
-    from mitraseti.export.report import write_report_html
 
     KernelSpecManager().get_kernel_spec(kernel_name)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
     path = slot_dir / "warm-up.ipynb"
-    nbformat.write(nb, str(path))
-    write_report_html(path, slot_dir / "warm-up.html")
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]), str(path))
+    nbformat.read(str(path), as_version=4)
 
 
 def add_kernel_record(report: Path, record: dict) -> None:
