@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .running_median import (block_medians, fill_nan, local_quadratic, running_median,
-                             running_median_rows, sum_and_top2, to_channels, whiten,
+                             running_median_rows, sum_and_top2, to_channels, unwhiten,
+                             whiten,
                              window_median)
 
 BROADBAND_HZ = 500.0   # occupied width at one time from which a signal is BROADBAND (Hz)
@@ -84,6 +85,31 @@ class Flattening:
     regions: list[tuple[int, int]] = field(default_factory=list)
     spectrum: np.ndarray | None = None  # float32 time-summed spectrum of the result
     time_variable: list[tuple[int, int]] = field(default_factory=list)  # per-spectrum ones
+    undo: "_Undo | None" = None  # what restore_block needs
+
+
+@dataclass
+class _Undo:
+    """float32 level and scale per column, the raw columns of per-spectrum regions and of
+    the DC spike: enough to give the caller its data back after the search."""
+
+    level: np.ndarray
+    scale: np.ndarray
+    regions: list = field(default_factory=list)
+    dc: list = field(default_factory=list)
+
+
+def restore_block(block: np.ndarray, info: Flattening) -> None:
+    """Undo ``flatten_block`` in place (to float32 rounding, ~1e-7 relative; per-spectrum
+    regions and DC columns exactly)."""
+    undo = info.undo
+    if undo is None:
+        return
+    unwhiten(block, undo.level, undo.scale)
+    for lo, hi, raw in undo.regions:
+        block[:, lo:hi] = raw
+    for c, raw in undo.dc:
+        block[:, c] = raw
 
 
 def fine_half_window(df_hz: float) -> int:
@@ -262,9 +288,13 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
     pix_ratio, pix_shift = _pixel_median_bias(block, regions, offset, gain)
     level = offset + gain * fine
     scale = gain * sigma * local
+    dc_raw = [(c, block[:, c].copy()) for c in info.dc_columns]
     whiten(block, level, scale)
+    info.undo = _Undo(level.astype(np.float32), scale.astype(np.float32), [], dc_raw)
     zspec = ((spec - n_t * level) / scale).astype(np.float32)
     for lo, hi, a, b, u_t in variable:
+        info.undo.regions.append(
+            (lo, hi, (u_t[:, lo - a:hi - a] * gain[lo:hi] + offset[lo:hi]).astype(np.float32)))
         # a pixel's median sits below its mean (chi-square noise): calibrated as the mean
         fine_t = running_median_rows(u_t, half, EDGE_SHORT)[:, lo - a:hi - a]
         fine_t = fine_t * pix_ratio if info.power_like else fine_t + pix_shift
@@ -420,12 +450,14 @@ def _bridge(x: np.ndarray, cols: list[int]) -> np.ndarray:
 
 def _whiten_global(block: np.ndarray, spec: np.ndarray, info: Flattening) -> np.ndarray:
     """Tiny blocks: subtract the median, divide by the clipped std (no local estimates)."""
-    n_t = block.shape[0]
+    n_t, n = block.shape
     med = float(np.median(spec)) / n_t
-    sig = float(clipped_std(spec)) / np.sqrt(n_t) if spec.size > 1 else 0.0
-    block -= np.float32(med)
-    if sig > 0:
-        block /= np.float32(sig * np.sqrt(n_t))
+    sig = float(clipped_std(spec)) if spec.size > 1 else 0.0
+    level = np.full(n, med)
+    scale = np.full(n, sig if sig > 0 else 1.0)
+    dc_raw = [(c, block[:, c].copy()) for c in info.dc_columns]
+    whiten(block, level, scale)
+    info.undo = _Undo(level.astype(np.float32), scale.astype(np.float32), [], dc_raw)
     for c in info.dc_columns:
         block[:, c] = 0.0
     return block.sum(axis=0)

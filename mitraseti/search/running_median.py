@@ -276,3 +276,18 @@ def sum_and_top2(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     total, top1, top2 = np.empty(n), np.empty(n), np.empty(n)
     _sum_and_top2(block, total, top1, top2)
     return total, top1, top2
+
+
+@njit(cache=True, nogil=True)
+def _unwhiten(block, level, scale):
+    n_t, n = block.shape
+    for t in range(n_t):
+        row = block[t]
+        for c in range(n):
+            row[c] = row[c] * scale[c] + level[c]
+
+
+def unwhiten(block: np.ndarray, level: np.ndarray, scale: np.ndarray) -> None:
+    """block[t, c] = block[t, c] * scale[c] + level[c], in place (undoes ``whiten``)."""
+    _unwhiten(block, np.ascontiguousarray(level, dtype=np.float32),
+              np.ascontiguousarray(scale, dtype=np.float32))

@@ -174,3 +174,13 @@ def test_broadband_features_are_labelled_broadband():
     assert broad and all(x.classification == "BROADBAND" and x.confidence == 1.0
                          for x in broad)
     assert any(x.classification == "NARROWBAND_DRIFTING" for x in hits if x not in broad)
+
+
+def test_in_place_search_gives_the_data_back_and_the_same_hits():
+    obs, _, _ = dirty_observation(seed=11)
+    block = obs.data.copy()
+    _, copied = search_coarse_channel(obs.data, obs.header, SearchParams())
+    _, inplace = search_coarse_channel(block, obs.header, SearchParams(), in_place=True)
+    assert [(h.frequency_hz, h.drift_rate, h.snr) for h in copied] == \
+        [(h.frequency_hz, h.drift_rate, h.snr) for h in inplace]
+    assert np.allclose(block, obs.data, rtol=1e-5, atol=1e-6 * float(np.abs(obs.data).max()))
