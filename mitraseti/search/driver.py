@@ -1,10 +1,10 @@
 """Searching a whole observation: coarse channels in parallel threads, memory bounded.
 
 Plan (:func:`plan_search`): the band is split into coarse channels (the observation's own
-split, or ``params.n_coarse_chan``). A coarse channel whose search would not fit the
-memory budget is searched as overlapping *sub-blocks* of channels: each sub-block *owns*
-a contiguous range of the coarse channel (the owned ranges partition it) and reaches
-``overlap`` channels further on both sides, more than a drifting signal's whole track
+split, or ``params.n_coarse_chan``). A coarse channel too large for the memory budget is
+searched as overlapping *sub-blocks* of channels: each sub-block *owns* a contiguous
+range of the coarse channel (the owned ranges partition it) and reaches ``overlap``
+channels further on both sides, more than a drifting signal's whole track
 (``max_drift * n_spectra * dt / df`` channels), the top-hit suppression window and the
 search's local context, so every signal inside the coarse channel is searched whole in
 the sub-block that owns the middle of its track. Only hits whose track midpoint (channel
@@ -12,20 +12,20 @@ at the middle of the hit's spectra) lies in the owned range are kept: no duplica
 Each sub-block is searched by ``search_coarse_channel(..., coarse_start=, coarse_nfpc=)``
 so band edges and the DC bin stay those of the coarse channel.
 
-Memory: ``memory_budget_mb`` (MiB) bounds the data of the blocks in memory at once *and*
-the search's working arrays, estimated as ``WORKING_COPIES`` times each block being
-searched (measured peak of ``search_coarse_channel`` with ``in_place=True``: ~2.8x the
-float32 block; one block more when the search works on a copy), plus the block handed to
-the caller. Blocks in flight = ``workers``, fewer when ``workers`` blocks do not fit. A
-coarse channel that does not fit even alone is split into sub-blocks of at most
-``SUB_BLOCK_MB`` of data (less when the budget demands), sized without regard to
-``workers``, so the blocks searched, hence the hits, never depend on the thread count.
+Memory: ``memory_budget_mb`` (MiB) bounds the float32 data of the blocks in memory at
+once: one per worker thread plus the one handed to the caller. A coarse channel is split
+when it and the caller's block do not fit, into sub-blocks of at most ``SUB_BLOCK_MB``
+(less when the budget demands), sized without regard to ``workers``, so the blocks
+searched, hence the hits, never depend on the thread count; then as many workers run as
+the budget holds. The search's working arrays come on top: measured, each block being
+searched costs ``WORKING_FACTOR`` times its data in all (``SearchPlan.estimate_mb``).
 
 Parallelism: threads, not processes. The search's heavy kernels are numba ``parallel``
 kernels, which release the GIL (as does numpy on large arrays), so threads share the
 open file and need no pickling. Each thread runs its kernels on ``n // workers`` numba
-threads (n: numba's thread count in the calling thread, all cores by default). Blocks are read in the calling thread (reads stay sequential); results are
-yielded in block order, so hits are identical, in the same order, for any ``workers``.
+threads (n: numba's thread count in the calling thread, all cores by default). Blocks
+are read in the calling thread (reads stay sequential); results are yielded in block
+order, so hits are identical, in the same order, for any ``workers``.
 numba's ``workqueue`` threading layer cannot run kernels from two threads at once; with
 it the search falls back to one worker (logged).
 """
@@ -51,7 +51,9 @@ from .run import SearchResult, search_coarse_channel
 logger = logging.getLogger("mitraseti.search")
 
 DEFAULT_MEMORY_BUDGET_MB = 512.0
-WORKING_COPIES = 3        # block + search scratch, in units of the float32 block
+# peak memory of one block's search, in units of its float32 data (in place; +1 when the
+# search copies the block): measured 4.3 for 16 x 2**20 blocks with 1, 2 and 4 threads
+WORKING_FACTOR = 4.3
 CONTEXT_CHANNELS = 512    # sub-block overlap beyond the drift terms (boxcars, noise windows)
 MIN_OWNED_CHANNELS = 256  # a sub-block owns at least this many channels (budget permitting)
 SUB_BLOCK_MB = 64.0       # sub-blocks hold at most this much data (one BL 16 x 2**20 block)
@@ -97,7 +99,8 @@ class BlockSpec:
 @dataclass(frozen=True)
 class SearchPlan:
     """Blocks to search, in order; ``workers`` threads; ``overlap`` channels each side of
-    a sub-block's owned range; ``budget_mb`` and the estimated peak ``estimate_mb``."""
+    a sub-block's owned range; ``budget_mb``, ``data_mb`` (largest float32 data in memory
+    at once, MiB) and ``estimate_mb`` (with the search's working arrays)."""
 
     blocks: tuple[BlockSpec, ...]
     n_coarse: int
@@ -105,6 +108,7 @@ class SearchPlan:
     workers: int
     overlap: int
     budget_mb: float
+    data_mb: float
     estimate_mb: float
     note: str = ""
 
@@ -112,6 +116,7 @@ class SearchPlan:
         return {"n_blocks": len(self.blocks), "workers": self.workers,
                 "max_block_channels": max(b.width for b in self.blocks),
                 "overlap_channels": self.overlap, "memory_budget_mb": self.budget_mb,
+                "data_mb": round(self.data_mb, 1),
                 "memory_estimate_mb": round(self.estimate_mb, 1), "note": self.note}
 
 
@@ -176,38 +181,33 @@ def plan_search(obs, params: SearchParams | None = None,
                 memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
                 workers: int | None = None, in_place: bool = True) -> SearchPlan:
     """The blocks and thread count for searching ``obs`` within ``memory_budget_mb``
-    (``in_place``: as for :func:`iter_search`; False costs one block copy per worker)."""
+    (``in_place``: as for :func:`iter_search`, for the memory estimate)."""
     params = params or SearchParams()
     budget = check_budget(memory_budget_mb) * 2**20
     workers = check_workers(workers)
     header = obs.header
     n_coarse, nfpc = _coarse_split(obs, params)
     col = header.n_spectra * 4  # bytes per channel of a float32 block
-    copies = WORKING_COPIES + (0 if in_place and _IN_PLACE else 1)
-
-    def footprint(width: int, n_workers: int) -> float:
-        return (copies * n_workers + 1) * width * col
-
     overlap = overlap_channels(header, params)
     note = ""
     width = nfpc
-    if footprint(nfpc, 1) > budget:  # sub-blocks: the largest one thread may search, at
-        # most SUB_BLOCK_MB of data, owning >= MIN_OWNED_CHANNELS (never set by ``workers``,
+    if 2 * nfpc * col > budget:  # sub-blocks: one searched plus the caller's must fit, at
+        # most SUB_BLOCK_MB each, owning >= MIN_OWNED_CHANNELS (never set by ``workers``,
         # so the hits do not depend on the thread count)
-        width = int(min(budget / ((copies + 1) * col), SUB_BLOCK_MB * 2**20 / col))
+        width = int(min(budget / 2, SUB_BLOCK_MB * 2**20) / col)
         if width - 2 * overlap < MIN_OWNED_CHANNELS:
             width = 2 * overlap + MIN_OWNED_CHANNELS
-            note = (f"memory budget {budget / 2**20:g} MiB is below one sub-block of "
+            note = (f"memory budget {budget / 2**20:g} MiB is below two sub-blocks of "
                     f"{width} channels x {header.n_spectra} spectra; using that")
     blocks = []
     for i in range(n_coarse):
         blocks.extend(_coarse_blocks(i, i * nfpc, nfpc, width, overlap))
-    widest = max(b.width for b in blocks)
-    fit = int((budget / (widest * col) - 1) // copies)  # threads whose blocks fit
-    workers = max(1, min(workers, fit, len(blocks)))
-    estimate = footprint(widest, workers) / 2**20
+    data = max(b.width for b in blocks) * col
+    workers = max(1, min(workers, int(budget // data) - 1, len(blocks)))
+    factor = WORKING_FACTOR + (0 if in_place and _IN_PLACE else 1)
+    estimate = (factor * workers + 1) * data / 2**20
     return SearchPlan(tuple(blocks), n_coarse, nfpc, workers, overlap, budget / 2**20,
-                      estimate, note)
+                      (workers + 1) * data / 2**20, estimate, note)
 
 
 def _coarse_blocks(i: int, c0: int, nfpc: int, width: int, overlap: int) -> list[BlockSpec]:

@@ -88,8 +88,8 @@ def test_parallel_threads_give_identical_results_in_order(one_band, monkeypatch)
     with open_observation(path, n_coarse_chan=2) as obs:
         serial = search_observation(obs, PARAMS, workers=1)
         threads = search_observation(obs, PARAMS, workers=2, memory_budget_mb=64)
-        split_serial = search_observation(obs, PARAMS, workers=1, memory_budget_mb=1.5)
-        split_threads = search_observation(obs, PARAMS, workers=2, memory_budget_mb=1.5)
+        split_serial = search_observation(obs, PARAMS, workers=1, memory_budget_mb=0.9)
+        split_threads = search_observation(obs, PARAMS, workers=2, memory_budget_mb=0.9)
     assert threads.plan["workers"] == 2 and serial.plan["workers"] == 1
     assert split_threads.plan["workers"] == 2 and split_threads.plan["n_blocks"] > 2
     assert split_threads.plan["n_blocks"] == split_serial.plan["n_blocks"]
@@ -107,13 +107,15 @@ def test_budget_decides_threads_and_block_size(one_band):
         nfpc = N_CHAN // 4
         roomy = driver.plan_search(obs, PARAMS, 64, workers=3)
         assert (roomy.workers, len(roomy.blocks)) == (3, 4)
-        # two whole coarse channels fit but not three: two threads, no split
-        two = (2 * (driver.WORKING_COPIES + 1) + 1) * nfpc * col / 2**20
-        tight = driver.plan_search(obs, PARAMS, two, workers=3, in_place=False)
+        # three whole coarse channels fit, not four: two threads and the caller's block
+        three = 3.5 * nfpc * col / 2**20
+        tight = driver.plan_search(obs, PARAMS, three, workers=3, in_place=False)
         assert (tight.workers, len(tight.blocks)) == (2, 4)
-        for budget in (0.5, 0.8, 1.3):
+        assert tight.estimate_mb > tight.data_mb == 3 * nfpc * col / 2**20
+        for budget in (0.1, 0.3, 0.45, 0.6):
             plan = driver.plan_search(obs, PARAMS, budget, workers=2)
-            assert plan.estimate_mb <= budget or plan.note
+            assert plan.data_mb <= budget or plan.note
+            assert (len(plan.blocks) > 4) == (budget < 2 * nfpc * col / 2**20)
             for i in range(4):
                 mine = [b for b in plan.blocks if b.coarse_channel == i]
                 assert mine[0].own_start == i * nfpc and mine[-1].own_stop == (i + 1) * nfpc
