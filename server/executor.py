@@ -266,7 +266,8 @@ class LocalExecutor(BaseExecutor):
         spare = self._spares.get(job_id)
         if spare is not None:
             spare.kill()                        # the runner's group and its kernel
-        kill_group(pid)
+        else:
+            kill_group(pid)
 
     def job_dir(self, job: js.Job) -> Path:
         return self.work_dir / job.job_id

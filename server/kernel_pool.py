@@ -123,8 +123,10 @@ class Spare:
             raise OSError(str(exc)) from None
 
     def kill(self) -> None:
-        """Kill the runner's process group and its kernel."""
-        kill_group(self.proc.pid)
+        """Kill the runner's process group (unless already reaped: its pid may be reused)
+        and its kernel."""
+        if self.proc.returncode is None:
+            kill_group(self.proc.pid)
         kill_kernel(self.slot_dir)
 
     def discard(self) -> None:
