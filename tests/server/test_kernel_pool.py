@@ -5,6 +5,7 @@ pool refills; pool size 0 runs a cold runner per job; a failing notebook is repo
 same way with and without the pool; the whole-job timeout kills the warm kernel too."""
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -73,6 +74,7 @@ def write_notebook(path: Path, body: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_jobs_run_on_prewarmed_kernels_one_job_each_and_the_pool_refills(start_server,
                                                                           tmp_path):
     server = start_server(kernel_pool_size=2, max_workers=1)
@@ -115,6 +117,7 @@ def test_pool_size_zero_spawns_a_cold_runner_per_job(start_server, tmp_path):
     assert not (server.config.data_dir / "work" / POOL_DIR).exists()
 
 
+@pytest.mark.slow
 def test_failing_notebook_is_reported_the_same_with_and_without_the_pool(
         start_server, tmp_path, monkeypatch):
     notebook = write_notebook(tmp_path / "failing.ipynb", "from pathlib import Path\n"
@@ -135,6 +138,7 @@ def test_failing_notebook_is_reported_the_same_with_and_without_the_pool(
     assert refilled[0]["kernel_id"] != spare["kernel_id"]
 
 
+@pytest.mark.slow
 def test_timeout_kills_the_runner_and_its_warm_kernel(start_server, tmp_path, monkeypatch):
     notebook = write_notebook(tmp_path / "sleepy.ipynb", "import time\ntime.sleep(3600)")
     monkeypatch.setenv("MITRASETI_PIPELINE_NOTEBOOK", str(notebook))
@@ -159,3 +163,39 @@ def test_bad_pool_size_is_refused(tmp_path, value):
     with pytest.raises(ConfigError, match="KERNEL_POOL_SIZE|kernel_pool_size"):
         Config.load(data_dir=tmp_path, env={"MITRASETI_KERNEL_POOL_SIZE": value})
 
+
+
+@pytest.mark.slow
+def test_idle_spare_exits_on_eof_and_a_running_one_is_found_by_its_job_dir(tmp_path):
+    """The pool without a server: an idle spare whose stdin closes (the server died) exits
+    with its kernel; a spare that got a job is recognised by restart reconciliation."""
+    from mitraseti_server.executor import is_runner_of
+    from mitraseti_server.kernel_pool import KernelPool
+
+    pool = KernelPool(tmp_path / "work" / POOL_DIR, 2, "python3")
+    pool.start()
+    try:
+        wait_for(lambda: pool.ready_count() == 2)
+        idle, busy = pool.take(), pool.take()
+        assert pool.take() is None
+        idle_kernel = idle.info()["kernel_pid"]
+        idle.proc.stdin.close()
+        assert idle.proc.wait(timeout=60) == 0
+        wait_for(lambda: not alive(idle_kernel), timeout=30)
+
+        job_id = "0f1e2d3c-job"
+        out_dir = tmp_path / "work" / job_id
+        assert not is_runner_of(busy.pid, job_id)
+        busy.assign({"input": str(H.write_observation(tmp_path / "obs.fil")),
+                     "out_dir": str(out_dir), "params": {"max_drift": 2.0},
+                     "job_id": job_id})
+        wait_for(lambda: is_runner_of(busy.pid, job_id), every=0.02)   # cwd = job dir
+        assert busy.proc.wait(timeout=240) == 0
+        result = json.loads((out_dir / "_runner.json").read_text())
+        assert result["ok"] and result["results"]["filtered_hits"] >= 1, result
+        assert result["outputs"]["notebook"] == "report.ipynb"
+        assert not is_runner_of(busy.pid, job_id)            # exited
+        busy.discard()
+        idle.discard()
+    finally:
+        pool.close()
