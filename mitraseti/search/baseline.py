@@ -45,7 +45,8 @@ from .running_median import (block_medians, fill_nan, local_quadratic, running_m
                              window_median)
 
 BROADBAND_HZ = 500.0   # occupied width at one time from which a signal is BROADBAND (Hz)
-WIDE_BLOCKS_HALF = 16  # the bandpass median spans 2 * 16 + 1 blocks
+WIDE_BLOCKS_HALF = 16  # the bandpass fit spans 2 * 16 + 1 blocks
+WIDE_HZ = 100e3        # ... of about this width in all (Hz)
 FEATURE_SIGMA = 5.0    # a broadband feature stands out by this many sigma of the baseline
 DC_SIGMA = 5.0         # a DC neighbour is blanked when it stands out by this many sigma
 DC_REACH = 2           # channels either side of the centre checked for the DC spike
@@ -202,7 +203,11 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
 
     # 2. bandpass (wide baseline) from block means -> medians of those, excess masked
     half = fine_half_window(df_hz)
-    wblock = int(np.clip(_pow2_floor(n / 512), 16, 1024))
+    # bandpass blocks: 33 of them span ~100 kHz, or 1/8 of the block when that is less
+    # (the bandpass must follow a coarse channel's roll-off); features wider than about
+    # half the span become part of the bandpass
+    span = min(WIDE_HZ / df_hz, n / 8.0)
+    wblock = int(max(16, _pow2_floor(span / (2 * WIDE_BLOCKS_HALF + 1))))
     fblock = int(min(_pow2_floor(half / 2), wblock))
     nfb = n // fblock
     fine_means = trimmed[:nfb * fblock].reshape(nfb, fblock).mean(axis=1)
