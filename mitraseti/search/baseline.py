@@ -219,14 +219,17 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
     wide_t = to_channels(wide_b, wblock, n)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = float(np.median(mean_spec[::step] / wide_t[::step]))
-    info.power_like = bool(wide_b.min() > 0 and np.isfinite(ratio) and ratio > 0)
-    if info.power_like:
-        wide, fine_means = wide_t * ratio, fine_means * ratio
-    else:
-        shift = float(np.median(mean_spec[::step] - wide_t[::step]))
-        wide, fine_means = wide_t + shift, fine_means + shift
-    noise_pix = _mad_sigma(((mean_spec - wide) * np.sqrt(n_t))[::step])
-    info.power_like = info.power_like and bool(np.median(wide) > 0.5 * noise_pix)
+    shift = float(np.median(mean_spec[::step] - wide_t[::step]))
+    power = bool(wide_b.min() > 0 and np.isfinite(ratio) and ratio > 0)
+    if power:  # positive power well above its noise: divide; anything else: subtract
+        noise_pix = _mad_sigma(((mean_spec - wide_t * ratio) * np.sqrt(n_t))[::step])
+        power = bool(np.median(wide_t * ratio) > 0.5 * noise_pix)
+    info.power_like = power
+
+    def to_mean_scale(x):
+        return x * ratio if power else x + shift
+
+    wide, fine_means = to_mean_scale(wide_t), to_mean_scale(fine_means)
     gain = wide if info.power_like else np.ones(n)
     offset = np.zeros(n) if info.power_like else wide
     unit = 1.0 if info.power_like else 0.0
@@ -246,9 +249,7 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
     fine = np.full(n, unit)
     for lo, hi in regions:
         a, b = max(0, lo - half), min(n, hi + half)
-        u_trim = (trimmed[a:b] * (ratio if info.power_like else 1.0) - offset[a:b]) / gain[a:b]
-        if not info.power_like:
-            u_trim = u_trim + shift
+        u_trim = (to_mean_scale(trimmed[a:b]) - offset[a:b]) / gain[a:b]
         fine[lo:hi] = running_median(u_trim, half, EDGE_SHORT)[lo - a:hi - a]
 
     # 4. local noise of the residual, per pixel (relative for power data), on a subsample

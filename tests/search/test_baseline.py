@@ -184,3 +184,13 @@ def test_in_place_search_gives_the_data_back_and_the_same_hits():
     assert [(h.frequency_hz, h.drift_rate, h.snr) for h in copied] == \
         [(h.frequency_hz, h.drift_rate, h.snr) for h in inplace]
     assert np.allclose(block, obs.data, rtol=1e-5, atol=1e-6 * float(np.abs(obs.data).max()))
+
+
+def test_weak_positive_offset_is_treated_as_additive():
+    """Positive data whose mean is small against the noise: subtracted, not divided."""
+    rng = np.random.default_rng(12)
+    data = rng.normal(1.4, 3.0, (N_T, 8192)).astype(np.float32)
+    info = flatten_block(data, 2.79)
+    assert not info.power_like
+    assert abs(float(np.median(data))) < 0.05
+    assert float(clipped_std(data.ravel())) == pytest.approx(1.0, rel=0.05)
