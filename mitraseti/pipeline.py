@@ -148,7 +148,7 @@ def _searched_blocks(driver, obs, params, plan, timings: dict[str, float]):
     the search threads to ``dedoppler``; hits get the observation start time."""
     inner: dict[str, float] = {}
     seen = {"read_s": 0.0, "wait_s": 0.0}
-    for item in driver.iter_search(obs, params, plan, inner, in_place=False):
+    for item in driver.iter_search(obs, params, plan, inner):
         for key, stage in (("read_s", "ingest"), ("wait_s", "dedoppler")):
             timings[stage] = timings.get(stage, 0.0) + inner[key] - seen[key]
             seen[key] = inner[key]
@@ -179,8 +179,7 @@ def dedoppler(state: Ingested, params: SearchParams, progress: ProgressFn | None
     driver = _driver()
     obs, header = state.obs, state.header
     timings = state.timings
-    plan = driver.plan_search(obs, params, _budget(driver, memory_budget_mb), workers,
-                              in_place=False)
+    plan = driver.plan_search(obs, params, _budget(driver, memory_budget_mb), workers)
     acc = WaterfallAccumulator(header)
     raw_hits: list[Hit] = []
     filtered: list[Hit] = []
@@ -257,7 +256,7 @@ def classify(state: Ingested, found: SearchOutput,
     candidates. Returns the PipelineResult (not yet exported)."""
     progress = progress or _noop
     obs, header, timings = state.obs, state.header, state.timings
-    plan = found.plan or _driver().plan_search(obs, found.params, in_place=False)
+    plan = found.plan or _driver().plan_search(obs, found.params)
     classify_fn = _Classifier()
     keeper = StampKeeper(rank_key, TOP_N)
     by_block: dict[int, list[Hit]] = {}
@@ -328,7 +327,7 @@ def run(path, out_dir=None, *, max_drift: float = 4.0, min_drift: float = 0.0,
     classify_fn = _Classifier()
     with ingest(path, params.n_coarse_chan, source_name, progress) as state:
         obs, header, timings = state.obs, state.header, state.timings
-        plan = driver.plan_search(obs, params, budget, workers, in_place=False)
+        plan = driver.plan_search(obs, params, budget, workers)
         acc = WaterfallAccumulator(header)
         keeper = StampKeeper(rank_key, TOP_N)
         raw_hits: list[Hit] = []

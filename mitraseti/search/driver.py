@@ -122,9 +122,8 @@ class SearchPlan:
 
 @dataclass
 class BlockResult:
-    """One searched block: ``block`` (float32 (n_spectra, width), the searched data; the
-    search may have flattened it in place), its owned raw and filtered hits, and the
-    search's ``timings``."""
+    """One searched block: ``block`` (float32 (n_spectra, width), the data searched), its
+    owned raw and filtered hits, and the search's ``timings``."""
 
     spec: BlockSpec
     block: np.ndarray
@@ -266,9 +265,9 @@ def iter_search(obs, params: SearchParams | None = None, plan: SearchPlan | None
                 timings: dict | None = None, in_place: bool = True) -> Iterator[BlockResult]:
     """Search ``obs`` block by block (``plan``: default ``plan_search(obs, params)``),
     yielding BlockResults in plan order. The caller may use each block until it asks for
-    the next one. ``in_place``: the search may change the block (e.g. flatten its
-    baseline; the yielded block then holds the searched data), else it works on a copy
-    and the yielded block is the data as read. ``timings`` (optional dict) accumulates
+    the next one. ``in_place``: the search works in the block itself (no copy;
+    ``search_coarse_channel`` gives it back equal to the data read to float32 rounding),
+    else on a copy (one more block per worker). ``timings`` (optional dict) accumulates
     ``read_s`` (reading, this thread), ``wait_s`` (this thread waiting for searches) and
     the searches' own keys summed over blocks (thread time: they overlap when
     workers > 1)."""
