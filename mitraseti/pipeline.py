@@ -152,6 +152,7 @@ def _searched_blocks(driver, obs, params, plan, timings: dict[str, float]):
         for key, stage in (("read_s", "ingest"), ("wait_s", "dedoppler")):
             timings[stage] = timings.get(stage, 0.0) + inner[key] - seen[key]
             seen[key] = inner[key]
+        timings["dc_channels_blanked"] = inner.get("dc_channels_blanked", 0)
         for h in item.raw_hits + item.filtered_hits:
             if not h.start_time_mjd:
                 h.start_time_mjd = float(obs.header.tstart)
@@ -286,7 +287,18 @@ def _result(state, params, raw, filtered, waterfall, keeper, warning, plan) -> P
         raw_hits=raw, filtered_hits=filtered, timings=timings, warnings=warnings,
         waterfall=waterfall, stamps=keeper.stamps(), classified=warning is None,
         n_coarse_channels=plan.n_coarse, nfpc=plan.nfpc,
-        coarse_channels=_coarse_record(state.obs, plan), search_plan=plan.to_dict())
+        coarse_channels=_coarse_record(state.obs, plan), search_plan=plan.to_dict(),
+        baseline=_baseline_record(state.timings, filtered, state.header))
+
+
+def _baseline_record(timings: dict, filtered, header) -> dict:
+    """results.json ``baseline``: DC channels blanked, broadband features reported."""
+    from mitraseti.search.baseline import BROADBAND_HZ
+
+    broad = sum(1 for h in filtered if h.source == "matched_filter"
+                and h.boxcar_width * header.df_hz >= BROADBAND_HZ)
+    return {"dc_channels_blanked": int(timings.get("dc_channels_blanked", 0)),
+            "broadband_features": int(broad)}
 
 
 def _coarse_record(obs, plan) -> dict:

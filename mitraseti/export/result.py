@@ -90,6 +90,7 @@ class PipelineResult:
     classified: bool = True          # False when the classification stage was unavailable
     coarse_channels: dict[str, Any] = field(default_factory=dict)  # Channelisation.to_dict()
     search_plan: dict[str, Any] = field(default_factory=dict)  # driver.SearchPlan.to_dict()
+    baseline: dict[str, Any] = field(default_factory=dict)  # DC channels, broadband features
 
     @property
     def candidates(self) -> list[Hit]:

@@ -46,6 +46,7 @@ def results_document(result) -> dict[str, Any]:
         "nfpc": int(result.nfpc),
         "coarse_channels": result.coarse_channels_record(),
         "search_plan": dict(result.search_plan),
+        "baseline": dict(result.baseline),
         "raw_hits": summary["raw_hits"],
         "filtered_hits": summary["filtered_hits"],
         "candidates": summary["candidates"],

@@ -40,11 +40,21 @@ def default_bands() -> RfiBands:
 
 
 def morphology(probs: np.ndarray, drift_r: np.ndarray, artifact: np.ndarray,
-               measured_broadband: np.ndarray | None = None):
+               measured_broadband: np.ndarray | None = None,
+               measured_narrow: np.ndarray | None = None):
     """Final morphology index, adjusted probabilities and confidence for each hit.
-    ``measured_broadband``: hits whose width the search measured as >= 500 Hz in every
-    spectrum (broadband features of the baseline): BROADBAND by rule, confidence 1."""
+
+    The occupied width the search measured on baseline-removed data decides BROADBAND
+    (>= 500 Hz, SIGNALS' definition) where it is known: ``measured_broadband`` hits (the
+    baseline's broadband features) are BROADBAND with confidence 1; ``measured_narrow``
+    hits (narrower than 500 Hz once the baseline is gone, e.g. a tone on top of a
+    broadband interferer, which the model sees in the raw data around it) cannot be, so
+    their BROADBAND probability goes to the other morphologies."""
     probs = probs.copy()
+    if measured_narrow is not None and measured_narrow.any():
+        rest = 1.0 - probs[measured_narrow, _I_BROAD]
+        probs[measured_narrow, _I_BROAD] = 0.0
+        probs[measured_narrow] /= np.maximum(rest, 1e-12)[:, None]
     if measured_broadband is not None and measured_broadband.any():
         probs[measured_broadband] = 0.0
         probs[measured_broadband, _I_BROAD] = 1.0
@@ -103,7 +113,10 @@ def classify_hits(hits, data, header, channel_offset: int = 0, model=None,
     # (the flattened data no longer hold it, so the model cannot see it)
     boxcar_hz = np.array([h.boxcar_width * header.df_hz if h.source == MATCHED_FILTER
                           else 0.0 for h in hits])
-    idx, probs, conf = morphology(probs, drift_r, artifact, boxcar_hz >= BROADBAND_HZ)
+    searched_bw = np.array([h.bandwidth_hz or np.inf for h in hits], dtype=float)
+    broad = boxcar_hz >= BROADBAND_HZ
+    idx, probs, conf = morphology(probs, drift_r, artifact, broad,
+                                  ~broad & (searched_bw < BROADBAND_HZ))
 
     bw = np.maximum(f["bandwidth_hz"], [h.bandwidth_hz or 0.0 for h in hits])
     freq = np.array([h.frequency_hz for h in hits], dtype=float)
