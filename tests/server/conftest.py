@@ -89,7 +89,11 @@ class Account:
 
 
 def make_config(data_dir, **overrides) -> Config:
-    """A config isolated from the caller's environment (env={}), listening on port 0."""
+    """A config isolated from the caller's environment (env={}), listening on port 0.
+    No pre-warmed kernels unless asked for (``kernel_pool_size``): each spare runs a
+    warm-up pipeline, CPU the tests that never submit a job should not spend;
+    test_kernel_pool.py covers the pool."""
+    overrides.setdefault("kernel_pool_size", 0)
     overrides.setdefault("port", 0)
     overrides.setdefault("host", "127.0.0.1")
     return Config.load(data_dir=data_dir, env={}, **overrides)
