@@ -29,7 +29,8 @@ tone that lie on a feature's extent: ideally one per feature, not false positive
 hits on the DC bin (counted as false positives too).
 
 A hit matches a tone when its straight path lies within (3 + smear/2 + boxcar/2) channels
-of the tone's track at both the first and the last spectrum (same rule for both tools);
+of the tone's track at both the first and the last spectrum (same rule for both tools; a
+hit whose boxcar is 500 Hz or wider is a broadband detection and matches no tone);
 it lies on a broadband feature when both ends of its path fall inside the feature's
 extent (down to 1 % of its peak, over the whole observation) widened by the same margin.
 """
@@ -169,6 +170,8 @@ def match(hits: list[dict], truth: list[dict], header, features=(), dc_channels=
         tol_h = tol + 0.5 * df * h.get("boxcar_width", 1)
         f_start, f_end = h["frequency_hz"], h["frequency_hz"] + h["drift_rate"] * t_end
         ok = (np.abs(f_start - f0) <= tol_h) & (np.abs(f_end - f0 - d0 * t_end) <= tol_h)
+        if h.get("boxcar_width", 1) * df >= 500.0:  # a broadband detection finds no tone
+            ok[:] = False
         if ok.any():
             out["dup"] += int(found[ok].all())
             found |= ok
