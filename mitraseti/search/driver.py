@@ -31,7 +31,6 @@ it the search falls back to one worker (logged).
 """
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import time
@@ -203,7 +202,7 @@ def plan_search(obs, params: SearchParams | None = None,
         blocks.extend(_coarse_blocks(i, i * nfpc, nfpc, width, overlap))
     data = max(b.width for b in blocks) * col
     workers = max(1, min(workers, int(budget // data) - 1, len(blocks)))
-    factor = WORKING_FACTOR + (0 if in_place and _IN_PLACE else 1)
+    factor = WORKING_FACTOR + (0 if in_place else 1)
     estimate = (factor * workers + 1) * data / 2**20
     return SearchPlan(tuple(blocks), n_coarse, nfpc, workers, overlap, budget / 2**20,
                       (workers + 1) * data / 2**20, estimate, note)
@@ -221,7 +220,6 @@ def _coarse_blocks(i: int, c0: int, nfpc: int, width: int, overlap: int) -> list
             for k, (lo, hi) in enumerate(zip(edges[:-1], edges[1:]))]
 
 
-_IN_PLACE = "in_place" in inspect.signature(search_coarse_channel).parameters
 
 
 @njit(parallel=True, cache=True)
@@ -248,11 +246,10 @@ def _search_block(block, spec: BlockSpec, header, params, kernel_threads: int,
     set_num_threads(kernel_threads)  # per thread in numba
     timings: dict = {}
     try:
-        extra = {"in_place": in_place} if _IN_PLACE else {}
         raw, filt = search_coarse_channel(
             block, header, params, coarse_channel=spec.coarse_channel,
             channel_offset=spec.start, timings=timings, coarse_start=spec.coarse_start,
-            coarse_nfpc=spec.coarse_nfpc, **extra)
+            coarse_nfpc=spec.coarse_nfpc, in_place=in_place)
     finally:
         set_num_threads(previous)
     if spec.count > 1:
