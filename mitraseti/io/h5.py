@@ -185,12 +185,14 @@ class H5Reader:
         cast into the float32 result, so memory stays the window plus one piece."""
         out = np.empty((t1 - t0, c1 - c0), dtype=np.float32)
         try:
+            # a 1-wide IF slice, not an integer index: h5py reads an integer-indexed
+            # selection of chunked (e.g. bitshuffle) data ~15x slower
+            ifs = slice(self.if_index, self.if_index + 1)
             if self._data.dtype.kind == "f" and self._data.dtype.itemsize == 4:
-                self._data.read_direct(out, np.s_[t0:t1, self.if_index, c0:c1])
+                self._data.read_direct(out[:, None, :], np.s_[t0:t1, ifs, c0:c1])
                 return out
             for r0, r1, k0, k1 in self._pieces(t0, t1, c0, c1):
-                out[r0 - t0:r1 - t0, k0 - c0:k1 - c0] = self._data[r0:r1, self.if_index,
-                                                                   k0:k1]
+                out[r0 - t0:r1 - t0, k0 - c0:k1 - c0] = self._data[r0:r1, ifs, k0:k1][:, 0, :]
         except (OSError, ValueError, RuntimeError, TypeError) as exc:
             raise ObservationFormatError(
                 self.path, f"could not read data[{t0}:{t1}, {self.if_index}, {c0}:{c1}] "

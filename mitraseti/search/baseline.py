@@ -87,15 +87,16 @@ class Flattening:
     spectrum: np.ndarray | None = None  # float32 time-summed spectrum of the result
     time_variable: list[tuple[int, int]] = field(default_factory=list)  # per-spectrum ones
     undo: "_Undo | None" = None  # what restore_block needs
+    flat: bool = False  # the block was flat already: left as it was (DC spike bridged)
 
 
 @dataclass
 class _Undo:
-    """float32 level and scale per column, the raw columns of per-spectrum regions and of
-    the DC spike: enough to give the caller its data back after the search."""
+    """float32 level and scale per column (None: not whitened), the raw columns of
+    per-spectrum regions and of the DC spike: enough to give the caller its data back."""
 
-    level: np.ndarray
-    scale: np.ndarray
+    level: np.ndarray | None
+    scale: np.ndarray | None
     regions: list = field(default_factory=list)
     dc: list = field(default_factory=list)
 
@@ -106,7 +107,8 @@ def restore_block(block: np.ndarray, info: Flattening) -> None:
     undo = info.undo
     if undo is None:
         return
-    unwhiten(block, undo.level, undo.scale)
+    if undo.level is not None:
+        unwhiten(block, undo.level, undo.scale)
     for lo, hi, raw in undo.regions:
         block[:, lo:hi] = raw
     for c, raw in undo.dc:
@@ -222,8 +224,8 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
     shift = float(np.median(mean_spec[::step] - wide_t[::step]))
     power = bool(wide_b.min() > 0 and np.isfinite(ratio) and ratio > 0)
     if power:  # positive power well above its noise: divide; anything else: subtract
-        noise_pix = _mad_sigma(((mean_spec - wide_t * ratio) * np.sqrt(n_t))[::step])
-        power = bool(np.median(wide_t * ratio) > 0.5 * noise_pix)
+        noise_pix = _mad_sigma((mean_spec[::step] - wide_t[::step] * ratio) * np.sqrt(n_t))
+        power = bool(np.median(wide_t[::step] * ratio) > 0.5 * noise_pix)
     info.power_like = power
 
     def to_mean_scale(x):
@@ -254,11 +256,12 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
 
     # 4. local noise of the residual, per pixel (relative for power data), on a subsample
     local = np.maximum(fine, 0.05) if info.power_like else np.ones(n)
-    rel = ((mean_spec - offset) / gain - fine) / local
     sblock = int(min(n, max(1024, _pow2_floor(n / 16))))
     nb = n // sblock
     sub = max(1, sblock // 16384)
-    block_sig = clipped_std(rel[:nb * sblock].reshape(nb, sblock)[:, ::sub], axis=1)
+    cut = slice(0, nb * sblock, sub)  # the residual on the subsample measured
+    rel = ((mean_spec[cut] - offset[cut]) / gain[cut] - fine[cut]) / local[cut]
+    block_sig = clipped_std(rel.reshape(nb, -1), axis=1)
     block_sig = fill_nan(np.where(block_sig > 0, block_sig, np.nan))
     block_sig = fill_nan(window_median(block_sig, 2)) * np.sqrt(n_t)
     if not np.all(block_sig > 0):
@@ -286,11 +289,21 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
     info.time_variable = [(lo, hi) for lo, hi, *_ in variable]
 
     # 5. broadband features (reported once each)
-    u = (mean_spec - offset) / gain
+    u = (mean_spec - offset) / gain if broad_regions else None
     info.features = _features(block, broad_regions, u, fine, unit, gain, offset, sigma, half,
                               df_hz, info.power_like)
 
-    # 6. whiten in place: x -> (x - level) / noise; regions get per-spectrum levels
+    # 6. a block that is flat already (no structure, a bandpass and noise level constant
+    # within 1 % and 3 %) is left as it is: one noise figure is then the local one, and
+    # the two passes over the data are saved; only the DC spike is bridged
+    if not broad_regions and _nearly_constant(wide, 0.01) and _nearly_constant(block_sig, 0.03):
+        info.flat = True
+        info.undo = _Undo(None, None, [], [(c, block[:, c].copy()) for c in info.dc_columns])
+        _bridge_columns(block, info.dc_columns)
+        info.spectrum = spec.astype(np.float32)
+        return info
+
+    # 7. whiten in place: x -> (x - level) / noise; regions get per-spectrum levels
     pix_ratio, pix_shift = _pixel_median_bias(block, regions, offset, gain)
     level = offset + gain * fine
     scale = gain * sigma * local
@@ -406,12 +419,12 @@ def _features(block, regions, u, fine, unit, gain, offset, sigma, half, df_hz,
     n_t, n = block.shape
     min_width = int(np.ceil(BROADBAND_HZ / max(df_hz, 1e-12)))
     out: list[BroadbandFeature] = []
-    # noise of the fine baseline (a median of 2 half + 1 time-averaged values)
-    local = np.maximum(fine, 0.05) if power_like else 1.0
-    base_sigma = 1.2533 * sigma * local / np.sqrt(n_t * (2 * half + 1))
-    excess = fine - unit
     for lo, hi in regions:
-        above = excess[lo:hi] > FEATURE_SIGMA * base_sigma[lo:hi]
+        # noise of the fine baseline (a median of 2 half + 1 time-averaged values)
+        local = np.maximum(fine[lo:hi], 0.05) if power_like else 1.0
+        base_sigma = 1.2533 * sigma[lo:hi] * local / np.sqrt(n_t * (2 * half + 1))
+        excess = fine[lo:hi] - unit
+        above = excess > FEATURE_SIGMA * base_sigma
         for a, b in _runs(above):
             a, b = a + lo, b + lo
             if b - a < min_width:
@@ -422,7 +435,7 @@ def _features(block, regions, u, fine, unit, gain, offset, sigma, half, df_hz,
             rows = (block[:, a:b].astype(np.float64) - offset[a:b]) / gain[a:b] - unit
             centre, slope = _centroid_track(np.clip(rows, 0.0, None), a)
             out.append(BroadbandFeature(lo=a, hi=b, snr=snr, centre=centre, slope=slope,
-                                        excess=float(excess[a:b].max())))
+                                        excess=float(excess[a - lo:b - lo].max())))
     return out
 
 
@@ -441,6 +454,26 @@ def _centroid_track(excess_rows: np.ndarray, col0: int) -> tuple[float, float]:
     t = np.arange(n_t, dtype=np.float64)[ok]
     slope, icpt = np.polyfit(t, cen[ok], 1, w=np.sqrt(power[ok]))
     return float(icpt), float(slope)
+
+
+def _nearly_constant(x: np.ndarray, tolerance: float) -> bool:
+    """max / min - 1 of a positive array below ``tolerance`` (False if not positive)."""
+    lo, hi = float(np.min(x)), float(np.max(x))
+    return lo > 0 and hi / lo - 1.0 < tolerance
+
+
+def _bridge_columns(block: np.ndarray, cols: list[int]) -> None:
+    """The contiguous columns ``cols`` of a (T, n) block set, in every spectrum, to the
+    mean of the columns just outside them."""
+    if not cols:
+        return
+    n = block.shape[1]
+    lo, hi = cols[0] - 1, cols[-1] + 1
+    left = block[:, lo] if lo >= 0 else block[:, min(hi, n - 1)]
+    right = block[:, hi] if hi < n else left
+    fill = 0.5 * (left + right)
+    for c in cols:
+        block[:, c] = fill
 
 
 def _bridge(x: np.ndarray, cols: list[int]) -> np.ndarray:

@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
+
+CHUNK = 4096  # channels per parallel chunk of the per-pixel kernels
 
 
 @njit(cache=True)
@@ -176,10 +178,29 @@ def fill_nan(values: np.ndarray) -> np.ndarray:
     return v
 
 
+@njit(cache=True, nogil=True)
+def _to_channels(v, block, out):
+    n = out.shape[0]
+    m = v.shape[0]
+    half = 0.5 * (block - 1)
+    for c in range(n):
+        x = (c - half) / block  # position in units of blocks, 0 at the first centre
+        if x <= 0.0 or m == 1:
+            out[c] = v[0]
+        elif x >= m - 1:
+            out[c] = v[m - 1]
+        else:
+            i = int(x)
+            f = x - i
+            out[c] = v[i] + f * (v[i + 1] - v[i])
+
+
 def to_channels(block_values: np.ndarray, block: int, n: int) -> np.ndarray:
-    """Block values (one per ``block`` channels) linearly interpolated to ``n`` channels."""
-    centres = np.minimum(np.arange(block_values.size) * block + 0.5 * (block - 1), n - 1)
-    return np.interp(np.arange(n, dtype=np.float64), centres, block_values)
+    """Block values (one per ``block`` channels, at the block centres) linearly
+    interpolated to ``n`` channels (held constant beyond the first and last centre)."""
+    out = np.empty(n, dtype=np.float64)
+    _to_channels(np.ascontiguousarray(block_values, dtype=np.float64), float(block), out)
+    return out
 
 
 def blocked_running_median(x: np.ndarray, block: int, k: int,
@@ -235,13 +256,14 @@ def local_quadratic(values: np.ndarray, skip: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _whiten(block, level, inv_scale):
     n_t, n = block.shape
-    for t in range(n_t):
-        row = block[t]
-        for c in range(n):
-            row[c] = (row[c] - level[c]) * inv_scale[c]
+    for k in prange((n + CHUNK - 1) // CHUNK):
+        lo, hi = k * CHUNK, min(n, (k + 1) * CHUNK)
+        for t in range(n_t):
+            for c in range(lo, hi):
+                block[t, c] = (block[t, c] - level[c]) * inv_scale[c]
 
 
 def whiten(block: np.ndarray, level: np.ndarray, scale: np.ndarray) -> None:
@@ -250,21 +272,22 @@ def whiten(block: np.ndarray, level: np.ndarray, scale: np.ndarray) -> None:
             np.ascontiguousarray(1.0 / scale, dtype=np.float32))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _sum_and_top2(block, total, top1, top2):
     n_t, n = block.shape
-    for c in range(n):
-        total[c] = 0.0
-        top1[c] = -np.inf
-        top2[c] = -np.inf
-    for t in range(n_t):
-        row = block[t]
-        for c in range(n):
-            v = float(row[c])
-            total[c] += v
-            a = top1[c]
-            top2[c] = max(top2[c], min(a, v))
-            top1[c] = max(a, v)
+    for k in prange((n + CHUNK - 1) // CHUNK):
+        lo, hi = k * CHUNK, min(n, (k + 1) * CHUNK)
+        for c in range(lo, hi):
+            total[c] = 0.0
+            top1[c] = -np.inf
+            top2[c] = -np.inf
+        for t in range(n_t):
+            for c in range(lo, hi):
+                v = float(block[t, c])
+                total[c] += v
+                a = top1[c]
+                top2[c] = max(top2[c], min(a, v))
+                top1[c] = max(a, v)
 
 
 def sum_and_top2(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -278,13 +301,14 @@ def sum_and_top2(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return total, top1, top2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _unwhiten(block, level, scale):
     n_t, n = block.shape
-    for t in range(n_t):
-        row = block[t]
-        for c in range(n):
-            row[c] = row[c] * scale[c] + level[c]
+    for k in prange((n + CHUNK - 1) // CHUNK):
+        lo, hi = k * CHUNK, min(n, (k + 1) * CHUNK)
+        for t in range(n_t):
+            for c in range(lo, hi):
+                block[t, c] = block[t, c] * scale[c] + level[c]
 
 
 def unwhiten(block: np.ndarray, level: np.ndarray, scale: np.ndarray) -> None:
