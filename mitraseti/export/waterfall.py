@@ -52,28 +52,26 @@ def _upper_median(a: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.take(np.partition(a, k, axis=axis), k, axis=axis)
 
 
-def _flatten(block: np.ndarray) -> np.ndarray:
-    """float32 copy of ``block`` minus a smooth bandpass, minus its median, divided by a
-    robust sigma (MAD); median and sigma are estimated from about SIGMA_SAMPLE evenly spread
-    finite pixels."""
+def _bandpass_and_scale(block: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """(smooth bandpass per channel, median, robust sigma (MAD)) of ``block`` minus that
+    bandpass; median and sigma from about SIGMA_SAMPLE evenly spread finite pixels, so the
+    block itself is never copied."""
     n_spectra, n = block.shape
     spectrum = block.mean(axis=0, dtype=np.float64)
     seg = max(16, n // 64)
     n_seg = math.ceil(n / seg)
     padded = np.pad(spectrum, (0, n_seg * seg - n), mode="edge")
-    bandpass = np.repeat(_upper_median(padded.reshape(n_seg, seg)), seg)[:n]
-    flat = np.subtract(block, bandpass.astype(np.float32), dtype=np.float32)
-    step = max(1, flat.size // SIGMA_SAMPLE) | 1     # odd: no lock-step with channel periods
-    sample = flat.ravel()[::step]
+    bandpass = np.repeat(_upper_median(padded.reshape(n_seg, seg)), seg)[:n].astype(np.float32)
+    step = max(1, block.size // SIGMA_SAMPLE) | 1     # odd: no lock-step with channel periods
+    idx = np.arange(0, block.size, step)
+    sample = block.ravel()[idx] - bandpass[idx % n]
     sample = sample[np.isfinite(sample)]
     med = float(_upper_median(sample)) if sample.size else 0.0
     sigma = 1.4826 * float(_upper_median(np.abs(sample - med))) if sample.size else 1.0
     if not math.isfinite(sigma) or sigma <= 0:
         sigma = float(np.std(sample)) if sample.size else 1.0
         sigma = sigma if math.isfinite(sigma) and sigma > 0 else 1.0
-    flat -= np.float32(med)
-    flat /= np.float32(sigma)
-    return flat
+    return bandpass, med, sigma
 
 
 class WaterfallAccumulator:
@@ -99,17 +97,27 @@ class WaterfallAccumulator:
         ``channel_offset`` into the image."""
         if block.ndim != 2 or block.shape[1] == 0:
             return
-        flat = _flatten(block)
+        # reduce first (mean over time bins, max over channel bins), taking the bandpass
+        # off per bin: no copy of the block
+        bandpass, med, sigma = _bandpass_and_scale(block)
+        reduced = block
         ft = self.time_factor
         if ft > 1:
-            starts = np.arange(0, flat.shape[0], ft)
-            counts = np.diff(np.append(starts, flat.shape[0])).astype(np.float32)
-            flat = np.add.reduceat(flat, starts, axis=0) / counts[:, None]
+            starts = np.arange(0, block.shape[0], ft)
+            counts = np.diff(np.append(starts, block.shape[0])).astype(np.float32)
+            reduced = np.add.reduceat(block, starts, axis=0, dtype=np.float32) / counts[:, None]
         f = self.channel_factor
-        n = flat.shape[1]
+        n = block.shape[1]
         first_full = (-channel_offset) % f          # local index where a new column starts
         starts = np.unique(np.concatenate([[0], np.arange(first_full, n, f)])).astype(np.intp)
-        reduced = np.maximum.reduceat(flat, starts, axis=1)
+        # bins that never straddle a change of the (piecewise constant) bandpass
+        changes = np.flatnonzero(np.diff(bandpass)) + 1
+        fine = np.union1d(starts, changes).astype(np.intp)
+        reduced = np.maximum.reduceat(reduced, fine, axis=1) - bandpass[fine]
+        if fine.size != starts.size:
+            reduced = np.maximum.reduceat(reduced, np.searchsorted(fine, starts), axis=1)
+        reduced -= np.float32(med)
+        reduced /= np.float32(sigma)
         cols = (channel_offset + starts) // f
         rows = min(reduced.shape[0], self._image.shape[0])
         target = self._image[:rows, cols]
