@@ -26,6 +26,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from astropy import units as u
+from astropy.coordinates import Angle
+
 from mitraseti.export.atomic import atomic_write_text
 
 RULE_O = "# -------------------------- o --------------------------"
@@ -36,26 +39,11 @@ COLUMNS = ["Top_Hit_#", "Drift_Rate", "SNR", "Uncorrected_Frequency", "Corrected
 FIRST_HIT_LINE = 9
 
 
-def sexagesimal(value: float, unit_letters: str, precision: int = 1) -> str:
-    """``value`` (hours or degrees) as e.g. ``5h34m31.9s`` / ``-22d00m52.1s``, seconds
-    rounded to ``precision`` decimals, as astropy's ``Angle.to_string(sep="hms"/"dms")``
-    writes it. Written here because importing astropy.coordinates for two strings costs
-    ~0.4 s of every run (a test checks it against astropy)."""
-    sign = "-" if value < 0 else ""
-    scale = 10 ** precision
-    total = round(abs(value) * 3600 * scale)  # in units of 10^-precision seconds
-    whole, frac = divmod(total, 60 * scale)
-    sec = frac / scale
-    lead, minutes = divmod(whole, 60)
-    a, b, c = unit_letters
-    return f"{sign}{lead}{a}{minutes:02d}{b}{sec:0{3 + precision}.{precision}f}{c}"
-
-
 def header_lines(result) -> list[str]:
     """The nine comment lines that open the file."""
     h = result.header
-    ra = sexagesimal(h.ra_deg / 15.0, "hms")
-    dec = sexagesimal(h.dec_deg, "dms")
+    ra = Angle(h.ra_deg * u.deg).to_string(unit=u.hourangle, sep="hms", precision=1)
+    dec = Angle(h.dec_deg * u.deg).to_string(unit=u.deg, sep="dms", precision=1)
     title = "# " + "".join(f"{c} \t" for c in COLUMNS)
     return [
         RULE_O,

@@ -94,17 +94,3 @@ def test_turboseti_read_dat_reads_our_file(result, tmp_path):
     assert got["freq"] == pytest.approx([h.frequency_hz / 1e6 for h in hits], abs=1e-6)
     assert got["drift"] == pytest.approx([h.drift_rate for h in hits], abs=1e-6)
     assert got["coarse"] == [h.coarse_channel for h in hits]
-
-
-@pytest.mark.parametrize("deg", [0.0, 83.633, -22.0145, 359.99999, -0.00001, 12.5, 180.0,
-                                 -89.999986, 45.999986])
-def test_sexagesimal_matches_astropy(deg):
-    from astropy import units as u
-    from astropy.coordinates import Angle
-
-    from mitraseti.export.dat import sexagesimal
-
-    assert sexagesimal(deg / 15.0, "hms") == Angle(deg * u.deg).to_string(
-        unit=u.hourangle, sep="hms", precision=1)
-    assert sexagesimal(deg, "dms") == Angle(deg * u.deg).to_string(
-        unit=u.deg, sep="dms", precision=1)
