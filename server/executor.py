@@ -272,16 +272,26 @@ class LocalExecutor(BaseExecutor):
     def job_dir(self, job: js.Job) -> Path:
         return self.work_dir / job.job_id
 
+    def input_paths(self, job: js.Job) -> list[str]:
+        """Local paths of every file the job reads (a cadence: all, in observing order)."""
+        paths = []
+        for key in job.file_keys:
+            path = self.services.blobs.local_path(key)
+            if path is None or not Path(path).exists():
+                raise JobFailed(f"Uploaded file {key} is missing from the blob store")
+            paths.append(str(path))
+        return paths
+
     def execute(self, job: js.Job) -> Path:
-        blobs = self.services.blobs
-        input_path = blobs.local_path(job.file_key)
-        if input_path is None or not Path(input_path).exists():
-            raise JobFailed(f"Uploaded file {job.file_key} is missing from the blob store")
+        paths = self.input_paths(job)
+        input_path = paths[0]
         out_dir = self.job_dir(job)
         shutil.rmtree(out_dir, ignore_errors=True)
         out_dir.mkdir(parents=True)
         params = dict(job.params)
         params.setdefault("source_name", job.source_name)
+        if params.pop("cadence", None):      # the runner runs the cadence notebook on these
+            params["input_paths"] = paths
         try:
             proc = self._launch(job, str(input_path), out_dir, params)
             self._wait(job, proc, out_dir)

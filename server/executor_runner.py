@@ -4,7 +4,9 @@
         --params '{"max_drift": 4.0, ...}' --kernel python3 --job-id ID
 
 It runs ``notebooks/pipeline.ipynb`` through papermill (via
-``mitraseti.pipeline.run_notebook`` when that exists) with typed parameters only, and
+``mitraseti.pipeline.run_notebook`` when that exists) with typed parameters only; a cadence
+job (``input_paths`` in the parameters: every file in observing order, ON first) runs
+``notebooks/cadence.ipynb`` instead (``mitraseti.export.report.run_cadence_notebook``). It
 writes into DIR:
 
 - ``_progress.json``  ``{"stage", "fraction", "message"}`` as the job advances;
@@ -33,12 +35,13 @@ from pathlib import Path
 RUNNER_FILE = "_runner.json"
 PROGRESS_FILE = "_progress.json"
 SUMMARY_KEYS = ("raw_hits", "filtered_hits", "candidates", "processing_time_seconds",
-                "top_candidates")
+                "top_candidates", "events", "top_events", "filter_level")  # last 3: cadence
 # Which output file serves which download format (names written by mitraseti.export).
 FORMAT_FILES = {
     "json": "results.json", "csv": "signals.csv", "catalog_json": "catalog.json",
     "classified": "classified.json", "fits": "catalog.fits", "waterfall": "waterfall.png",
     "waterfall_thumb": "waterfall_thumb.png", "notebook": "report.ipynb", "dat": "hits.dat",
+    "events": "events.csv", "events_png": "events_png.zip",          # cadence jobs
 }
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "pipeline.ipynb"
 
@@ -61,13 +64,18 @@ def one_line_error(exc: BaseException) -> str:
 
 
 def typed_params(params: dict) -> dict:
-    """Keep only str/float/int values (papermill parameters must be plain and typed)."""
+    """Keep only str/float/int values and lists of str (papermill parameters must be plain
+    and typed)."""
     out = {}
     for k, v in params.items():
         if v is None:
             continue
+        if isinstance(v, list) and all(isinstance(x, str) for x in v):
+            out[k] = list(v)
+            continue
         if isinstance(v, bool) or not isinstance(v, (str, int, float)):
-            raise TypeError(f"parameter {k!r} must be str, int or float, got {type(v).__name__}")
+            raise TypeError(f"parameter {k!r} must be str, int, float or a list of str, got "
+                            f"{type(v).__name__}")
         out[k] = v
     return out
 
@@ -107,6 +115,8 @@ def run_pipeline(input_path: str, out_dir: Path, params: dict, kernel: str,
                  kernel_manager=None):
     """Run the notebook (on ``kernel_manager``'s running kernel when given); returns
     whatever run_notebook returns (or None)."""
+    if "input_paths" in params:
+        return run_cadence(params, out_dir, kernel, kernel_manager)
     try:
         from mitraseti import pipeline
         run_notebook = getattr(pipeline, "run_notebook", None)
@@ -131,6 +141,16 @@ def run_pipeline(input_path: str, out_dir: Path, params: dict, kernel: str,
                                         output_dir=str(out_dir)),
                         kernel_name=kernel, progress_bar=False, cwd=str(out_dir), **extra)
     return None
+
+
+def run_cadence(params: dict, out_dir: Path, kernel: str, kernel_manager=None):
+    """A cadence job: ``notebooks/cadence.ipynb`` on ``params["input_paths"]``."""
+    from mitraseti.export.report import run_cadence_notebook
+
+    kwargs = {k: v for k, v in params.items() if k != "input_paths"}
+    return run_cadence_notebook(params["input_paths"], str(out_dir), kernel_name=kernel,
+                                progress_path=str(out_dir / PROGRESS_FILE), html=False,
+                                kernel_manager=kernel_manager, **kwargs)
 
 
 def run_job(input_path: str, out_dir: Path, params_json: str, kernel: str,

@@ -28,8 +28,13 @@ DOWNLOAD_FORMATS = {
     "json": "results.json", "csv": "signals.csv", "catalog_json": "catalog.json",
     "classified": "classified.json", "fits": "catalog.fits", "waterfall": "waterfall.png",
     "waterfall_thumb": "waterfall_thumb.png", "notebook": "report.ipynb", "dat": "hits.dat",
+    "events": "events.csv", "events_png": "events_png.zip",          # cadence jobs
 }
+INLINE_FORMATS = ("csv", "events")        # returned as text/csv, not as a signed URL
 MAX_LIST_LIMIT = 100
+MIN_CADENCE, MAX_CADENCE = 4, 20          # files in a cadence job
+ANALYZE_FIELDS = ("file_key", "filename", "source_name", "webhook_url", *SEARCH_PARAMS,
+                  "cadence", "filter_level")
 _PARAM_IN_MESSAGE = re.compile(r"^(max_drift|min_drift|snr|n_coarse_chan)\b")
 
 
@@ -46,6 +51,55 @@ def _blob(fn, *args):
 def _read_all(blobs, key: str) -> bytes:
     with blobs.open(key) as fh:
         return fh.read()
+
+
+def parse_cadence(body: dict, file_key: str) -> list[str] | None:
+    """The request's ``cadence`` (None when absent); ApiError 400 naming the parameter
+    unless it is a list of MIN_CADENCE..MAX_CADENCE distinct non-empty file keys, even in
+    number (ON and OFF alternate, ON first), starting with ``file_key``."""
+    cadence = body.get("cadence")
+    if cadence is None:
+        if body.get("filter_level") is not None:
+            raise ApiError(400, "filter_level applies to a cadence job only (give cadence)",
+                           parameter="filter_level")
+        return None
+
+    def bad(message: str, **context):
+        return ApiError(400, message, parameter="cadence", **context)
+
+    if not isinstance(cadence, list):
+        raise bad("cadence must be a list of file keys (observing order, ON first)")
+    if not MIN_CADENCE <= len(cadence) <= MAX_CADENCE:
+        raise bad(f"cadence must list {MIN_CADENCE} to {MAX_CADENCE} files (ON, OFF, ON, "
+                  f"OFF, ...), got {len(cadence)}")
+    for i, key in enumerate(cadence):
+        if not isinstance(key, str) or not key:
+            raise bad(f"cadence[{i}] must be a non-empty string (a file_key)", index=i)
+    seen = set()
+    for key in cadence:
+        if key in seen:
+            raise bad("cadence lists a file more than once", file_key=key)
+        seen.add(key)
+    if len(cadence) % 2:
+        raise bad(f"cadence must alternate ON and OFF files, ON first (ABACAD, ABAB, ...): "
+                  f"an even number of files, got {len(cadence)}")
+    if file_key != cadence[0]:
+        raise ApiError(400, "file_key must be the first ON file of the cadence (cadence[0])",
+                       parameter="file_key", file_key=file_key)
+    return list(cadence)
+
+
+def parse_filter_level(body: dict) -> int:
+    """``filter_level`` of a cadence job (default 3); ApiError 400 unless an integer 1-3."""
+    level = body.get("filter_level")
+    if level is None:
+        return 3
+    if isinstance(level, float) and level.is_integer():
+        level = int(level)
+    if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 3:
+        raise ApiError(400, f"filter_level must be an integer 1, 2 or 3, got {level!r}",
+                       parameter="filter_level")
+    return level
 
 
 class JobsBaseHandler(BaseHandler):
@@ -69,10 +123,20 @@ class JobsBaseHandler(BaseHandler):
 
 
 class AnalyzeHandler(JobsBaseHandler):
-    """POST /analyze: quota check + job insert in one transaction, then 202."""
+    """POST /analyze: quota check + job insert in one transaction, then 202.
+
+    With ``cadence`` (file keys of a whole ON/OFF cadence, observing order, ON first;
+    ``file_key`` must be its first entry) and optional ``filter_level`` (1-3, default 3) the
+    job is a cadence analysis: one job for the concurrency limit, one file per key against
+    the monthly quota, every file checked like a single one (404 unknown or another user's,
+    413 over the tier's size)."""
 
     async def post(self):
         body = self.json_body()          # 400 "Invalid JSON body" from BaseHandler
+        unknown = sorted(set(body) - set(ANALYZE_FIELDS))
+        if unknown:
+            return self.send_error_json(400, f"Unknown field: {unknown[0]}",
+                                        field=unknown[0], allowed=list(ANALYZE_FIELDS))
         file_key = body.get("file_key")
         if not isinstance(file_key, str) or not file_key:
             return self.send_error_json(400, "Missing file_key", field="file_key")
@@ -82,6 +146,9 @@ class AnalyzeHandler(JobsBaseHandler):
         params = self._search_params(body)
         if params is None:
             return
+        cadence = parse_cadence(body, file_key)       # ApiError 400 naming the parameter
+        if cadence is not None:
+            params.update(cadence=cadence, filter_level=parse_filter_level(body))
         webhook_url = body.get("webhook_url")
         user = self.user
         limits = self.services.config.tiers[user.tier]
@@ -98,15 +165,9 @@ class AnalyzeHandler(JobsBaseHandler):
                     None, private_address_reason, webhook_url)
                 if reason:
                     return self.send_error_json(400, reason, field="webhook_url")
-        blobs = self.services.blobs
-        if not self._upload_row_complete(file_key) or not await _blob(blobs.exists, file_key):
-            return self.send_error_json(
-                404, f"File not found in S3 (upload first): {file_key}", file_key=file_key)
-        size = int(await _blob(blobs.size, file_key))
-        if size > limits.max_file_bytes:
-            return self.send_error_json(
-                413, "File exceeds tier size limit", file_size=size,
-                max_size_mb=limits.max_file_mb, tier=user.tier)
+        size = 0
+        for key in cadence or [file_key]:
+            size += await self._checked_size(key, limits, cadence is not None)
         filename = body.get("filename") or PurePosixPath(file_key).name
         source_name = body.get("source_name") or filename
         try:
@@ -114,7 +175,7 @@ class AnalyzeHandler(JobsBaseHandler):
                 user_id=user.user_id, tier=user.tier, monthly_limit=limits.files_per_month,
                 concurrent_limit=limits.concurrent_jobs, file_key=file_key,
                 filename=filename, source_name=source_name, file_size=size, params=params,
-                webhook_url=webhook_url, now=self.now())
+                webhook_url=webhook_url, now=self.now(), files=len(cadence or [file_key]))
         except js.QuotaExceeded as exc:     # send_error_json adds the Retry-After header
             return self.send_error_json(429, **exc.body)
         executor = getattr(self.services, "executor", None)
@@ -132,6 +193,20 @@ class AnalyzeHandler(JobsBaseHandler):
             await _blob(prune_history, self.services, user.user_id, int(limits.job_history))
         except Exception:  # noqa: BLE001
             log.exception("pruning the job history of %s failed", user.user_id)
+
+    async def _checked_size(self, file_key: str, limits, in_cadence: bool) -> int:
+        """Size (bytes) of the caller's uploaded ``file_key``; ApiError 404 when it is
+        unknown, not finished or another user's, 413 when it exceeds the tier."""
+        blobs = self.services.blobs
+        if not self._upload_row_complete(file_key) or not await _blob(blobs.exists, file_key):
+            raise ApiError(404, f"File not found in S3 (upload first): {file_key}",
+                           file_key=file_key)
+        size = int(await _blob(blobs.size, file_key))
+        if size > limits.max_file_bytes:
+            extra = {"file_key": file_key} if in_cadence else {}
+            raise ApiError(413, "File exceeds tier size limit", file_size=size,
+                           max_size_mb=limits.max_file_mb, tier=self.user.tier, **extra)
+        return size
 
     def _search_params(self, body: dict) -> dict | None:
         """Validated search parameters (typed for papermill); None after a 400."""
@@ -188,7 +263,7 @@ class JobHandler(JobsBaseHandler):
 
 
 class DownloadHandler(JobsBaseHandler):
-    """GET /jobs/{job_id}/download?format=...: signed URL, or inline CSV."""
+    """GET /jobs/{job_id}/download?format=...: signed URL, or inline CSV (csv, events)."""
 
     async def get(self, job_id: str):
         fmt = self.get_query_argument("format", "json")
@@ -205,7 +280,7 @@ class DownloadHandler(JobsBaseHandler):
                                         job_id=job_id, job_status=job.status,
                                         exports_ready=job.exports_ready)
         filename = PurePosixPath(key).name
-        if fmt == "csv":
+        if fmt in INLINE_FORMATS:
             self.set_header("Content-Type", "text/csv; charset=utf-8")
             self.set_header("Content-Disposition", f'inline; filename="{filename}"')
             self.finish(await _blob(_read_all, blobs, key))

@@ -6,7 +6,9 @@ platform's tables. Times are unix seconds (int). ``params``, ``results``, ``expo
 ``progress`` are JSON text. ``exports`` maps a download format to its blob key.
 
 Monthly quotas count ``job_usage`` (user, month) rather than job rows, so pruning old
-history never gives a user new quota.
+history never gives a user new quota. The counter counts FILES: a cadence job (``params``
+holds ``cadence``, its file keys in observing order, and ``filter_level``) adds one per
+file, but is one job for the concurrency limit.
 """
 from __future__ import annotations
 
@@ -118,7 +120,21 @@ class Job:
             out["exports_ready"] = self.exports_ready
         if self.status == FAILED:
             out["error"] = self.error or "Unknown error"
+        if self.cadence:
+            out["cadence"] = list(self.cadence)
+            out["filter_level"] = int(self.params.get("filter_level", 3))
         return out
+
+    @property
+    def cadence(self) -> list[str] | None:
+        """The file keys of a cadence job (observing order, ON first); None otherwise."""
+        keys = self.params.get("cadence")
+        return list(keys) if keys else None
+
+    @property
+    def file_keys(self) -> list[str]:
+        """Every uploaded file the job reads."""
+        return self.cadence or [self.file_key]
 
 
 def month_key(ts: float) -> str:
@@ -159,9 +175,11 @@ class JobStore:
     def submit(self, *, user_id: str, tier: str, monthly_limit: int, concurrent_limit: int,
                file_key: str, filename: str, source_name: str, file_size: int,
                params: dict, webhook_url: str | None = None,
-               now: float | None = None) -> Job:
+               now: float | None = None, files: int = 1) -> Job:
         """Check the monthly and concurrent quotas and insert the job in ONE
-        ``BEGIN IMMEDIATE`` transaction; raise QuotaExceeded (429 body) instead."""
+        ``BEGIN IMMEDIATE`` transaction; raise QuotaExceeded (429 body) instead. ``files``:
+        how many files the job analyses (a cadence: all of them), each counted against the
+        monthly quota; the job counts once against the concurrency limit."""
         now = time.time() if now is None else now
         month = month_key(now)
         job_id = str(uuid.uuid4())
@@ -169,10 +187,13 @@ class JobStore:
             row = conn.execute("SELECT jobs FROM job_usage WHERE user_id=? AND month=?",
                                (user_id, month)).fetchone()
             used = int(row[0]) if row else 0
-            if used >= monthly_limit:
-                raise QuotaExceeded({
-                    "error": "Monthly limit reached", "limit": monthly_limit, "used": used,
-                    "tier": tier, "retry_after": seconds_until_next_month(now)})
+            if used + files > monthly_limit:
+                body = {"error": "Monthly limit reached", "limit": monthly_limit,
+                        "used": used, "tier": tier,
+                        "retry_after": seconds_until_next_month(now)}
+                if files != 1:
+                    body["requested"] = int(files)
+                raise QuotaExceeded(body)
             running = conn.execute(
                 "SELECT COUNT(*) FROM jobs WHERE user_id=? AND status IN (?, ?)",
                 (user_id, *RUNNING)).fetchone()[0]
@@ -187,9 +208,9 @@ class JobStore:
                 (job_id, user_id, file_key, filename, source_name, int(file_size),
                  json.dumps(params), webhook_url, int(now), int(now)))
             conn.execute(
-                "INSERT INTO job_usage (user_id, month, jobs) VALUES (?, ?, 1)"
-                " ON CONFLICT (user_id, month) DO UPDATE SET jobs = jobs + 1",
-                (user_id, month))
+                "INSERT INTO job_usage (user_id, month, jobs) VALUES (?, ?, ?)"
+                " ON CONFLICT (user_id, month) DO UPDATE SET jobs = jobs + excluded.jobs",
+                (user_id, month, int(files)))
         return self.get(job_id)
 
     # ---- reads --------------------------------------------------------------------
@@ -209,7 +230,8 @@ class JobStore:
                            " ORDER BY created_at, rowid", statuses)
 
     def usage_this_month(self, user_id: str, now: float | None = None) -> int:
-        """Jobs submitted by the user in the current UTC month (pruning does not lower it)."""
+        """Files submitted by the user in the current UTC month (one per single-file job,
+        one per file of a cadence; pruning does not lower it)."""
         now = time.time() if now is None else now
         row = self._conn().execute("SELECT jobs FROM job_usage WHERE user_id=? AND month=?",
                                    (user_id, month_key(now))).fetchone()

@@ -13,7 +13,18 @@ import mitraseti
 STR, INT, NUM, BOOL = ({"type": "string"}, {"type": "integer"}, {"type": "number"},
                        {"type": "boolean"})
 DOWNLOAD_FORMATS = ["json", "csv", "catalog_json", "classified", "fits", "waterfall",
-                    "waterfall_thumb", "notebook", "dat"]
+                    "waterfall_thumb", "notebook", "dat", "events", "events_png"]
+FILE_KEYS = {"type": "array", "minItems": 4, "maxItems": 20, "uniqueItems": True,
+             "items": {"type": "string", "minLength": 1},
+             "description": "Cadence job: the file keys of every file of an ON/OFF cadence "
+                            "in observing order, ON first (ABACAD, ABAB, ...: an even "
+                            "number); file_key must equal the first. One job for the "
+                            "concurrency limit; each file counts against the monthly quota "
+                            "and is checked against the tier's size limit."}
+FILTER_LEVEL = {"type": "integer", "minimum": 1, "maximum": 3, "default": 3,
+                "description": "Cadence job only: turboSETI find_event level (1: S/N and "
+                               "drift cuts, 2: absent from every OFF, 3: also in every ON)"}
+NUM_OR_NULL = {"type": ["number", "null"]}
 
 
 def ref(name: str) -> dict:
@@ -59,18 +70,34 @@ SCHEMAS = {
     "AbortUploadRequest": obj(["file_key", "upload_id"], file_key=STR, upload_id=STR),
     "AnalyzeRequest": obj(["file_key"], file_key=STR, filename=STR, source_name=STR,
                           max_drift=NUM, min_drift=NUM, snr=NUM, n_coarse_chan=INT,
-                          webhook_url={"type": "string", "format": "uri"}),
+                          webhook_url={"type": "string", "format": "uri"},
+                          cadence=FILE_KEYS, filter_level=FILTER_LEVEL),
     "AnalyzeResponse": obj(["job_id", "status", "message", "status_url"], job_id=STR,
                            status={"const": "submitted"}, message=STR, status_url=STR),
     "Candidate": {"type": "object", "additionalProperties": True,
                   "properties": {"frequency_hz": NUM, "drift_rate": NUM, "snr": NUM,
                                  "classification": STR, "interestingness": NUM,
                                  "rfi_source": STR, "source": STR}},
+    "EventOnHit": {"oneOf": [{"type": "null"}, obj(
+        ["file", "frequency_hz", "drift_rate", "snr", "classification"], file=STR,
+        frequency_hz=NUM, drift_rate=NUM, snr=NUM_OR_NULL, classification=STR)]},
+    "Event": {"type": "object", "additionalProperties": True,
+              "required": ["event_id", "frequency_hz", "drift_rate", "snr", "classification",
+                           "filter_level", "on_hits"],
+              "properties": {"event_id": INT, "frequency_hz": NUM, "drift_rate": NUM,
+                             "snr": NUM_OR_NULL, "classification": STR,
+                             "interestingness": NUM_OR_NULL, "rfi_source": STR,
+                             "filter_level": {"enum": [1, 2, 3]}, "seen_in_off": BOOL,
+                             "file": STR, "png": STR,
+                             "on_hits": {"type": "array", "items": ref("EventOnHit"),
+                                         "description": "one entry per ON file, in order"}}},
     "JobResults": {"type": "object", "additionalProperties": True,
                    "properties": {"raw_hits": INT, "filtered_hits": INT, "candidates": INT,
                                   "processing_time_seconds": NUM,
                                   "top_candidates": {"type": "array",
-                                                     "items": ref("Candidate")}}},
+                                                     "items": ref("Candidate")},
+                                  "events": INT, "filter_level": {"enum": [1, 2, 3]},
+                                  "top_events": {"type": "array", "items": ref("Event")}}},
     "Job": {"type": "object", "required": ["job_id", "status", "source_name", "created_at"],
             "additionalProperties": True,
             "properties": {"job_id": STR,
@@ -80,7 +107,9 @@ SCHEMAS = {
                            "created_at": INT, "started_at": {"type": ["integer", "null"]},
                            "completed_at": INT, "results": ref("JobResults"),
                            "progress": {"type": "object"}, "error": STR,
-                           "exports_ready": BOOL}},
+                           "exports_ready": BOOL,
+                           "cadence": {"type": "array", "items": STR},
+                           "filter_level": {"enum": [1, 2, 3]}}},
     "JobList": {"type": "array", "items": ref("Job")},
     "Download": obj(["download_url", "format", "filename"],
                     download_url={"type": "string", "format": "uri"},
@@ -161,7 +190,8 @@ PATHS = {
     "/abort-upload": {"post": _op("Abort an incomplete upload and remove its parts",
                                   (200, "Upload aborted", ref("Message")), (400, 404),
                                   body="AbortUploadRequest")},
-    "/analyze": {"post": _op("Start the pipeline on an uploaded file",
+    "/analyze": {"post": _op("Start the pipeline on an uploaded file, or on a whole ON/OFF"
+                             " cadence (cadence, filter_level)",
                              (202, "Job accepted", ref("AnalyzeResponse")),
                              (400, 404, 413, 429, 500), body="AnalyzeRequest")},
     "/jobs": {"get": _op("The caller's jobs, most recent first",
@@ -173,7 +203,8 @@ PATHS = {
                                   (200, "Job", ref("Job")), (404,),
                                   params=[_path_param("job_id")])},
     "/jobs/{job_id}/download": {"get": _op(
-        "Signed download URL of one export (inline text/csv for format=csv)",
+        "Signed download URL of one export (inline text/csv for format=csv and, for a"
+        " cadence job, format=events; events_png is a zip of one PNG per event)",
         (200, "Download URL", ref("Download")), (400, 404),
         params=[_path_param("job_id"),
                 {"name": "format", "in": "query", "required": False,

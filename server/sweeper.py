@@ -69,7 +69,8 @@ def expire_uploads(services, now: float) -> int:
     rows = services.store.completed_uploads_before(now - shortest * DAY_S)
     if not rows:
         return 0
-    busy = {j.file_key for j in _job_store(services).with_status(js.SUBMITTED, js.PROCESSING)}
+    busy = {key for j in _job_store(services).with_status(js.SUBMITTED, js.PROCESSING)
+            for key in j.file_keys}            # every file of a cadence job
     deleted = 0
     for row in rows:
         limits = tier_limits_for_user(services, row["user_id"])

@@ -7,6 +7,10 @@ with typed parameters only, in the given kernel, with the output directory as wo
 directory. Progress: the notebook writes ``{"stage", "fraction", "message", "time"}`` JSON
 to ``progress_path`` (atomically) as the pipeline advances; a ``progress`` callable given
 without a ``progress_path`` is fed from a private progress file by a small watcher thread.
+
+``run_cadence_notebook`` does the same for a whole ON/OFF cadence with
+``notebooks/cadence.ipynb`` (the REST service's cadence job): it checks the files form a
+cadence (count, alternation, same fch1 / foff / nchans) before any kernel starts.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ log = logging.getLogger("mitraseti.export")
 NOTEBOOK_ENV = "MITRASETI_PIPELINE_NOTEBOOK"
 REPORT_NOTEBOOK = "report.ipynb"
 REPORT_HTML = "report.html"
+CADENCE_NOTEBOOK = "cadence.ipynb"
 PRIVATE_PROGRESS = ".progress.json"
 NOTEBOOK_PARAMETERS = ("input_path", "output_dir", "max_drift", "min_drift", "snr",
                        "n_coarse_chan", "source_name", "progress_path")
@@ -135,8 +140,6 @@ def run_notebook(path, out_dir, *, max_drift: float = 4.0, min_drift: float = 0.
     ``kernel_manager``: a started jupyter_client (Async)KernelManager to run on instead of
     starting a kernel; the caller owns it (it is not shut down) and sets its working
     directory."""
-    import papermill as pm
-
     from mitraseti.io import open_observation
     from mitraseti.pipeline import make_params
     from mitraseti.search.params import ParameterError
@@ -150,19 +153,32 @@ def run_notebook(path, out_dir, *, max_drift: float = 4.0, min_drift: float = 0.
         pass
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    parameters = notebook_parameters(path, out, params, progress_path or "")
+    parameters["source_name"] = source_name or ""
+    return _execute(notebook_path(), out, parameters, kernel_name=kernel_name,
+                    progress=progress, progress_path=progress_path,
+                    progress_bar=progress_bar, html=html, kernel_manager=kernel_manager)
+
+
+def _execute(notebook: Path, out: Path, parameters: dict, *, kernel_name: str, progress,
+             progress_path: str | None, progress_bar: bool, html: bool,
+             kernel_manager) -> Path:
+    """Execute ``notebook`` into ``out``/report.ipynb with papermill; ``progress_path`` is
+    added to ``parameters`` (a private progress file feeding ``progress`` when none)."""
+    import papermill as pm
+
     forwarder = None
-    if progress_path is None and progress is not None:
+    if not progress_path and progress is not None:
         progress_path = str(out / PRIVATE_PROGRESS)
         forwarder = _ProgressForwarder(Path(progress_path), progress)
         forwarder.start()
-    parameters = notebook_parameters(path, out, params, progress_path or "")
-    parameters["source_name"] = source_name or ""
+    parameters = dict(parameters, progress_path=progress_path or "")
     report = out / REPORT_NOTEBOOK
     tmp = out / f".report.{os.getpid()}.part.ipynb"
     existing = {} if kernel_manager is None else {"km": kernel_manager}  # nbclient's km
     failed = True
     try:
-        pm.execute_notebook(str(notebook_path()), str(tmp), parameters=parameters,
+        pm.execute_notebook(str(notebook), str(tmp), parameters=parameters,
                             kernel_name=kernel_name, progress_bar=progress_bar,
                             cwd=str(out), log_output=False, **existing)
         failed = False
@@ -180,3 +196,52 @@ def run_notebook(path, out_dir, *, max_drift: float = 4.0, min_drift: float = 0.
                         raise
                     log.exception("could not render %s to HTML", report)
     return report
+
+
+def cadence_notebook_path() -> Path:
+    """``notebooks/cadence.ipynb`` (source tree or installed copy)."""
+    from mitraseti.notebooks import find_notebook, notebook_dirs
+
+    path = find_notebook(CADENCE_NOTEBOOK)
+    if path is None:
+        raise FileNotFoundError("cadence notebook not found; looked in " +
+                                ", ".join(str(d) for d in notebook_dirs()))
+    return path
+
+
+def run_cadence_notebook(paths, out_dir, *, filter_level: int = 3, max_drift: float = 4.0,
+                         min_drift: float = 0.0, snr: float = 10.0,
+                         n_coarse_chan: int | None = None, source_name: str | None = None,
+                         kernel_name: str = "python3", progress=None,
+                         progress_path: str | None = None, progress_bar: bool = False,
+                         html: bool = True, kernel_manager=None, **unknown) -> Path:
+    """Execute ``notebooks/cadence.ipynb`` on the cadence ``paths`` (observing order, ON
+    first) into ``out_dir``; returns the executed report.ipynb (kept when the notebook
+    fails, then the error is re-raised). Before any kernel starts, raises ParameterError
+    for bad parameters and CadenceError (or the reader's ObservationFormatError) when the
+    files do not form a cadence: too few, odd count, different fch1 / foff / nchans.
+    Other arguments as :func:`run_notebook`."""
+    from mitraseti.pipeline import make_params
+    from mitraseti.search.params import ParameterError
+    from mitraseti.signals.cadence_job import check_files
+
+    if unknown:
+        raise ParameterError(f"unknown parameter(s) {sorted(unknown)}: expected filter_level, "
+                             "max_drift, min_drift, snr, n_coarse_chan, source_name")
+    if isinstance(filter_level, bool) or filter_level not in (1, 2, 3):
+        raise ParameterError(f"filter_level must be 1, 2 or 3, got {filter_level!r}")
+    params = make_params(max_drift, min_drift, snr, n_coarse_chan)
+    _check_kernel(kernel_name)
+    paths = [str(Path(p).resolve()) for p in paths]
+    check_files(paths, params.n_coarse_chan)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    parameters = {
+        "input_paths": paths, "output_dir": str(out.resolve()),
+        "filter_level": int(filter_level), "max_drift": float(params.max_drift),
+        "min_drift": float(params.min_drift), "snr": float(params.snr),
+        "n_coarse_chan": int(params.n_coarse_chan or 0), "source_name": source_name or "",
+    }
+    return _execute(cadence_notebook_path(), out, parameters, kernel_name=kernel_name,
+                    progress=progress, progress_path=progress_path,
+                    progress_bar=progress_bar, html=html, kernel_manager=kernel_manager)
