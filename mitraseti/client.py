@@ -6,6 +6,9 @@
     job = api.analyze(key, max_drift=4.0, snr=10)
     done = api.wait(job["job_id"], timeout=600)
     api.download(job["job_id"], "csv", dest="signals.csv")
+    cad = api.analyze_cadence(["on1.h5", "off1.h5", "on2.h5", "off2.h5", "on3.h5",
+                               "off3.h5"])                  # upload all + one cadence job
+    api.download(cad["job_id"], "events", dest="events.csv")
 
 Uses requests + tqdm only. Every non-2xx answer raises ``MitraSETIAPIError`` carrying the
 HTTP status, the ``error`` text and the whole JSON body.
@@ -21,6 +24,8 @@ import requests
 
 MULTIPART_THRESHOLD = 50 * 1024 * 1024   # bytes; the server decides, this is the hint
 FINISHED = ("complete", "failed")
+# formats the API returns inline (text/csv) -> file name used when ``dest`` is a folder
+INLINE_FORMATS = {"csv": "signals.csv", "events": "events.csv"}
 
 
 class MitraSETIAPIError(Exception):
@@ -151,6 +156,22 @@ class Client:
         body.update({k: v for k, v in params.items() if v is not None})
         return self._json("POST", "/analyze", json=body)
 
+    def analyze_cadence(self, paths, filter_level: int = 3, filename: str | None = None,
+                        source_name: str | None = None, progress: bool = True,
+                        **params: Any) -> dict:
+        """Upload every file of an ON/OFF cadence (``paths`` in observing order, ON first:
+        ON, OFF, ON, OFF, ...; at least 4) and start ONE cadence job on them. The job counts
+        each file against the monthly quota. ``filter_level``: turboSETI find_event level
+        1-3; ``params`` as for :meth:`analyze`. Returns the 202 body (job_id, ...)."""
+        paths = [Path(p) for p in paths]
+        for p in paths:
+            if not p.is_file():
+                raise FileNotFoundError(f"cadence file {p} does not exist")
+        keys = [self.upload(p, progress=progress) for p in paths]
+        return self.analyze(keys[0], filename=filename or paths[0].name,
+                            source_name=source_name, cadence=keys,
+                            filter_level=filter_level, **params)
+
     def job(self, job_id: str) -> dict:
         return self._json("GET", f"/jobs/{job_id}")
 
@@ -182,9 +203,10 @@ class Client:
     def download(self, job_id: str, format: str = "json",
                  dest: str | os.PathLike | None = None) -> Path | bytes:
         """Fetch one export. With ``dest`` writes the file there and returns its path,
-        else returns the bytes. CSV comes inline; other formats via the signed URL."""
+        else returns the bytes. CSV (``csv``, a cadence job's ``events``) comes inline;
+        other formats via the signed URL (``events_png``: a zip of one PNG per event)."""
         resp = self.request("GET", f"/jobs/{job_id}/download", params={"format": format})
-        if format == "csv":
+        if format in INLINE_FORMATS:
             data = resp.content
         else:
             info = resp.json()
@@ -197,7 +219,7 @@ class Client:
             return data
         dest = Path(dest)
         if dest.is_dir():
-            dest = dest / f"{job_id[:8]}_signals.csv"
+            dest = dest / f"{job_id[:8]}_{INLINE_FORMATS.get(format, format)}"
         dest.write_bytes(data)
         return dest
 

@@ -4,6 +4,12 @@
     mitraseti evaluate [--seed N] [--model PATH] [--n-per-label N]
     mitraseti cadence ON1 OFF1 ON2 OFF2 ON3 OFF3 [--out DIR] [--filter-level 3]
                       [--max-drift 4] [--min-drift 0] [--snr 10] [--n-coarse-chan N]
+                      [--remote URL [--api-key KEY | --token JWT] [--timeout S]]
+
+``cadence --remote URL`` runs the same analysis as one job of a MitraSETI REST service
+(uploads every file, submits, waits) and writes the same files into ``--out``
+(cadence_events.csv, event_NNNN.png) plus the job's results.json and report.ipynb; the key
+defaults to ``$MITRASETI_API_KEY`` (or ``$MITRASETI_API_TOKEN``).
 
 ``register(subparsers)`` adds them to an argparse sub-parsers object; each sets
 ``func(args) -> int`` (0 success, 1 targets missed / failure, 2 bad input).
@@ -49,6 +55,14 @@ def register(subparsers) -> None:
     p.add_argument("--snr", type=float, default=10.0, help="S/N threshold (default 10)")
     p.add_argument("--n-coarse-chan", type=int, default=None)
     p.add_argument("--no-plots", action="store_true", help="skip the event PNGs")
+    p.add_argument("--remote", metavar="URL", default=None,
+                   help="run the cadence as one job of the REST service at URL")
+    p.add_argument("--api-key", default=None, help="--remote: API key (default "
+                   "$MITRASETI_API_KEY)")
+    p.add_argument("--token", default=None, help="--remote: JWT instead of an API key "
+                   "(default $MITRASETI_API_TOKEN)")
+    p.add_argument("--timeout", type=float, default=3600.0,
+                   help="--remote: seconds to wait for the job (default 3600)")
     p.set_defaults(func=cmd_cadence)
 
 
@@ -93,6 +107,9 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_cadence(args) -> int:
+    if args.remote:
+        from .cadence_remote import run_remote
+        return run_remote(args)
     from ..search.params import SearchParams
     from .cadence import CadenceError, run_cadence
     try:
