@@ -1,6 +1,7 @@
 """The web dashboard (served by Voila from notebooks/dashboard.ipynb).
 
-Sign in with an API key or a token, upload and analyse observations, follow jobs in a table
+Sign in with an API key or a token, upload and analyse observations (one file, or several
+as one ON/OFF cadence with each file's role chosen), follow jobs in a table
 that refreshes by itself, open a job page, manage API keys and see the tier's quotas. The
 API's base URL comes from ``$MITRASETI_API_URL`` (default http://127.0.0.1:8000); when
 ``$MITRASETI_API_KEY`` or ``$MITRASETI_API_TOKEN`` is set (the Jupyter extension sets the
@@ -18,6 +19,7 @@ import time
 import ipywidgets as w
 
 from mitraseti.dashboard import format as fmt
+from mitraseti.dashboard.cadence import CadencePanel
 from mitraseti.dashboard.jobpage import JobPage
 from mitraseti.dashboard.session import DashboardSession, api_url_from_env
 
@@ -125,10 +127,11 @@ class Dashboard(w.VBox):
         self.upload_progress = w.FloatProgress(value=0.0, min=0.0, max=1.0,
                                                description="upload")
         self.upload_status = w.HTML()
+        self.cadence_panel = CadencePanel(self)      # shares source, drift, S/N, progress
         self.upload_panel = w.VBox([
             self.file_upload, self.source_name,
             w.HBox([self.max_drift, w.HTML("Hz/s")]), self.snr, self.submit_button,
-            self.upload_progress, self.upload_status])
+            self.upload_progress, self.upload_status, self.cadence_panel])
 
     def _on_progress(self, done: int, total: int) -> None:
         self.upload_progress.value = done / total if total else 1.0
@@ -192,8 +195,12 @@ class Dashboard(w.VBox):
         r = job.get("results") or {}
         counts = (f"{r.get('raw_hits', '')} raw, {r.get('filtered_hits', '')} filtered, "
                   f"{r.get('candidates', '')} cand." if r else "")
-        cells = self._cells([fmt.when(job.get("created_at")),
-                             fmt.esc(job.get("source_name") or job.get("filename")),
+        if "events" in r:
+            counts += f" {r['events']} events"
+        source = fmt.esc(job.get("source_name") or job.get("filename"))
+        if job.get("cadence"):
+            source += f" <small>(cadence of {len(job['cadence'])})</small>"
+        cells = self._cells([fmt.when(job.get("created_at")), source,
                              fmt.status_badge(job.get("status", "?")), fmt.esc(counts),
                              fmt.size(job.get("file_size"))], self.WIDTHS)
         button = w.Button(description="Open", layout=w.Layout(width="80px"))

@@ -101,6 +101,8 @@ def counts_html(job: dict) -> str:
     items = [("raw hits", r.get("raw_hits")), ("filtered hits", r.get("filtered_hits")),
              ("candidates", r.get("candidates")),
              ("processing time", f"{float(r.get('processing_time_seconds') or 0):.1f} s")]
+    if "events" in r:                                   # a cadence job
+        items.insert(3, ("cadence events", r["events"]))
     cells = "".join(f"<div class='count' style='display:inline-block;margin-right:24px'>"
                     f"<div style='font-size:20px;font-weight:bold'>{esc(v)}</div>"
                     f"<div style='color:#666'>{esc(k)}</div></div>" for k, v in items)
@@ -135,10 +137,29 @@ def candidates_html(hits: list[dict], limit: int = 50) -> str:
                   "interestingness", "RFI source", "detector"], rows, "candidates-table")
 
 
+def events_html(events: list[dict], limit: int = 50) -> str:
+    """A cadence job's ``top_events`` as a table, best first: frequency (MHz), drift
+    (Hz/s), S/N in each ON file ('–' where not found), label and filter level."""
+    if not events:
+        return "<div class='events-table'><i>no events</i></div>"
+    rows = []
+    for e in events[:limit]:
+        label = e.get("classification") or ""
+        swatch = (f"<span style='display:inline-block;width:10px;height:10px;"
+                  f"background:{colour_of(label)};margin-right:4px'></span>")
+        snrs = " / ".join("–" if m is None or m.get("snr") is None else f"{float(m['snr']):.1f}"
+                          for m in e.get("on_hits") or [])
+        rows.append([esc(e.get("event_id")), f"{float(e.get('frequency_hz', 0)) / 1e6:.6f}",
+                     f"{float(e.get('drift_rate', 0)):.4f}", esc(snrs), swatch + esc(label),
+                     esc(e.get("filter_level")), esc(e.get("rfi_source", ""))])
+    return table(["event", "frequency (MHz)", "drift (Hz/s)", "S/N per ON file", "class",
+                  "level", "RFI source"], rows, "events-table")
+
+
 def usage_html(usage: dict) -> str:
     details = usage.get("tier_details") or {}
     rows = [["tier", esc(usage.get("tier"))],
-            ["jobs this month", f"{esc(usage.get('usage_this_month'))} of "
+            ["files this month", f"{esc(usage.get('usage_this_month'))} of "
                                 f"{esc(usage.get('limit'))}"],
             ["remaining", esc(usage.get("remaining"))]]
     rows += [[esc(k.replace("_", " ")), esc(v)] for k, v in details.items()]

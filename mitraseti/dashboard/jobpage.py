@@ -1,4 +1,5 @@
-"""The job page: status, counts, candidates, the waterfall explorer, stamps, downloads."""
+"""The job page: status, counts, candidates, the waterfall explorer, stamps, downloads; for a
+cadence job, its events and the stacked waterfalls of each event instead of the explorer."""
 from __future__ import annotations
 
 import io
@@ -61,10 +62,18 @@ class JobPage(w.VBox):
         self.explorer_box = w.VBox()
         self.stamps_box = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.downloads = w.HTML()
+        self.events = w.HTML()
+        self.event_images = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self._events_for: Any = None
+        self.events_section = w.VBox([
+            w.HTML("<h4>Cadence events</h4>"), self.events,
+            w.HTML("<h4>Stacked waterfalls (one per event, every file in time order)</h4>"),
+            self.event_images], layout=w.Layout(display="none"))
+        self.file_section = w.VBox([w.HTML("<h4>Waterfall</h4>"), self.explorer_box,
+                                    w.HTML("<h4>Stamps</h4>"), self.stamps_box])
         super().__init__([self.header, self.message, self.counts,
                           w.HTML("<h4>Top candidates</h4>"), self.candidates,
-                          w.HTML("<h4>Waterfall</h4>"), self.explorer_box,
-                          w.HTML("<h4>Stamps</h4>"), self.stamps_box,
+                          self.events_section, self.file_section,
                           w.HTML("<h4>Downloads</h4>"), self.downloads], **kwargs)
         self.add_class("mitraseti-job-page")
         self.refresh()
@@ -96,19 +105,47 @@ class JobPage(w.VBox):
             if self.results is None:
                 self.results = self.session.results(self.job_id)
                 self._show_candidates()
-            if self.explorer is None:
-                self._show_explorer()
             ready = self.job.get("exports_ready", True)
+            if self.is_cadence:
+                if self._events_for != ready:
+                    self._show_events(ready)
+                    self._events_for = ready
+            elif self.explorer is None:
+                self._show_explorer()
             if self._downloads_for != ready:
                 self._show_downloads()
                 self._downloads_for = ready
         except Exception as exc:  # noqa: BLE001
             self.message.value = fmt.error_html(exc, "loading the results")
 
+    @property
+    def is_cadence(self) -> bool:
+        return bool(self.job.get("cadence"))
+
+    def _show_events(self, exports_ready: bool) -> None:
+        """The events table, then one stacked-waterfall picture per event (from the
+        ``events_png`` zip, once the exports are uploaded)."""
+        from mitraseti.dashboard.cadence import event_pngs
+
+        self.file_section.layout.display = "none"
+        self.events_section.layout.display = None
+        self.events.value = fmt.events_html((self.job.get("results") or {}).get(
+            "top_events") or [])
+        if not exports_ready:
+            self.event_images.children = [w.HTML("<i>pictures are being generated...</i>")]
+            return
+        pictures = event_pngs(self.session.download(self.job_id, "events_png"))
+        self.event_images.children = [
+            w.VBox([w.HTML(f"<small>{fmt.esc(name)}</small>"),
+                    w.Image(value=png, format="png", layout=w.Layout(max_width="480px"))])
+            for name, png in pictures] or [w.HTML("<i>no events</i>")]
+
     def _show_candidates(self) -> None:
         """Top candidates of the job, completed from results.json once it is loaded."""
         top = (self.job.get("results") or {}).get("top_candidates") or []
         signals = (self.results or {}).get("signals") or []
+        if not signals and self.results and self.results.get("files"):   # a cadence job
+            signals = [s for f in self.results["files"] for s in f.get("signals") or []]
         self.candidates.value = fmt.candidates_html(fmt.with_signal_fields(top, signals))
 
     def _show_header(self) -> None:
@@ -118,13 +155,15 @@ class JobPage(w.VBox):
             p = j.get("progress") or {}
             progress = (f" {fmt.esc(p.get('stage', ''))} "
                         f"{100 * float(p.get('fraction') or 0):.0f} %")
+        cadence = (f" | cadence of {len(j['cadence'])} files, filter level "
+                   f"{fmt.esc(j.get('filter_level'))}" if j.get("cadence") else "")
         self.header.value = (
             f"<h3 class='job-title'>{fmt.esc(j.get('source_name') or j.get('filename'))} "
             f"{fmt.status_badge(j.get('status', '?'))}{progress}</h3>"
             f"<div style='color:#555;font-size:12px'>job {fmt.esc(self.job_id)} | "
             f"{fmt.esc(j.get('filename'))} ({fmt.size(j.get('file_size'))}) | submitted "
             f"{fmt.when(j.get('created_at'))} | completed {fmt.when(j.get('completed_at'))}"
-            f"</div>")
+            f"{cadence}</div>")
 
     def _hits(self) -> list[dict]:
         if self.results and isinstance(self.results.get("signals"), list):

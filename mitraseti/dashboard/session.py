@@ -19,7 +19,8 @@ from mitraseti.client import Client, MitraSETIAPIError
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 FORMATS = ["json", "csv", "catalog_json", "classified", "fits", "waterfall",
-           "waterfall_thumb", "dat", "notebook"]
+           "waterfall_thumb", "dat", "notebook", "events", "events_png"]
+INLINE = {"csv": "signals.csv", "events": "events.csv"}    # formats the API sends inline
 SUFFIXES = (".fil", ".h5")
 Progress = Callable[[int, int], None]
 
@@ -158,6 +159,23 @@ class DashboardSession:
         self._remember(job["job_id"], path)
         return job
 
+    def submit_cadence(self, paths, filter_level: int = 3, source_name: str | None = None,
+                       progress: Progress | None = None, **params: Any) -> dict:
+        """Upload every file of a cadence (``paths`` in cadence order: ON, OFF, ON, OFF,
+        ...) and start one cadence job; ``progress(done, total)`` in bytes over all files.
+        Returns the 202 body (job_id, ...)."""
+        paths = [Path(p) for p in paths]
+        sizes = [p.stat().st_size for p in paths]
+        total, keys = sum(sizes), []
+        for k, path in enumerate(paths):
+            offset = sum(sizes[:k])
+            keys.append(self.upload(path, None if progress is None else (
+                lambda done, _t, offset=offset: progress(offset + done, total))))
+        job = self.client.analyze(keys[0], filename=paths[0].name, source_name=source_name,
+                                  cadence=keys, filter_level=int(filter_level), **params)
+        self._remember(job["job_id"], paths[0])
+        return job
+
     def jobs(self, limit: int = 50) -> list[dict]:
         return self.client.jobs(limit=limit)
 
@@ -185,8 +203,8 @@ class DashboardSession:
     def download_links(self, job_id: str) -> dict[str, dict]:
         """``{format: {"url", "filename"}}`` for every export that is available.
 
-        Binary formats get their signed URL; the inline CSV becomes a data: URL. Formats
-        not yet available (404) are left out."""
+        Binary formats get their signed URL; the inline CSVs (signals, a cadence's events)
+        become data: URLs. Formats not yet available (404) are left out."""
         links: dict[str, dict] = {}
         for fmt in FORMATS:
             try:
@@ -196,10 +214,10 @@ class DashboardSession:
                 if exc.status == 404:
                     continue
                 raise
-            if fmt == "csv":
+            if fmt in INLINE:
                 b64 = base64.b64encode(resp.content).decode()
                 links[fmt] = {"url": f"data:text/csv;base64,{b64}",
-                              "filename": f"{job_id[:8]}_signals.csv"}
+                              "filename": f"{job_id[:8]}_{INLINE[fmt]}"}
             else:
                 info = resp.json()
                 links[fmt] = {"url": self._absolute(info["download_url"]),
