@@ -8,10 +8,14 @@
    complete with its exports), with jobs/hour; the server's kernel pool is warm before the
    first job is submitted;
 2. GET /jobs/{id} throughput and latency (p50 / p99) with 50 concurrent clients while a
-   job of the same file runs.
+   job of the same file runs;
+3. a six-file ABACAD cadence (each file 2^20 channels x 16 spectra, a drifting tone in the
+   ON files) as ONE cadence job (submit -> complete -> exports ready), next to the same six
+   files as six single-file jobs, one after another and all submitted at once (at most the
+   tier's 5 concurrent jobs in flight).
 
     .venv/bin/python benchmarks/bench_server.py [--duration 10] [--clients 50]
-        [--pool-size N] [--back-to-back 5] [--cli-runs 2]
+        [--pool-size N] [--back-to-back 5] [--cli-runs 2] [--only-cadence]
 
 Starts its own server (``python -m mitraseti_server serve``) on 127.0.0.1 with a temporary
 data dir; the machine's other load affects every number, so report the machine with them.
@@ -100,8 +104,34 @@ def write_observation(path: Path, nchans: int = 1 << 20, n_spectra: int = 16) ->
     return path
 
 
-def submit(url: str, headers: dict, key: str) -> str:
-    r = requests.post(url + "/analyze", json={"file_key": key}, headers=headers, timeout=60)
+def write_cadence(folder: Path, nchans: int = 1 << 20, n_spectra: int = 16,
+                  gap_s: float = 30.0) -> list[Path]:
+    """Six files ON, OFF, ON, OFF, ON, OFF with the same grid, ``obs_length + gap_s``
+    apart; a tone drifting 1 channel per spectrum in the ON files only."""
+    from mitraseti.io import FilWriter, ObservationHeader
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    step_s = n_spectra * 18.253611 + gap_s          # file start to file start
+    paths = []
+    for k in range(6):
+        header = ObservationHeader(nchans=nchans, fch1=8419.2, foff=2.7939677e-6,
+                                   tsamp=18.253611, n_spectra=n_spectra,
+                                   source_name="BENCH" if k % 2 == 0 else f"BENCH_OFF{k}",
+                                   tstart=60000.0 + k * step_s / 86400.0)
+        path = folder / f"cadence_{k}_{'OFF' if k % 2 else 'ON'}.fil"
+        with FilWriter(path, header) as w:
+            for t in range(n_spectra):
+                row = rng.normal(10.0, 1.0, size=(1, nchans)).astype(np.float32)
+                if k % 2 == 0:
+                    row[0, nchans // 3 + round(k * step_s / 18.253611) + t] += 40.0
+                w.write(row)
+        paths.append(path)
+    return paths
+
+
+def submit(url: str, headers: dict, key: str, **extra) -> str:
+    r = requests.post(url + "/analyze", json={"file_key": key, **extra}, headers=headers,
+                      timeout=60)
     r.raise_for_status()
     return r.json()["job_id"]
 
@@ -117,8 +147,47 @@ def time_job(url: str, headers: dict, job_id: str, t0: float) -> dict:
         if job["status"] == "complete" and job.get("exports_ready"):
             marks["exports_ready"] = now
             marks["processing_time_seconds"] = job["results"]["processing_time_seconds"]
+            marks["results"] = job["results"]
             return marks
         time.sleep(0.1)
+
+
+def bench_cadence(url: str, headers: dict, api_key: str, folder: Path) -> None:
+    """Section 3: one cadence job vs six single-file jobs on the same six files."""
+    from mitraseti.client import Client
+    paths = write_cadence(folder)
+    keys = [Client(url, api_key=api_key).upload(p, progress=False) for p in paths]
+    t0 = time.perf_counter()
+    marks = time_job(url, headers, submit(url, headers, keys[0], cadence=keys), t0)
+    res = marks["results"]
+    print(f"cadence job (6 files of 2^20 x 16, one job): submit -> complete "
+          f"{marks['complete']:.2f} s, -> exports ready {marks['exports_ready']:.2f} s "
+          f"(notebook's processing_time_seconds {res['processing_time_seconds']:.2f} s; "
+          f"{res['events']} event(s), {res['filtered_hits']} filtered hits)")
+    t_all = time.perf_counter()
+    singles = []
+    for key in keys:
+        t0 = time.perf_counter()
+        singles.append(time_job(url, headers, submit(url, headers, key), t0))
+    seq = time.perf_counter() - t_all
+    each = ", ".join(f"{m['exports_ready']:.2f}" for m in singles)
+    print(f"six single-file jobs one after another: {seq:.2f} s in all (each submit -> "
+          f"exports ready: {each} s)")
+    t0 = time.perf_counter()
+    pending, running, done = list(keys), [], 0
+    while pending or running:
+        while pending and len(running) < 5:          # the tier's concurrent-job limit
+            running.append(submit(url, headers, pending.pop(0)))
+        for job_id in list(running):
+            job = requests.get(f"{url}/jobs/{job_id}", headers=headers, timeout=60).json()
+            if job["status"] == "failed":
+                raise RuntimeError(f"job failed: {job.get('error')}")
+            if job["status"] == "complete" and job.get("exports_ready"):
+                running.remove(job_id)
+                done += 1
+        time.sleep(0.1)
+    print(f"six single-file jobs submitted together (<= 5 in flight): "
+          f"{time.perf_counter() - t0:.2f} s until all {done} have their exports")
 
 
 def report_job(name: str, marks: dict, cli_s: float) -> None:
@@ -158,16 +227,20 @@ def main() -> None:
                     help="kernel_pool_size of the server (default: the server's default)")
     ap.add_argument("--back-to-back", type=int, default=5, help="jobs run one after another")
     ap.add_argument("--cli-runs", type=int, default=2, help="CLI runs (median reported)")
+    ap.add_argument("--only-cadence", action="store_true",
+                    help="run section 3 only (cadence job vs six single-file jobs)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data = tmp / "data"
         data.mkdir()
         obs = write_observation(tmp / "bench_2p20x16.fil")
-        cli = [cli_seconds(obs, tmp / f"cli{i}") for i in range(args.cli_runs)]
-        cli_s = statistics.median(w for w, _ in cli)
-        print(f"CLI `mitraseti analyze` whole process (every export): median {cli_s:.2f} s "
-              f"of {', '.join(f'{w:.2f} ({p:.2f} in the pipeline)' for w, p in cli)}")
+        cli = [cli_seconds(obs, tmp / f"cli{i}")
+               for i in range(0 if args.only_cadence else args.cli_runs)]
+        cli_s = statistics.median(w for w, _ in cli) if cli else float("nan")
+        if cli:
+            print(f"CLI `mitraseti analyze` whole process (every export): median {cli_s:.2f}"
+                  f" s of {', '.join(f'{w:.2f} ({p:.2f} in the pipeline)' for w, p in cli)}")
         port = free_port()
         proc = start_server(data, port, args.pool_size)
         url = f"http://127.0.0.1:{port}"
@@ -190,6 +263,9 @@ def main() -> None:
                       f"{wait_pool_ready(data, pool):.1f} s after the upload")
             else:
                 print("kernel pool: off (a cold runner and kernel per job)")
+            if args.only_cadence:
+                bench_cadence(url, headers, key, tmp / "cadence")
+                return
             t0 = time.perf_counter()
             report_job("1 job", time_job(url, headers, submit(url, headers, file_key), t0),
                        cli_s)
@@ -214,6 +290,7 @@ def main() -> None:
                   f"p50 {statistics.median(lat_ms):.1f} ms, p99 {p99:.1f} ms, "
                   f"{errors} errors")
             time_job(url, headers, running, time.perf_counter())   # let it finish cleanly
+            bench_cadence(url, headers, key, tmp / "cadence")
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
