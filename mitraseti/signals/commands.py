@@ -1,7 +1,7 @@
 """CLI subcommands of the signals room: ``train``, ``evaluate``, ``cadence``.
 
-    mitraseti train [--seed N] [--out PATH] [--n-per-label N]
-    mitraseti evaluate [--seed N] [--model PATH] [--n-per-label N]
+    mitraseti train [--seed N] [--out PATH] [--n-per-label N] [--workers N]
+    mitraseti evaluate [--seed N] [--model PATH] [--n-per-label N] [--workers N]
     mitraseti cadence ON1 OFF1 ON2 OFF2 ON3 OFF3 [--out DIR] [--filter-level 3]
                       [--max-drift 4] [--min-drift 0] [--snr 10] [--n-coarse-chan N]
                       [--remote URL [--api-key KEY | --token JWT] [--timeout S]]
@@ -21,7 +21,12 @@ from pathlib import Path
 
 # Heavy imports (numpy, numba, scikit-learn) stay inside the command functions so that
 # registering the parsers, and so `mitraseti --help`, stays fast.
-MACRO_F1_TARGETS = {"standard": 0.95, "held_out": 0.90}   # long_held_out: reported only
+MACRO_F1_TARGETS = {"standard": 0.95, "held_out": 0.90, "dirty": 0.90, "long_held_out": 0.90}
+
+
+def _default_workers() -> int:
+    import os
+    return max(1, min(os.cpu_count() or 1, 8))
 
 
 def register(subparsers) -> None:
@@ -34,6 +39,9 @@ def register(subparsers) -> None:
                    "(default: the package's mitraseti/data/classifier.npz)")
     p.add_argument("--n-per-label", type=int, default=None,
                    help="examples per morphology (default 1000)")
+    p.add_argument("--workers", type=int, default=None, help="processes building the "
+                   "examples (default: the CPU count, at most 8; the model is the same "
+                   "whatever the number)")
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("evaluate", help="precision / recall / F1 and confusion "
@@ -42,6 +50,8 @@ def register(subparsers) -> None:
     p.add_argument("--model", default=None, help="model path (default: shipped model)")
     p.add_argument("--n-per-label", type=int, default=None,
                    help="examples per morphology and set (default 200)")
+    p.add_argument("--workers", type=int, default=None, help="processes building the "
+                   "sets (default: the CPU count, at most 8; same sets whatever the number)")
     p.set_defaults(func=cmd_evaluate)
 
     p = subparsers.add_parser("cadence", help="ON/OFF cadence analysis (turboSETI "
@@ -74,7 +84,8 @@ def cmd_train(args) -> int:
     from .evaluate import TRAIN_PER_LABEL, train_default
     n = args.n_per_label or TRAIN_PER_LABEL
     path, info = train_default(seed=args.seed, out=args.out, n_per_label=n,
-                               progress=_progress)
+                               progress=_progress,
+                               workers=args.workers or _default_workers())
     from .model import sidecar_path, sklearn_path
     files = ", ".join(f"{p.name} ({p.stat().st_size / 1e6:.2f} MB)"
                       for p in (Path(path), sklearn_path(path), sidecar_path(path)))
@@ -92,13 +103,14 @@ def cmd_evaluate(args) -> int:
     except model_mod.ModelLoadError as exc:
         print(f"mitraseti: error: {exc}", file=sys.stderr)
         return 2
-    reps = evaluate(fitted, seed=args.seed, n_per_label=args.n_per_label or EVAL_PER_LABEL)
+    reps = evaluate(fitted, seed=args.seed, n_per_label=args.n_per_label or EVAL_PER_LABEL,
+                    workers=args.workers or _default_workers())
     ok = True
     for name, rep in reps.items():
         print(format_report(name, rep))
         target = MACRO_F1_TARGETS.get(name)
         if target is None:
-            print("no target: reported to show where the classifier is weakest\n")
+            print("no target\n")
             continue
         met = rep["macro_f1"] >= target
         ok &= met

@@ -25,6 +25,12 @@ snr_log10, edge_dist_ch                     log10 hit S/N; distance of the path 
                                             is a rule in classify.py, not a feature: a
                                             block need not be a coarse channel)
 frac_outside                                fraction of the path that leaves the data block
+contrast_snr_8, contrast_snr_24,            S/N of the profile peak above the median of the
+contrast_snr_64                             profile 3-8, 8-24, 24-64 channels either side
+                                            (noise: the MAD of those channels): a narrow
+                                            signal stands out at every scale, also on a
+                                            bandpass hump or beside broadband interference;
+                                            a broadband signal at none of the smaller ones
 """
 from __future__ import annotations
 
@@ -39,8 +45,9 @@ FEATURE_NAMES = [
     "track_dev_ch", "track_dev_rel", "curv_dev_ch", "curv_gain", "curv_dev_rel",
     "duty_off", "n_on_intervals", "strong_fraction", "top2_fraction", "pixel_fraction",
     "kurtosis_t", "snr_per_spectrum", "snr_stamp", "snr_log10", "edge_dist_ch",
-    "frac_outside",
+    "frac_outside", "contrast_snr_8", "contrast_snr_24", "contrast_snr_64",
 ]
+CONTRAST_RINGS = ((3, 8), (8, 24), (24, 64))  # channels either side of the peak
 # Curvature grid: maximum deviation (channels) of a quadratic path from its best line.
 CURV_GRID = np.array([0, -2, 2, -4, 4, -6, 6, -9, 9, -13, 13, -18, 18, -25, 25, -35, 35,
                       -50, 50, -70, 70, -100, 100], dtype=float)
@@ -107,6 +114,26 @@ def _smoothed_width(st, rows_t, w, groups=4):
     noise = 1.0 / np.sqrt(per * SMOOTH)
     width = np.where(peak > 5 * noise, width, 0).reshape(n, g)
     return width.max(axis=1)
+
+
+def _contrast(prof, valid_col, c):
+    """{contrast_snr_<outer>: S/N of prof[c] above the median of each ring of
+    ``CONTRAST_RINGS``, noise from the ring's MAD} (0 where the ring is outside)."""
+    n, w = prof.shape
+    r = np.arange(n)
+    out = {}
+    for inner, outer in CONTRAST_RINGS:
+        offs = np.r_[-outer:-inner + 1, inner:outer + 1]
+        idx = np.clip(c[:, None] + offs[None, :], 0, w - 1)
+        ring = np.where(valid_col[r[:, None], idx], prof[r[:, None], idx], np.nan)
+        ok = np.isfinite(ring).sum(axis=1) >= 4
+        val = np.zeros(n)
+        if ok.any():
+            med = np.nanmedian(ring[ok], axis=1)
+            mad = 1.4826 * np.nanmedian(np.abs(ring[ok] - med[:, None]), axis=1)
+            val[ok] = (prof[r[ok], c[ok]] - med) / np.maximum(mad, 1e-6)
+        out[f"contrast_snr_{outer}"] = np.clip(val, -1e3, 1e3)
+    return out
 
 
 def _chunk_features(z, rows_t, x0, dch, w):
@@ -198,6 +225,7 @@ def _chunk_features(z, rows_t, x0, dch, w):
     curv_dev = np.abs(CURV_GRID[best])
 
     return dict(
+        **_contrast(prof, valid.mean(axis=1) > 0.5, c),
         bandwidth_ch=bw50.astype(float), bandwidth20_ch=bw20.astype(float),
         track_dev_ch=track_dev, curv_dev_ch=curv_dev, curv_gain=curv_gain,
         duty_off=duty_off, n_on_intervals=n_runs.astype(float),
@@ -251,26 +279,54 @@ def compute_features(data, header, channels, drift_rates, snrs, channel_offset: 
         kurtosis_t=f["kurtosis_t"], snr_per_spectrum=f["snr_per_spectrum"],
         snr_stamp=f["snr_stamp"], snr_log10=np.log10(np.maximum(snr, 1e-3)),
         edge_dist_ch=edge, frac_outside=f["frac_outside"],
+        **{k: f[k] for k in FEATURE_NAMES if k.startswith("contrast_snr")},
     )
     return np.column_stack([np.asarray(out[k], dtype=np.float32) for k in FEATURE_NAMES])
 
 
+def measured_spans(n_spectra: int, n_channels: int, channels, dch, starts, counts):
+    """(start, count) of the spectra each hit is measured on.
+
+    A whole-block hit (count 0, or a segment covering the block) uses every spectrum. A
+    hit found by a time-segment search uses every spectrum where its straight path,
+    extended from the segment, lies inside the block (at least its own segment): a signal
+    that leaves the band is measured while it is in the band, while a chirp or a pulse
+    train found on a short segment is measured over the observation, as its label is
+    defined. channels: block column of each path at spectrum 0; dch: columns per spectrum.
+    """
+    ch = np.asarray(channels, dtype=float)
+    dch = np.asarray(dch, dtype=float)
+    st = np.zeros(ch.size, int) if starts is None else np.asarray(starts, dtype=int)
+    cn = np.zeros(ch.size, int) if counts is None else np.asarray(counts, dtype=int)
+    whole = (cn <= 0) | (cn >= n_spectra) | (st < 0) | (st + cn > n_spectra) | (cn < 4)
+    st, cn = np.where(whole, 0, st), np.where(whole, n_spectra, cn)
+    lo_ch, hi_ch = -0.5, n_channels - 0.5
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ta, tb = (lo_ch - ch) / dch, (hi_ch - ch) / dch
+    moving = np.abs(dch) > 1e-9
+    t_in = np.where(moving, np.ceil(np.minimum(ta, tb)), 0.0)
+    t_out = np.where(moving, np.floor(np.maximum(ta, tb)), n_spectra - 1.0)
+    inside = moving | ((ch >= lo_ch) & (ch <= hi_ch))
+    first = np.where(inside, np.clip(t_in, 0, n_spectra - 1), st).astype(int)
+    last = np.where(inside, np.clip(t_out, 0, n_spectra - 1), st + cn - 1).astype(int)
+    first, last = np.minimum(first, st), np.maximum(last, st + cn - 1)
+    return first, last - first + 1
+
+
 def segment_features(data, header, channels, drift_rates, snrs, starts=None, counts=None,
                      channel_offset: int = 0) -> np.ndarray:
-    """:func:`compute_features` per time segment: a hit found by a time-segment search
-    (``spectrum_start``/``spectrum_count``, e.g. a signal that leaves the band) is measured
-    on its own spectra only; count 0 (or None) means the whole block."""
+    """:func:`compute_features` on the spectra :func:`measured_spans` gives each hit
+    (``spectrum_start``/``spectrum_count`` of a time-segment search; count 0 or None
+    means the whole block)."""
     from dataclasses import replace
     ch = np.asarray(channels, dtype=float)
     drift = np.asarray(drift_rates, dtype=float)
     snr = np.asarray(snrs, dtype=float)
-    n_t = int(np.asarray(data).shape[0])
-    st = np.zeros(ch.size, int) if starts is None else np.asarray(starts, dtype=int)
-    cn = np.zeros(ch.size, int) if counts is None else np.asarray(counts, dtype=int)
-    whole = (cn <= 0) | (cn >= n_t) | (st < 0) | (st + cn > n_t) | (cn < 4)
-    st, cn = np.where(whole, 0, st), np.where(whole, n_t, cn)
-    out = np.zeros((ch.size, len(FEATURE_NAMES)), dtype=np.float32)
+    n_t, nchan = np.asarray(data).shape
     foff_hz = header.foff * 1e6
+    dch = drift * header.tsamp / foff_hz
+    st, cn = measured_spans(n_t, nchan, ch - channel_offset, dch, starts, counts)
+    out = np.zeros((ch.size, len(FEATURE_NAMES)), dtype=np.float32)
     for s, c in sorted(set(zip(st.tolist(), cn.tolist()))):
         sel = (st == s) & (cn == c)
         if s == 0 and c == n_t:
@@ -278,7 +334,7 @@ def segment_features(data, header, channels, drift_rates, snrs, starts=None, cou
         else:
             hdr = replace(header, n_spectra=c, tstart=header.tstart + s * header.tsamp / 86400)
             block = np.asarray(data)[s:s + c]
-            ch_s = ch[sel] + drift[sel] * header.tsamp / foff_hz * s
+            ch_s = ch[sel] + dch[sel] * s
         out[sel] = compute_features(block, hdr, ch_s, drift[sel], snr[sel], channel_offset)
     return out
 

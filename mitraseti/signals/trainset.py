@@ -17,12 +17,12 @@ one generator's quirks.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..io.header import ObservationHeader
-from .features import segment_features
+from .features import FEATURE_NAMES, segment_features
 from .taxonomy import MORPHOLOGIES
 
 # (df Hz, dt s, n_spectra, n_channels)
@@ -41,9 +41,18 @@ HELD_OUT_SETTINGS = {
 LONG_HELD_OUT_SETTINGS = {
     "long_lofar": (2.9802322, 0.67108864, 384, 1024),
 }
+# Long observations in training: hundreds of spectra at resolutions unlike the held-out
+# ones (``build_set(long_share=...)`` draws a share of examples from these).
+LONG_TRAIN_SETTINGS = {
+    "long128": (1.8626451, 1.0737418, 128, 1024),
+    "long256": (3.7252903, 0.53687091, 256, 1024),
+    "long512": (2.3841858, 1.3421773, 512, 1024),
+    "long192": (2.7939677, 2.2817014, 192, 1024),
+}
 TRAIN_NOISE = ("gaussian", "chi2", "bandpass", "gain_drift")
 HELD_OUT_NOISE = ("chi2_lowdof", "lognormal", "impulsive")
 MAX_DRIFT = 4.0  # Hz/s, the default search range
+MAX_DRAWS = 4    # draws per example index until one can be located
 
 
 @dataclass
@@ -53,6 +62,26 @@ class Example:
     label: str
     path: np.ndarray      # true channel (fractional) at the middle of each spectrum
     width_ch: float
+    rfi: list = field(default_factory=list)  # (low, high) channels of interferers
+    dirty: bool = False
+    snr: float = 10.0     # injected S/N (the S/N of a hit located at the true path)
+
+
+@dataclass
+class Located:
+    """The hit features are measured at: channel at spectrum 0, drift (Hz/s), S/N, time
+    segment (start, count; 0 = whole block), whether the search found it, and the two
+    rules of ``classify_hits`` that overrule the model (a matched-filter boxcar >= 500 Hz
+    is BROADBAND; a still hit on the DC bin or band edge of a coarse channel is NOISE)."""
+
+    channel: float
+    drift: float
+    snr: float
+    start: int = 0
+    count: int = 0
+    searched: bool = False
+    rule_broadband: bool = False
+    artifact: bool = False
 
 
 # ---------------------------------------------------------------- noise ------------
@@ -210,7 +239,7 @@ def make_example(label: str, rng, setting: tuple, noise: str) -> Example:
     inject(data, path_fn, width, env, amp, dt_sub=int(np.clip(np.ceil(abs(dch) * 2), 1, 16)),
            flat=flat)
     mid = path_fn(np.arange(t_n) + 0.5)
-    return Example(data, hdr, label, mid, width)
+    return Example(data, hdr, label, mid, width, snr=snr)
 
 
 # ---------------------------------------------------------------- mitraseti.synth --
@@ -234,8 +263,10 @@ def synth_noise_model(model: str, rng):
     raise ValueError(f"unknown noise model {model!r}")
 
 
-def make_synth_example(label: str, rng, setting: tuple, noise: str) -> Example:
-    """One example drawn by ``mitraseti.synth.random_signal`` (rule-checked labels)."""
+def make_synth_example(label: str, rng, setting: tuple, noise: str,
+                       dirty: bool = False) -> Example:
+    """One example drawn by ``mitraseti.synth.random_signal`` (rule-checked labels);
+    ``dirty``: observed through a random dirty receiver (:mod:`.trainset_dirty`)."""
     from ..synth import make_observation, random_signal
     from ..synth.observation import make_header
     df, dt, t_n, n = setting
@@ -243,12 +274,19 @@ def make_synth_example(label: str, rng, setting: tuple, noise: str) -> Example:
               fch1_mhz=8400.0 + float(rng.uniform(-50, 50)), foff_sign=-1)
     sig = random_signal(label, rng, make_header(**kw), snr_range=(12.0, 300.0),
                         max_drift=MAX_DRIFT)
-    obs = make_observation(noise=synth_noise_model(noise, rng), signals=[sig], seed=rng, **kw)
+    rfi = []
+    if dirty:
+        from .trainset_dirty import make_dirty_observation
+        obs, rfi = make_dirty_observation(sig, kw, synth_noise_model(noise, rng), rng)
+    else:
+        obs = make_observation(noise=synth_noise_model(noise, rng), signals=[sig], seed=rng,
+                               **kw)
     tr = obs.truth[0]
     if tr.kind == "dc_spike":  # the DC bin is a rule of classify_hits, not learned
         raise ValueError("DC spike: handled by rule")
     return Example(obs.data, obs.header, tr.label, np.asarray(tr.track_channels, float),
-                   max(tr.bandwidth_hz / df, 1.0))
+                   max(tr.bandwidth_hz / df, 1.0), rfi=rfi, dirty=dirty,
+                   snr=float(tr.snr / tr.local_noise_factor))
 
 
 # ---------------------------------------------------------------- locate + features -
@@ -261,38 +299,125 @@ def _search_fn():
         return None
 
 
-def locate_hit(ex: Example, params=None, search=None):
-    """(channel, drift Hz/s, snr, spectrum_start, spectrum_count) of the hit the search reports on the injected signal (the
-    strongest filtered hit on its path); the best straight line through the true path when
-    no search is given or it reports none there."""
+def _rules(hit, header, n_chans: int) -> tuple[bool, bool]:
+    """(BROADBAND by rule, NOISE by rule) for a found hit, as ``classify_hits`` decides
+    them on a block that is a whole coarse channel."""
+    from ..search.baseline import BROADBAND_HZ
+    from ..search.hit import MATCHED_FILTER
+    from .classify import EDGE_GUARD, STATIONARY_FACTOR
+    broad = hit.source == MATCHED_FILTER and hit.boxcar_width * header.df_hz >= BROADBAND_HZ
+    r = header.drift_resolution
+    still = abs(hit.drift_rate) <= STATIONARY_FACTOR * r
+    ch = hit.channel_index
+    on_edge = ch < EDGE_GUARD or ch > n_chans - 1 - EDGE_GUARD
+    artifact = header.nfpc == n_chans and still and (abs(ch - n_chans // 2) <= 1 or on_edge)
+    return bool(broad), bool(artifact)
+
+
+def locate_hit(ex: Example, params=None, search=None, prefer_search: bool = True
+               ) -> Located | None:
+    """Where features are measured: with ``search`` (and ``prefer_search``) the hit it
+    reports on the injected signal (the strongest filtered hit on its path, leaving out
+    hits inside an interferer); else, or when it reports none there, the best straight
+    line through the true path. A path drifting faster than the search range is a line
+    no search reports: it is always searched, and None when there is no hit (or no
+    search)."""
     hdr = ex.header
     foff_hz = hdr.foff * 1e6
-    if search is not None:
+    t = np.arange(ex.path.size) + 0.5
+    slope, icpt = np.polyfit(t, ex.path, 1)
+    drift = slope * foff_hz / hdr.tsamp
+    fast = abs(drift) > MAX_DRIFT
+    if fast and search is None:
+        return None
+    if search is not None and (prefer_search or fast):
         from ..search.params import SearchParams
         p = params or SearchParams(max_drift=MAX_DRIFT, snr=10.0)
         _, hits = search(ex.data, hdr, p, coarse_channel=0, channel_offset=0)
         lo, hi = ex.path.min() - ex.width_ch - 4, ex.path.max() + ex.width_ch + 4
         near = [h for h in hits if lo <= h.channel_index <= hi or
                 lo <= h.channel_index + h.drift_rate * hdr.tsamp / foff_hz * hdr.n_spectra <= hi]
+        near = [h for h in near if not any(a <= h.channel_index <= b for a, b in ex.rfi)]
         if near:
             h = max(near, key=lambda h: h.snr)
-            return (float(h.channel_index), float(h.drift_rate), float(h.snr),
-                    int(getattr(h, "spectrum_start", 0)), int(getattr(h, "spectrum_count", 0)))
-    t = np.arange(ex.path.size) + 0.5
-    slope, icpt = np.polyfit(t, ex.path, 1)
-    drift = slope * foff_hz / hdr.tsamp
-    return float(np.rint(icpt)), float(drift), 10.0, 0, 0
+            broad, artifact = _rules(h, hdr, ex.data.shape[1])
+            return Located(float(h.channel_index), float(h.drift_rate), float(h.snr),
+                           int(getattr(h, "spectrum_start", 0)),
+                           int(getattr(h, "spectrum_count", 0)), True, broad, artifact)
+        if fast:
+            return None
+    return Located(float(np.rint(icpt)), float(drift), max(ex.snr, 10.0))
+
+
+def _one_example(i: int, seed, settings: dict, noises: tuple, mix: dict, synth_ok: bool,
+                 search):
+    """(features, label, meta) of example ``i`` of a set. rng([*seed, i]) draws its kind
+    (setting, noise model, dirty or not) and its first signal; when that cannot be
+    located (a path faster than the search range that no search reports), rng([*seed,
+    i, k]) draws another of the same kind, up to ``MAX_DRAWS`` in all."""
+    label = MORPHOLOGIES[i % len(MORPHOLOGIES)]
+    key = [*np.atleast_1d(seed).tolist(), i]
+    rng = np.random.default_rng(key)
+    pool = settings
+    if mix["long_share"] > 0 and rng.random() < mix["long_share"]:
+        pool = mix["long_settings"]
+    names = list(pool)
+    sname = names[int(rng.integers(len(names)))]
+    noise = noises[int(rng.integers(len(noises)))]
+    dirty = synth_ok and mix["dirty_share"] > 0 and rng.random() < mix["dirty_share"]
+    for k in range(MAX_DRAWS):
+        if k:
+            rng = np.random.default_rng(key + [k])
+        ex = None
+        if dirty or (synth_ok and rng.random() < mix["synth_share"]):
+            try:
+                ex = make_synth_example(label, rng, pool[sname], noise, dirty=dirty)
+            except ValueError:
+                ex = None
+        if ex is None and dirty:
+            continue
+        if ex is None:
+            ex = make_example(label, rng, pool[sname], noise)
+        use_search = dirty or rng.random() < mix["search_share"]
+        loc = locate_hit(ex, search=search, prefer_search=use_search)
+        if loc is not None:
+            break
+    else:
+        return None
+    x = segment_features(ex.data, ex.header, [loc.channel], [loc.drift], [loc.snr],
+                         [loc.start], [loc.count])[0]
+    meta = dict(setting=sname, noise=noise, dirty=ex.dirty, searched=loc.searched,
+                rule_broadband=loc.rule_broadband, artifact=loc.artifact)
+    return x, label, meta
+
+
+def _single_thread():
+    """Worker start: one numba thread per process (the processes are the parallelism)."""
+    import numba
+    numba.set_num_threads(1)
+
+
+def _chunk(args):
+    """Worker: examples ``lo .. hi - 1`` of a set."""
+    lo, hi, rest = args
+    return [_one_example(i, *rest) for i in range(lo, hi)]
 
 
 def build_set(seed, n_per_label: int, settings: dict | None = None,
               noises: tuple | None = None, use_search: bool = True, progress=None,
-              synth_share: float = 0.6, search_share: float = 0.5):
-    """Features X (n, F), labels y (n,) str, and meta (setting, noise) for a seeded set.
+              synth_share: float = 0.6, search_share: float = 0.5, dirty_share: float = 0.0,
+              long_settings: dict | None = None, long_share: float = 0.0,
+              workers: int = 1):
+    """Features X (n, F), labels y (n,) str, and meta (one dict per example: setting,
+    noise, dirty, searched, rule_broadband, artifact) for a seeded set.
 
-    Each example comes from ``mitraseti.synth`` with probability ``synth_share`` (when it is
-    installed), else from this module's injector; example i uses rng([*seed, i]) (seed: an
-    int or a tuple of ints). A share ``search_share`` of examples is located by the real
-    search (it dominates the cost), the rest at their true straight-line path."""
+    Example i uses rng([*seed, i]) (seed: an int or a tuple of ints), whatever
+    ``workers`` (processes) build it. It comes from ``long_settings`` with probability
+    ``long_share``, else from ``settings``; through a dirty receiver (``mitraseti.synth``,
+    always located by the search) with probability ``dirty_share``; else from
+    ``mitraseti.synth`` with probability ``synth_share`` (when installed) or this module's
+    injector. A share ``search_share`` of the clean examples is located by the real search
+    (it dominates the cost), the rest at their true straight-line path."""
     settings = settings or TRAIN_SETTINGS
     noises = noises or TRAIN_NOISE
     search = _search_fn() if use_search else None
@@ -301,31 +426,31 @@ def build_set(seed, n_per_label: int, settings: dict | None = None,
         synth_ok = True
     except ImportError:
         synth_ok = False
-    names = list(settings)
-    xs, ys, meta = [], [], []
+    mix = dict(synth_share=synth_share, search_share=search_share,
+               dirty_share=dirty_share if search else 0.0,
+               long_settings=long_settings or {}, long_share=long_share if long_settings else 0.0)
+    rest = (seed, settings, noises, mix, synth_ok, search)
     total = n_per_label * len(MORPHOLOGIES)
-    for i in range(total):
-        label = MORPHOLOGIES[i % len(MORPHOLOGIES)]
-        rng = np.random.default_rng([*np.atleast_1d(seed).tolist(), i])
-        sname = names[int(rng.integers(len(names)))]
-        noise = noises[int(rng.integers(len(noises)))]
-        ex = None
-        if synth_ok and rng.random() < synth_share:
-            try:
-                ex = make_synth_example(label, rng, settings[sname], noise)
-            except ValueError:
-                ex = None
-        if ex is None:
-            ex = make_example(label, rng, settings[sname], noise)
-        loc = locate_hit(ex, search=search if rng.random() < search_share else None)
-        if progress and i % 200 == 0:
-            progress(i, total)
-        if loc is None:
-            continue
-        ch, drift, snr, start, count = loc
-        xs.append(segment_features(ex.data, ex.header, [ch], [drift], [snr], [start],
-                                   [count])[0])
-        ys.append(label)
-        meta.append((sname, noise))
-    x = np.array(xs, dtype=np.float32).reshape(-1, len(xs[0]) if xs else 0)
-    return x, np.array(ys), meta
+    step = 100
+    chunks = [(lo, min(lo + step, total), rest) for lo in range(0, total, step)]
+    results = []
+    if workers > 1 and len(chunks) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        # spawned, not forked: a fork of a process whose numba / OpenMP threads have
+        # started can hang
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, initializer=_single_thread,
+                                 mp_context=ctx) as pool:
+            for k, part in enumerate(pool.map(_chunk, chunks)):
+                results += part
+                if progress:
+                    progress(min((k + 1) * step, total), total)
+    else:
+        for k, c in enumerate(chunks):
+            results += _chunk(c)
+            if progress:
+                progress(min((k + 1) * step, total), total)
+    kept = [r for r in results if r is not None]
+    x = np.array([r[0] for r in kept], dtype=np.float32).reshape(-1, len(FEATURE_NAMES))
+    return x, np.array([r[1] for r in kept]), [r[2] for r in kept]

@@ -62,17 +62,44 @@ def test_single_spectrum_spike_has_one_strong_spectrum():
     assert f["strong_fraction"] <= 2 / 16 and f["top2_fraction"] > 0.6
 
 
-def test_segment_features_measure_only_the_segment():
-    """A tone present in the first 6 of 16 spectra looks continuous on its segment."""
+def test_segment_hit_leaving_the_band_is_measured_while_inside():
+    """A tone drifting 6 channels per spectrum out of the block after 4 spectra, found on
+    a 4-spectrum segment: measured on those spectra it looks continuous; over the whole
+    block its path is mostly outside."""
     obs = make_observation(signals=[], noise=NoiseModel(kind="gaussian"), seed=2, **GRID)
     data = obs.data.copy()
-    data[:6, 300] += 5.0
+    for t in range(4):
+        data[t, 1000 + 6 * t] += 8.0
+    drift = 6 * obs.header.foff * 1e6 / obs.header.tsamp     # Hz/s for +6 channels/spectrum
+    names = FEATURE_NAMES.index
+    whole = segment_features(data, obs.header, [1000], [drift], [20])[0]
+    seg = segment_features(data, obs.header, [1000], [drift], [20], [0], [4])[0]
+    assert whole[names("frac_outside")] > 0.7
+    assert seg[names("frac_outside")] == 0 and seg[names("duty_off")] < 0.2
+
+
+def test_segment_hit_whose_path_stays_in_the_band_is_measured_over_the_block():
+    """A pulse train found on one on-pulse (a time-segment hit) is measured over the whole
+    observation, where PULSED is defined: its off spectra and two on-intervals show."""
+    obs = make_observation(signals=[], noise=NoiseModel(kind="gaussian"), seed=2, **GRID)
+    data = obs.data.copy()
+    data[:5, 300] += 5.0
+    data[10:14, 300] += 5.0
     whole = dict(zip(FEATURE_NAMES, segment_features(data, obs.header, [300], [0.0], [20])[0]))
     seg = dict(zip(FEATURE_NAMES, segment_features(data, obs.header, [300], [0.0], [20],
-                                                   [0], [6])[0]))
-    assert whole["duty_off"] > 0.5 and seg["duty_off"] < 0.2
+                                                   [0], [5])[0]))
+    assert seg["duty_off"] > 0.3 and seg["n_on_intervals"] == 2
+    assert seg == whole
 
 
+def test_measured_spans_of_paths_entering_and_leaving():
+    """Spans are where the straight path is inside the block, at least the segment."""
+    from mitraseti.signals.features import measured_spans
+    # 100 spectra, 50 channels; paths at column ch(t) = c0 + dch * t
+    st, cn = measured_spans(100, 50, [10.0, 10.0, -20.0, 200.0, 25.0],
+                            [1.0, -1.0, 1.0, 0.0, 0.0], [5, 5, 30, 10, 10], [8, 8, 8, 8, 0])
+    assert list(st) == [0, 0, 20, 10, 0]            # enters at t = 20 (-20 + 20 = 0)
+    assert list(st + cn - 1) == [39, 12, 69, 17, 99]  # 10 + 39 = 49; 10 - 10 = 0 at t = 10
 def test_empty_and_many_hits_shapes():
     obs = make_observation(signals=[], seed=3, **GRID)
     assert compute_features(obs.data, obs.header, [], [], []).shape == (0, len(FEATURE_NAMES))
