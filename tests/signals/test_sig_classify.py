@@ -16,11 +16,12 @@ VOYAGER = dict(n_spectra=16, n_chans=1024, df_hz=2.7939677238464355, dt_s=18.253
 @pytest.mark.parametrize("name, kw", [
     ("standard", {}),
     ("held_out", dict(settings=trainset.HELD_OUT_SETTINGS, noises=trainset.HELD_OUT_NOISE)),
+    ("dirty", dict(dirty_share=1.0)),
 ])
 def test_each_morphology_on_fresh_seeded_examples(name, kw):
     """Aggregate accuracy on examples the model never saw (seed stream of evaluation)."""
-    x, y, _ = trainset.build_set((EVAL_TAG, 4242, len(name)), 20, **kw)
-    rep = score(load_default(), x, y)
+    x, y, meta = trainset.build_set((EVAL_TAG, 4242, len(name)), 20, **kw)
+    rep = score(load_default(), x, y, meta)
     assert rep["accuracy"] >= 0.88, rep
     for label, recall in zip(rep["labels"], rep["recall"]):
         assert recall >= 0.75, (label, rep)

@@ -27,20 +27,24 @@ def test_register_adds_the_three_commands(parser):
 
 def test_train_writes_a_loadable_model(parser, tmp_path, capsys):
     out = tmp_path / "m.skops"
-    a = parser.parse_args(["train", "--seed", "1", "--out", str(out), "--n-per-label", "6"])
+    a = parser.parse_args(["train", "--seed", "1", "--out", str(out), "--n-per-label", "6",
+                           "--workers", "1"])
     assert a.func(a) == 0
     assert "wrote" in capsys.readouterr().out
     assert M.load(out).mitraseti_meta["seed"] == 1
 
 
 def test_evaluate_prints_table_and_confusion(parser, capsys):
-    a = parser.parse_args(["evaluate", "--seed", "5", "--n-per-label", "4"])
+    a = parser.parse_args(["evaluate", "--seed", "5", "--n-per-label", "4", "--workers", "1"])
     rc = a.func(a)
     out = capsys.readouterr().out
     assert rc in (0, 1)
-    for word in ("standard", "held_out", "long_held_out", "precision", "recall", "F1", "confusion",
-                 "NB_DRIFTING", "macro-F1"):
+    for word in ("standard", "held_out", "dirty", "long_held_out", "precision", "recall", "F1",
+                 "confusion", "NB_DRIFTING", "macro-F1"):
         assert word in out
+    for name, target in commands.MACRO_F1_TARGETS.items():   # every set has its target
+        block = out.split(f"== {name}:")[1].split("==")[0]
+        assert f"target macro-F1 >= {target:.2f}" in block
 
 
 def test_evaluate_with_a_tampered_model_exits_2(parser, tmp_path, capsys):

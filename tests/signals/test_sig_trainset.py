@@ -9,6 +9,7 @@ from mitraseti.signals.evaluate import EVAL_TAG, TRAIN_MIX, score
 from mitraseti.signals.model import load_default
 from mitraseti.signals.taxonomy import MORPHOLOGIES
 from mitraseti.signals.trainset_dirty import RFI_MAX_COVER, make_dirty_observation
+from mitraseti.signals.trainset_inject import make_example
 from mitraseti.synth import NoiseModel, random_signal
 from mitraseti.synth.observation import make_header
 
@@ -74,8 +75,8 @@ def test_a_path_faster_than_the_search_range_needs_the_search():
     """No search reports a straight line drifting faster than MAX_DRIFT: such an example
     is located by the search or not at all."""
     rng = np.random.default_rng(4)
-    ex = trainset.make_example("NARROWBAND_DRIFTING", rng, trainset.TRAIN_SETTINGS["voyager"],
-                               "gaussian")
+    ex = make_example("NARROWBAND_DRIFTING", rng, trainset.TRAIN_SETTINGS["voyager"],
+                      "gaussian")
     hdr = ex.header
     fast = trainset.MAX_DRIFT * 3 * hdr.tsamp / (hdr.foff * 1e6)   # channels per spectrum
     ex.path = ex.path[0] + fast * np.arange(ex.path.size)
