@@ -241,9 +241,15 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
     # (far smoother than any running median, whose noise adds up in wide boxcars)
     centres = np.minimum(np.arange(nfb) * fblock + fblock // 2, n - 1)
     u_blocks = (fine_means - offset[centres]) / gain[centres]
-    approx = fill_nan(window_median(u_blocks, max(1, int(round(half / fblock)))))
+    k_f = max(1, int(round(half / fblock)))
+    approx = fill_nan(window_median(u_blocks, k_f))
     dev = approx - unit
+    # its noise: the spread of dev, or (few blocks, much structure: that spread is the
+    # structure's) the block means' noise from their differences, through the median
     sig_f = _mad_sigma(dev)
+    if u_blocks.size > 2:
+        from_diffs = 1.2533 * _mad_sigma(np.diff(u_blocks)) / np.sqrt(2 * (2 * k_f + 1))
+        sig_f = min(sig_f, from_diffs) if from_diffs > 0 else sig_f
     flagged = np.abs(dev) > 4.0 * sig_f if sig_f > 0 else np.zeros(nfb, dtype=bool)
     regions = [(lo * fblock, min(n, hi * fblock)) for lo, hi in _runs(flagged)]
     regions = _grown_runs_ranges(regions, half + fblock, n)
