@@ -19,7 +19,8 @@ CHUNK = 4096  # channels per parallel chunk of the per-pixel kernels
 
 
 @njit(cache=True)
-def _insert(buf, m, v):
+def _lower_bound(buf, m, v):
+    """First index of the sorted ``buf[:m]`` whose value is >= v."""
     lo, hi = 0, m
     while lo < hi:
         mid = (lo + hi) // 2
@@ -27,21 +28,20 @@ def _insert(buf, m, v):
             lo = mid + 1
         else:
             hi = mid
-    for j in range(m, lo, -1):
+    return lo
+
+
+@njit(cache=True)
+def _insert(buf, m, v):
+    at = _lower_bound(buf, m, v)
+    for j in range(m, at, -1):
         buf[j] = buf[j - 1]
-    buf[lo] = v
+    buf[at] = v
 
 
 @njit(cache=True)
 def _remove(buf, m, v):
-    lo, hi = 0, m
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if buf[mid] < v:
-            lo = mid + 1
-        else:
-            hi = mid
-    for j in range(lo, m - 1):
+    for j in range(_lower_bound(buf, m, v), m - 1):
         buf[j] = buf[j + 1]
 
 
