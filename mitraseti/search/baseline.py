@@ -40,9 +40,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .running_median import (block_medians, fill_nan, local_quadratic, running_median,
-                             running_median_rows, sum_and_top2, to_channels, unwhiten,
-                             whiten,
-                             window_median)
+                             running_median_rows, sum_and_top2, to_channels,
+                             to_channels_at, unwhiten, whiten, window_median)
 
 BROADBAND_HZ = 500.0   # occupied width at one time from which a signal is BROADBAND (Hz)
 WIDE_BLOCKS_HALF = 16  # the bandpass fit spans 2 * 16 + 1 blocks
@@ -218,29 +217,34 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
     # the trimmed mean sits a fixed fraction of the noise low: rescaled (locally, through
     # the bandpass) so the baseline is the median of the time-averaged spectrum (the S/N
     # convention)
-    wide_t = to_channels(wide_b, wblock, n)
+    idx_s = np.arange(0, n, step)
+    wide_s = to_channels_at(wide_b, wblock, idx_s)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = float(np.median(mean_spec[::step] / wide_t[::step]))
-    shift = float(np.median(mean_spec[::step] - wide_t[::step]))
+        ratio = float(np.median(mean_spec[::step] / wide_s))
+    shift = float(np.median(mean_spec[::step] - wide_s))
     power = bool(wide_b.min() > 0 and np.isfinite(ratio) and ratio > 0)
     if power:  # positive power well above its noise: divide; anything else: subtract
-        noise_pix = _mad_sigma((mean_spec[::step] - wide_t[::step] * ratio) * np.sqrt(n_t))
-        power = bool(np.median(wide_t[::step] * ratio) > 0.5 * noise_pix)
+        noise_pix = _mad_sigma((mean_spec[::step] - wide_s * ratio) * np.sqrt(n_t))
+        power = bool(np.median(wide_s * ratio) > 0.5 * noise_pix)
     info.power_like = power
+    unit = 1.0 if power else 0.0
 
     def to_mean_scale(x):
         return x * ratio if power else x + shift
 
-    wide, fine_means = to_mean_scale(wide_t), to_mean_scale(fine_means)
-    gain = wide if info.power_like else np.ones(n)
-    offset = np.zeros(n) if info.power_like else wide
-    unit = 1.0 if info.power_like else 0.0
+    def gain_offset(idx):
+        """(gain, offset) of the channels ``idx``: divide by the bandpass, or subtract it."""
+        w = to_mean_scale(to_channels_at(wide_b, wblock, idx))
+        return (w, np.zeros_like(w)) if power else (np.ones_like(w), w)
+
+    fine_means = to_mean_scale(fine_means)
 
     # 3. structure: where a ~1 kHz running median (of block means) leaves the bandpass;
     # there the fine baseline is an exact running median, elsewhere the bandpass itself
     # (far smoother than any running median, whose noise adds up in wide boxcars)
     centres = np.minimum(np.arange(nfb) * fblock + fblock // 2, n - 1)
-    u_blocks = (fine_means - offset[centres]) / gain[centres]
+    g_c, o_c = gain_offset(centres)
+    u_blocks = (fine_means - o_c) / g_c
     k_f = max(1, int(round(half / fblock)))
     approx = fill_nan(window_median(u_blocks, k_f))
     dev = approx - unit
@@ -254,24 +258,45 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
     regions = [(lo * fblock, min(n, hi * fblock)) for lo, hi in _runs(flagged)]
     regions = _grown_runs_ranges(regions, half + fblock, n)
     info.regions = regions
-    fine = np.full(n, unit)
-    for lo, hi in regions:
-        a, b = max(0, lo - half), min(n, hi + half)
-        u_trim = (to_mean_scale(trimmed[a:b]) - offset[a:b]) / gain[a:b]
-        fine[lo:hi] = running_median(u_trim, half, EDGE_SHORT)[lo - a:hi - a]
 
     # 4. local noise of the residual, per pixel (relative for power data), on a subsample
-    local = np.maximum(fine, 0.05) if info.power_like else np.ones(n)
     sblock = int(min(n, max(1024, _pow2_floor(n / 16))))
     nb = n // sblock
     sub = max(1, sblock // 16384)
-    cut = slice(0, nb * sblock, sub)  # the residual on the subsample measured
-    rel = ((mean_spec[cut] - offset[cut]) / gain[cut] - fine[cut]) / local[cut]
+    cut = np.arange(0, nb * sblock, sub)  # the residual on the subsample measured
+    if regions:
+        wide = to_mean_scale(to_channels(wide_b, wblock, n))
+        gain = wide if power else np.ones(n)
+        offset = np.zeros(n) if power else wide
+        fine = np.full(n, unit)
+        for lo, hi in regions:
+            a, b = max(0, lo - half), min(n, hi + half)
+            u_trim = (to_mean_scale(trimmed[a:b]) - offset[a:b]) / gain[a:b]
+            fine[lo:hi] = running_median(u_trim, half, EDGE_SHORT)[lo - a:hi - a]
+        local = np.maximum(fine, 0.05) if power else np.ones(n)
+        rel = ((mean_spec[cut] - offset[cut]) / gain[cut] - fine[cut]) / local[cut]
+    else:
+        g_cut, o_cut = gain_offset(cut)
+        rel = (mean_spec[cut] - o_cut) / g_cut - unit
     block_sig = clipped_std(rel.reshape(nb, -1), axis=1)
     block_sig = fill_nan(np.where(block_sig > 0, block_sig, np.nan))
     block_sig = fill_nan(window_median(block_sig, 2)) * np.sqrt(n_t)
     if not np.all(block_sig > 0):
         block_sig = np.full(nb, max(float(np.nanmax(block_sig, initial=0.0)), 1e-30))
+
+    # 5. a block that is flat already (no structure, a bandpass and noise level constant
+    # within 1 % and 3 %) is left as it is: one noise figure is then the local one, and
+    # the two passes over the data are saved; only the DC spike is bridged
+    flat_already = (_nearly_constant(to_mean_scale(wide_b), 0.01)
+                    and _nearly_constant(block_sig, 0.03))
+    if not regions and flat_already:
+        return _left_flat(block, spec, info)
+    if not regions:
+        wide = to_mean_scale(to_channels(wide_b, wblock, n))
+        gain = wide if power else np.ones(n)
+        offset = np.zeros(n) if power else wide
+        fine = np.full(n, unit)
+        local = np.ones(n)
     sigma = to_channels(block_sig, sblock, n)
 
     # 4b. what each structured region holds, judged spectrum by spectrum: nothing broad
@@ -293,21 +318,13 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
             variable.append((lo, hi, a, b, u_t))
     info.regions = broad_regions
     info.time_variable = [(lo, hi) for lo, hi, *_ in variable]
+    if not broad_regions and flat_already:  # only the leak of strong narrowband signals
+        return _left_flat(block, spec, info)
 
     # 5. broadband features (reported once each)
     u = (mean_spec - offset) / gain if broad_regions else None
     info.features = _features(block, broad_regions, u, fine, unit, gain, offset, sigma, half,
                               df_hz, info.power_like)
-
-    # 6. a block that is flat already (no structure, a bandpass and noise level constant
-    # within 1 % and 3 %) is left as it is: one noise figure is then the local one, and
-    # the two passes over the data are saved; only the DC spike is bridged
-    if not broad_regions and _nearly_constant(wide, 0.01) and _nearly_constant(block_sig, 0.03):
-        info.flat = True
-        info.undo = _Undo(None, None, [], [(c, block[:, c].copy()) for c in info.dc_columns])
-        _bridge_columns(block, info.dc_columns)
-        info.spectrum = spec.astype(np.float32)
-        return info
 
     # 7. whiten in place: x -> (x - level) / noise; regions get per-spectrum levels
     pix_ratio, pix_shift = _pixel_median_bias(block, regions, offset, gain)
@@ -460,6 +477,15 @@ def _centroid_track(excess_rows: np.ndarray, col0: int) -> tuple[float, float]:
     t = np.arange(n_t, dtype=np.float64)[ok]
     slope, icpt = np.polyfit(t, cen[ok], 1, w=np.sqrt(power[ok]))
     return float(icpt), float(slope)
+
+
+def _left_flat(block: np.ndarray, spec: np.ndarray, info: Flattening) -> Flattening:
+    """A block flat already: left as it is, the DC spike bridged (and given back later)."""
+    info.flat = True
+    info.undo = _Undo(None, None, [], [(c, block[:, c].copy()) for c in info.dc_columns])
+    _bridge_columns(block, info.dc_columns)
+    info.spectrum = spec.astype(np.float32)
+    return info
 
 
 def _nearly_constant(x: np.ndarray, tolerance: float) -> bool:

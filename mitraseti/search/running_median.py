@@ -195,6 +195,29 @@ def _to_channels(v, block, out):
             out[c] = v[i] + f * (v[i + 1] - v[i])
 
 
+@njit(cache=True, nogil=True)
+def _to_channels_at(v, block, idx, out):
+    m = v.shape[0]
+    half = 0.5 * (block - 1)
+    for j in range(idx.shape[0]):
+        x = (idx[j] - half) / block
+        if x <= 0.0 or m == 1:
+            out[j] = v[0]
+        elif x >= m - 1:
+            out[j] = v[m - 1]
+        else:
+            i = int(x)
+            out[j] = v[i] + (x - i) * (v[i + 1] - v[i])
+
+
+def to_channels_at(block_values: np.ndarray, block: int, idx: np.ndarray) -> np.ndarray:
+    """:func:`to_channels` evaluated at the channels ``idx`` only."""
+    out = np.empty(len(idx), dtype=np.float64)
+    _to_channels_at(np.ascontiguousarray(block_values, dtype=np.float64), float(block),
+                    np.ascontiguousarray(idx, dtype=np.int64), out)
+    return out
+
+
 def to_channels(block_values: np.ndarray, block: int, n: int) -> np.ndarray:
     """Block values (one per ``block`` channels, at the block centres) linearly
     interpolated to ``n`` channels (held constant beyond the first and last centre)."""
