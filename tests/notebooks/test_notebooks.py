@@ -12,9 +12,13 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = ["explore.ipynb", "tutorial.ipynb", "dashboard.ipynb", "pipeline.ipynb"]
+NOTEBOOKS = ["explore.ipynb", "tutorial.ipynb", "dashboard.ipynb", "pipeline.ipynb",
+             "cadence.ipynb"]
 # Notebooks that write files next to themselves run from a copy in a temporary folder.
-RUN_FROM_COPY = {"pipeline.ipynb"}
+RUN_FROM_COPY = {"pipeline.ipynb", "cadence.ipynb"}
+EXPORTS = {"pipeline.ipynb": ("results.json", "signals.csv", "catalog.fits", "waterfall.png",
+                              "hits.dat"),
+           "cadence.ipynb": ("results.json", "signals.csv", "events.csv", "events_png.zip")}
 
 
 def run_nbval(path: Path, timeout: float = 500) -> subprocess.CompletedProcess:
@@ -38,10 +42,10 @@ def test_notebook_runs_and_checked_outputs_match(name, tmp_path):
     assert all(c.outputs for c in checked), f"{name}: a checked cell has no expected output"
     result = run_nbval(path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    if name == "pipeline.ipynb":   # its default run (a generated demo) leaves every export
-        out = tmp_path / "pipeline_results"
-        for export in ("results.json", "signals.csv", "catalog.fits", "waterfall.png", "hits.dat"):
-            assert (out / export).is_file(), f"pipeline.ipynb wrote no {export}"
+    # their default runs (generated demos) leave their exports
+    for export in EXPORTS.get(name, ()):
+        out = tmp_path / name.replace(".ipynb", "_results")
+        assert (out / export).is_file(), f"{name} wrote no {export}"
 
 
 def test_nbval_catches_a_wrong_checked_output(tmp_path):
