@@ -179,23 +179,6 @@ def fill_nan(values: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _to_channels(v, block, out):
-    n = out.shape[0]
-    m = v.shape[0]
-    half = 0.5 * (block - 1)
-    for c in range(n):
-        x = (c - half) / block  # position in units of blocks, 0 at the first centre
-        if x <= 0.0 or m == 1:
-            out[c] = v[0]
-        elif x >= m - 1:
-            out[c] = v[m - 1]
-        else:
-            i = int(x)
-            f = x - i
-            out[c] = v[i] + f * (v[i + 1] - v[i])
-
-
-@njit(cache=True, nogil=True)
 def _to_channels_at(v, block, idx, out):
     m = v.shape[0]
     half = 0.5 * (block - 1)
@@ -221,9 +204,7 @@ def to_channels_at(block_values: np.ndarray, block: int, idx: np.ndarray) -> np.
 def to_channels(block_values: np.ndarray, block: int, n: int) -> np.ndarray:
     """Block values (one per ``block`` channels, at the block centres) linearly
     interpolated to ``n`` channels (held constant beyond the first and last centre)."""
-    out = np.empty(n, dtype=np.float64)
-    _to_channels(np.ascontiguousarray(block_values, dtype=np.float64), float(block), out)
-    return out
+    return to_channels_at(block_values, block, np.arange(n))
 
 
 def blocked_running_median(x: np.ndarray, block: int, k: int,

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from waiting import wait_for  # noqa: E402
 import test_jobs_harness as H  # noqa: E402
 
 from mitraseti_server import job_store as js  # noqa: E402
@@ -34,16 +35,6 @@ def submit(services, user, path: Path, **kw) -> js.Job:
         user_id=user.user_id, tier=user.tier, monthly_limit=100, concurrent_limit=5,
         file_key=key, filename=path.name, source_name=path.stem,
         file_size=path.stat().st_size, params={"max_drift": 2.0}, **kw)
-
-
-def wait_for(pred, timeout=60.0, every=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("condition not reached in time")
 
 
 def test_timeout_kills_process_group_and_queue_respects_max_workers(tmp_path):

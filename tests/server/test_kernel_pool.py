@@ -14,6 +14,8 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import waiting  # noqa: E402
+from waiting import alive  # noqa: E402
 import test_jobs_harness as H  # noqa: E402
 
 from mitraseti.client import Client  # noqa: E402
@@ -32,21 +34,8 @@ def client_for(server) -> Client:
 
 
 def wait_for(pred, timeout=240.0, every=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("condition not reached in time")
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    """Spares warm up for several seconds each on 2 cores: a longer default wait."""
+    return waiting.wait_for(pred, timeout, every)
 
 
 def ready_spares(server, n: int) -> list[dict]:

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from waiting import alive  # noqa: E402
 import test_jobs_harness as H  # noqa: E402
 
 
@@ -36,14 +37,6 @@ def gone(pid: int, within: float = 15.0) -> bool:
             return False
         time.sleep(0.05)
     return True
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.mark.slow
