@@ -293,7 +293,7 @@ def _result(state, params, raw, filtered, waterfall, keeper, warning, plan) -> P
 
 def _baseline_record(timings: dict, filtered, header) -> dict:
     """results.json ``baseline``: DC channels blanked, broadband features reported."""
-    from mitraseti.search.baseline import BROADBAND_HZ
+    from mitraseti.search.broadband import BROADBAND_HZ
 
     broad = sum(1 for h in filtered if h.source == "matched_filter"
                 and h.boxcar_width * header.df_hz >= BROADBAND_HZ)

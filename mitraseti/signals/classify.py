@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..search.baseline import BROADBAND_HZ
+from ..search.broadband import BROADBAND_HZ
 from ..search.hit import MATCHED_FILTER
 from .features import FEATURE_NAMES, segment_features
 from .interest import interestingness_arrays

@@ -146,7 +146,7 @@ def _search_fn():
 def _rules(hit, header, n_chans: int) -> tuple[bool, bool]:
     """(BROADBAND by rule, NOISE by rule) for a found hit, as ``classify_hits`` decides
     them on a block that is a whole coarse channel."""
-    from ..search.baseline import BROADBAND_HZ
+    from ..search.broadband import BROADBAND_HZ
     from ..search.hit import MATCHED_FILTER
     from .classify import EDGE_GUARD, STATIONARY_FACTOR
     broad = hit.source == MATCHED_FILTER and hit.boxcar_width * header.df_hz >= BROADBAND_HZ

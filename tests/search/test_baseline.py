@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from mitraseti.search import SearchParams, search_coarse_channel
-from mitraseti.search.baseline import BROADBAND_HZ, flatten_block
+from mitraseti.search.baseline import flatten_block
+from mitraseti.search.broadband import BROADBAND_HZ
 from mitraseti.search.baseline import clipped_std
 from mitraseti.search.running_median import (block_medians, running_median,
                                              running_median_rows, sum_and_top2, window_median)
