@@ -1,7 +1,7 @@
 """Job routes: POST /analyze, GET /jobs, GET /jobs/{id}, GET /jobs/{id}/download.
 
-Bodies, status codes and error shapes follow API-REFERENCE.md; every error is JSON
-``{"error": "...", ...context}``. ``HANDLERS`` is mounted by ``app.make_handlers`` under
+Bodies, status codes and error shapes are those of /openapi.json (docs/interfaces.md);
+every error is JSON ``{"error": "...", ...context}``. ``HANDLERS`` is mounted by ``app.make_handlers`` under
 the app's prefix.
 """
 from __future__ import annotations

@@ -35,7 +35,7 @@ def rank_key(hit: Hit) -> tuple:
 
 
 def is_candidate(hit: Hit) -> bool:
-    """A filtered hit whose label is NARROWBAND_DRIFTING or CANDIDATE_ET (SIGNALS.md)."""
+    """A filtered hit whose label is NARROWBAND_DRIFTING or CANDIDATE_ET (docs/signals.md)."""
     return hit.classification in CANDIDATE_LABELS
 
 

@@ -1,6 +1,6 @@
 """Text exports: results.json, signals.csv, catalog.json and classified.json.
 
-Field names follow SIGNALS.md (frequency_hz in Hz at t = 0, drift_rate in Hz/s, ...). The
+Field names follow docs/signals.md (frequency_hz in Hz at t = 0, drift_rate in Hz/s, ...). The
 layout of results.json is documented by ``schemas/results.schema.json``.
 """
 from __future__ import annotations

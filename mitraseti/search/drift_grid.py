@@ -6,7 +6,7 @@ The tree works on ``T2`` rows: the ``T`` spectra padded with zero rows to the ne
 of two (turboSETI 2.3.2 pads the same way and then uses ``T2`` in its resolution). Drift
 index ``k`` means a path that moves ``k`` channels over ``T2 - 1`` spectra, so the grid step
 is ``r = df / ((T2 - 1) dt)`` Hz/s. When ``T`` is a power of two (BL data: 16, 32, ...)
-this is exactly SIGNALS.md's ``r = df / ((T - 1) dt)``; otherwise the grid is finer.
+this is exactly docs/signals.md's ``r = df / ((T - 1) dt)``; otherwise the grid is finer.
 Zero rows add nothing to a path sum, so the normalisation is that of the ``T`` real rows.
 
 Path shape

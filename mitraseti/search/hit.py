@@ -1,6 +1,6 @@
 """The record of one detected signal, shared by search, classification and export.
 
-Field names and units follow ../SIGNALS.md: every export uses these names.
+Field names and units follow docs/signals.md: every export uses these names.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 DEDOPPLER = "dedoppler"
 MATCHED_FILTER = "matched_filter"
 
-# Columns of signals.csv, in order (SIGNALS.md + the API reference's CSV head).
+# Columns of signals.csv, in order (docs/signals.md + the API reference's CSV head).
 CSV_COLUMNS = [
     "source_name", "frequency_hz", "drift_rate", "snr", "classification", "interestingness",
     "confidence", "bandwidth_hz", "rfi_source", "source", "coarse_channel", "channel_index",

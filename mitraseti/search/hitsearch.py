@@ -1,6 +1,6 @@
 """Top-hit search: per-channel maxima above threshold that win their suppression window.
 
-A raw hit (SIGNALS.md, turboSETI ``tophitsearch``) is a start channel whose best S/N over
+A raw hit (docs/signals.md, turboSETI ``tophitsearch``) is a start channel whose best S/N over
 all drifts is >= the threshold and is not exceeded by any channel within ``window``
 channels on either side (turboSETI: 2 * ceil(max_drift / r)). Ties keep the lowest channel.
 """

@@ -217,7 +217,7 @@ def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
     grid = _stage_grid(stage, header)
     if stage.width == 1 and grid.n_tree > 1:
         # the plain tree searches only the unsmeared drifts, but its raw hits keep
-        # turboSETI's suppression window 2 * ceil(max_drift / r) (SIGNALS.md)
+        # turboSETI's suppression window 2 * ceil(max_drift / r) (docs/signals.md)
         full = DriftGrid.build(stage.n_rows, header.df_hz, header.dt_s, params.max_drift)
         grid = replace(grid, window=full.window)
     if n_view == 0:

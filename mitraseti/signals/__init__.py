@@ -1,4 +1,4 @@
-"""Signal classification: nine labels (SIGNALS.md), RFI bands, interestingness, cadence.
+"""Signal classification: nine labels (docs/signals.md), RFI bands, interestingness, cadence.
 
     classify_hits(hits, data, header, channel_offset=0, model=None)  # fills hits in place
     RfiBands.load(), interestingness(hit), top_candidates(hits)

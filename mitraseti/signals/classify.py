@@ -1,6 +1,6 @@
-"""Classify filtered hits: morphology (model + SIGNALS.md rules), RFI context, score.
+"""Classify filtered hits: morphology (model + docs/signals.md rules), RFI context, score.
 
-Order of decisions for each hit (SIGNALS.md precedence):
+Order of decisions for each hit (docs/signals.md precedence):
 1. morphology from the calibrated classifier (argmax probability);
    NOISE by rule (confidence 1) when the hit sits on the coarse channel's DC bin or within
    ``EDGE_GUARD`` channels of its edge without drifting (only when ``data`` is a whole
@@ -24,7 +24,7 @@ from .rfi import RfiBands
 from .taxonomy import MORPHOLOGIES, SignalClass
 
 EDGE_GUARD = 2          # channels at each coarse-channel edge treated as artifacts
-STATIONARY_FACTOR = 1.5  # |drift| <= 1.5 r is stationary (SIGNALS.md)
+STATIONARY_FACTOR = 1.5  # |drift| <= 1.5 r is stationary (docs/signals.md)
 _I_NOISE = MORPHOLOGIES.index(SignalClass.NOISE.value)
 _I_STAT = MORPHOLOGIES.index(SignalClass.NARROWBAND_STATIONARY.value)
 _I_DRIFT = MORPHOLOGIES.index(SignalClass.NARROWBAND_DRIFTING.value)

@@ -1,6 +1,6 @@
 """Known radio-frequency-interference bands and matching a signal's path against them.
 
-The package ships ``mitraseti/data/rfi_bands.csv`` (the bands of SIGNALS.md, each with the
+The package ships ``mitraseti/data/rfi_bands.csv`` (the bands of docs/signals.md, each with the
 allocation that defines it). Users add their own bands without touching the package:
 
 * ``MITRASETI_RFI_BANDS=/path/a.toml:/path/b.csv`` (``os.pathsep``-separated), and/or
@@ -18,7 +18,7 @@ TOML format (one ``[[band]]`` table per band; frequencies in MHz)::
 CSV format: header ``name,kind,low_mhz,high_mhz,allocation``; lines starting with ``#``
 are comments.
 
-Matching (SIGNALS.md): a signal is in a band when any part of its path, from its frequency
+Matching (docs/signals.md): a signal is in a band when any part of its path, from its frequency
 at t = 0 to its frequency at the end of the observation, widened by half its bandwidth on
 each side, overlaps the band. Satellite bands take precedence over terrestrial ones; among
 bands of the same kind the narrowest match names the source.
@@ -59,7 +59,7 @@ class RfiBand:
 
     @property
     def label(self) -> str:
-        """The SIGNALS.md label a match gives (RFI_SATELLITE or RFI_TERRESTRIAL)."""
+        """The docs/signals.md label a match gives (RFI_SATELLITE or RFI_TERRESTRIAL)."""
         return KINDS[self.kind]
 
     @property
@@ -117,7 +117,7 @@ class RfiBands:
         self._lo = np.array([b.low_mhz for b in self.bands], dtype=float) * 1e6
         self._hi = np.array([b.high_mhz for b in self.bands], dtype=float) * 1e6
         width = self._hi - self._lo
-        # rank: satellites first, then narrowest first (SIGNALS.md precedence)
+        # rank: satellites first, then narrowest first (docs/signals.md precedence)
         sat = np.array([b.kind == "satellite" for b in self.bands], dtype=bool)
         self._order = np.lexsort((width, ~sat)) if self.bands else np.zeros(0, int)
 

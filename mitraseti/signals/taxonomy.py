@@ -1,4 +1,4 @@
-"""The nine signal labels of SIGNALS.md, in precedence order (first match wins)."""
+"""The nine signal labels of docs/signals.md, in precedence order (first match wins)."""
 from __future__ import annotations
 
 from enum import Enum
@@ -18,7 +18,7 @@ class SignalClass(str, Enum):
 
 LABELS = [c.value for c in SignalClass]
 
-# Labels the morphology classifier predicts (1 and 5-9 of SIGNALS.md).
+# Labels the morphology classifier predicts (1 and 5-9 of docs/signals.md).
 MORPHOLOGIES = [
     SignalClass.NOISE.value, SignalClass.BROADBAND.value, SignalClass.PULSED.value,
     SignalClass.CHIRP.value, SignalClass.NARROWBAND_STATIONARY.value,

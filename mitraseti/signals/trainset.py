@@ -1,7 +1,7 @@
 """Labelled training / evaluation examples, produced the way the pipeline sees them.
 
 Each example is a small block (n_spectra x n_channels) with one injected signal whose
-morphology follows the rules of SIGNALS.md with a margin from every decision boundary
+morphology follows the rules of docs/signals.md with a margin from every decision boundary
 (stationary |drift| <= 1 r, drifting >= 2.5 r; chirp bend >= 1.3 x max(3 ch, width);
 pulsed: >= 30 % of spectra off, >= 2 on-intervals, >= 4 on-spectra; broadband >= 700 Hz;
 noise: power in <= 2 spectra or in one pixel). The hit is located as the pipeline locates

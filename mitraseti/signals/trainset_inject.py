@@ -3,7 +3,7 @@
 
 Smearing-aware (each spectrum integrates the signal over sub-steps of dt), with
 broken-line chirps, pulsed broadband and lognormal noise that ``mitraseti.synth`` does not
-draw. Labels follow SIGNALS.md with a margin from every decision boundary (see
+draw. Labels follow docs/signals.md with a margin from every decision boundary (see
 :mod:`.trainset`).
 """
 from __future__ import annotations

@@ -8,8 +8,8 @@ Flat public API (units: Hz, Hz/s, s; floats or astropy Quantities)::
     obs.header, obs.data (float32, n_spectra x nchans), obs.truth[0].frequency_hz
 
 * signals: NarrowbandSignal, ChirpSignal, PulsedSignal, BroadbandSignal (morphologies of
-  SIGNALS.md) and ImpulsiveSpike, HotPixel, DCSpike (NOISE artifacts).
-* random_signal(label, rng, header) draws a signal matching a SIGNALS.md label;
+  docs/signals.md) and ImpulsiveSpike, HotPixel, DCSpike (NOISE artifacts).
+* random_signal(label, rng, header) draws a signal matching a docs/signals.md label;
   make_labelled_observation(label, seed) builds a training example in one call.
 * make_cadence(...) builds an ABACAD ON/OFF cadence; PRESETS hold real instrument grids.
 * make_observation(..., impairments=Impairments(...)) records them through a dirty receiver:

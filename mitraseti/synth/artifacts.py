@@ -1,4 +1,4 @@
-"""NOISE-like artifacts (SIGNALS.md rule 1), injectable like signals so the classifier can
+"""NOISE-like artifacts (docs/signals.md rule 1), injectable like signals so the classifier can
 learn NOISE: an impulsive spike (power in 2 or fewer spectra), a single hot pixel, and a
 persistent spike on a coarse channel's DC bin."""
 from __future__ import annotations

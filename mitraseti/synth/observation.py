@@ -46,7 +46,7 @@ VOYAGER_DT_S = 18.253611008  # 51 FFTs of 2**20 points at 2.9296875 MHz
 class InjectedSignal:
     """The truth about one injected signal, in the file's frame.
 
-    label: SIGNALS.md morphology label. kind: the generator kind ("narrowband", "chirp",
+    label: docs/signals.md morphology label. kind: the generator kind ("narrowband", "chirp",
     "pulsed", "broadband", "impulse", "hot_pixel", "dc_spike").
     frequency_hz: absolute frequency in the first spectrum of this file, Hz.
     drift_rate: instantaneous drift in the first spectrum, Hz/s (positive = rising).

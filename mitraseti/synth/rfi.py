@@ -102,7 +102,7 @@ class BroadbandRFI:
     """One broadband interferer (module docstring).
 
     frequency: centre at t = 0, Hz (or ``channel``: fractional file channel at t = 0).
-    width_hz: FWHM, Hz (>= 1 channel; SIGNALS.md's broadband starts at 500 Hz).
+    width_hz: FWHM, Hz (>= 1 channel; docs/signals.md's broadband starts at 500 Hz).
     amplitude: peak power per pixel, in units of the mean noise power (``unit="mean"``)
       or of the noise pixel std (``unit="sigma"``), before the receiver gain.
     shape: one of RFI_SHAPES; skew: +1 sharp low-frequency edge, -1 sharp high edge.

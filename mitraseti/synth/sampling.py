@@ -1,4 +1,4 @@
-"""Random signals whose parameters span each SIGNALS.md morphology (classifier training).
+"""Random signals whose parameters span each docs/signals.md morphology (classifier training).
 
 ``random_signal(label, rng, header)`` draws parameters for ``label``, places the track inside
 the band and keeps the draw only if ``signal.label_for(header) == label`` and it meets the
@@ -173,7 +173,7 @@ def _has_margin(signal: Signal, header, label: str) -> bool:
 
 def random_signal(label: str, rng: np.random.Generator, header, snr_range=(10.0, 50.0),
                   max_drift: float = 4.0) -> Signal:
-    """Draw a signal whose morphology on ``header``'s grid is ``label`` (SIGNALS.md).
+    """Draw a signal whose morphology on ``header``'s grid is ``label`` (docs/signals.md).
 
     label: one of NOISE, BROADBAND, PULSED, CHIRP, NARROWBAND_STATIONARY,
     NARROWBAND_DRIFTING. snr_range: (low, high) target S/N, drawn log-uniform.

@@ -1,4 +1,4 @@
-"""Injectable signals: one small dataclass per morphology of SIGNALS.md.
+"""Injectable signals: one small dataclass per morphology of docs/signals.md.
 
 Conventions (all signals):
 
@@ -16,7 +16,7 @@ Conventions (all signals):
   in data units (``level`` wins when both are given).
 
 Every parameter may be a float or an astropy Quantity; it is normalised once in
-``__post_init__``. ``label_for(header)`` applies the SIGNALS.md rules to the signal's own
+``__post_init__``. ``label_for(header)`` applies the docs/signals.md rules to the signal's own
 parameters on that header's time/frequency grid.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from mitraseti.signals.taxonomy import SignalClass
 from ._units import to_float, to_optional_float
 from .profiles import PROFILES
 
-BROADBAND_MIN_HZ = 500.0  # SIGNALS.md rule 5
+BROADBAND_MIN_HZ = 500.0  # docs/signals.md rule 5
 PULSE_OFF_FRACTION = 0.2  # "below 20 % of its peak power"
 PULSE_MIN_OFF_SPECTRA = 0.25  # "in at least a quarter of the spectra"
 STATIONARY_DRIFT_FACTOR = 1.5  # |drift| <= 1.5 r
@@ -104,7 +104,7 @@ class Signal:
         """Kind-specific parameters recorded in the truth (SI units)."""
         return {}
 
-    # ---- SIGNALS.md rules on the signal's own parameters ------------------------------
+    # ---- docs/signals.md rules on the signal's own parameters ------------------------------
     def occupied_bandwidth_hz(self, header, time_offset_s: float = 0.0) -> float:
         """Occupied width at any one time, Hz: max(width, largest per-spectrum smear)."""
         t = spectrum_times(header, time_offset_s)
@@ -128,7 +128,7 @@ class Signal:
         return float(np.polyfit(t - t[0], self.offset_hz(t), 1)[0])
 
     def is_pulsed(self, header, time_offset_s: float = 0.0) -> bool:
-        """SIGNALS.md rule 6 on the envelope: >= 1/4 spectra below 20 % of peak, >= 2 on runs."""
+        """docs/signals.md rule 6 on the envelope: >= 1/4 spectra below 20 % of peak, >= 2 on runs."""
         env = self.envelope(spectrum_times(header, time_offset_s), header.dt_s)
         peak = float(np.max(env)) if len(env) else 0.0
         if peak <= 0:
@@ -137,7 +137,7 @@ class Signal:
         return bool(off.mean() >= PULSE_MIN_OFF_SPECTRA and count_intervals(~off) >= 2)
 
     def label_for(self, header, time_offset_s: float = 0.0) -> str:
-        """The SIGNALS.md morphology label this signal has on ``header``'s grid."""
+        """The docs/signals.md morphology label this signal has on ``header``'s grid."""
         bw = self.occupied_bandwidth_hz(header, time_offset_s)
         if bw >= BROADBAND_MIN_HZ:
             return SignalClass.BROADBAND.value
