@@ -261,19 +261,25 @@ def local_quadratic(values: np.ndarray, skip: np.ndarray, k: int) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _whiten(block, level, inv_scale):
+def _shift_scale_shift(block, before, mul, after):
     n_t, n = block.shape
     for k in prange((n + CHUNK - 1) // CHUNK):
         lo, hi = k * CHUNK, min(n, (k + 1) * CHUNK)
         for t in range(n_t):
             for c in range(lo, hi):
-                block[t, c] = (block[t, c] - level[c]) * inv_scale[c]
+                block[t, c] = (block[t, c] - before[c]) * mul[c] + after[c]
+
+
+def _per_column(block, before, mul, after) -> None:
+    """block[t, c] = (block[t, c] - before[c]) * mul[c] + after[c], in place, in one pass
+    (float32 columns)."""
+    _shift_scale_shift(block, *(np.ascontiguousarray(x, dtype=np.float32)
+                                for x in (before, mul, after)))
 
 
 def whiten(block: np.ndarray, level: np.ndarray, scale: np.ndarray) -> None:
     """block[t, c] = (block[t, c] - level[c]) / scale[c], in place, in one pass."""
-    _whiten(block, np.ascontiguousarray(level, dtype=np.float32),
-            np.ascontiguousarray(1.0 / scale, dtype=np.float32))
+    _per_column(block, level, 1.0 / scale, np.zeros(block.shape[1]))
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -305,17 +311,6 @@ def sum_and_top2(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return total, top1, top2
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def _unwhiten(block, level, scale):
-    n_t, n = block.shape
-    for k in prange((n + CHUNK - 1) // CHUNK):
-        lo, hi = k * CHUNK, min(n, (k + 1) * CHUNK)
-        for t in range(n_t):
-            for c in range(lo, hi):
-                block[t, c] = block[t, c] * scale[c] + level[c]
-
-
 def unwhiten(block: np.ndarray, level: np.ndarray, scale: np.ndarray) -> None:
     """block[t, c] = block[t, c] * scale[c] + level[c], in place (undoes ``whiten``)."""
-    _unwhiten(block, np.ascontiguousarray(level, dtype=np.float32),
-              np.ascontiguousarray(scale, dtype=np.float32))
+    _per_column(block, np.zeros(block.shape[1]), scale, level)
