@@ -318,11 +318,13 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
     coarse_nfpc = nfpc if coarse_nfpc is None else int(coarse_nfpc)
 
     t = time.perf_counter()
-    features: list[Hit] = []
+    features: list[Hit] = []   # one hit per broadband feature of the baseline
+    feats: list = []           # those features (column ranges) themselves
     if params.baseline:
         dc = coarse_start + coarse_nfpc // 2 - channel_offset if params.blank_dc else None
         flat = flatten_block(block, header.df_hz, dc_column=dc,
                              always_blank_dc=params.blank_dc and is_bl_like(coarse_nfpc))
+        feats = flat.features
         features = _feature_hits(flat, header, coarse_channel, channel_offset)
         timings["dc_channels_blanked"] = (timings.get("dc_channels_blanked", 0)
                                           + len(flat.dc_columns))
@@ -369,8 +371,7 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
                 h.bandwidth_hz = estimate_bandwidth(h, block, header, channel_offset,
                                                     pixel_median)
         raw.extend(features)
-        filtered = _merge_into_features(filtered, flat.features if params.baseline else [],
-                                        features, header, channel_offset)
+        filtered = _merge_into_features(filtered, feats, features, header, channel_offset)
         filtered.extend(h for h in features if h.snr >= params.snr)
         filtered.sort(key=lambda h: h.frequency_hz)
         timings["filter_s"] = timings.get("filter_s", 0.0) + time.perf_counter() - t
