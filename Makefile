@@ -10,12 +10,14 @@ PORT   ?= 8000
 
 TURBO  := benchmarks/.turboseti-venv
 
-.PHONY: run test install browser turboseti clean
+.PHONY: run test install browser turboseti clean lab
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
+	# an editable install skips data files: enable the Jupyter Server extension here
+	$(BIN)/python -m mitraseti_extension enable
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -41,6 +43,10 @@ test: install browser turboseti
 
 run: install
 	$(BIN)/mitraseti serve --host $(HOST) --port $(PORT)
+
+# JupyterLab on the notebooks, with the MitraSETI API and dashboard inside
+lab: install
+	$(BIN)/mitraseti lab
 
 clean:
 	rm -rf $(VENV) $(TURBO) build *.egg-info
