@@ -12,8 +12,9 @@ Several paths, a folder (every .fil/.h5/.hdf5 inside) or a quoted glob make a ba
 ``--jobs N`` files analysed at a time in separate processes.
 
 Exit status: 0 on success; 2 with a one-line ``mitraseti: error: ...`` message for bad input
-(missing or malformed file) or parameters; 1 when the pipeline itself fails, or with a
-one-line message when a command cannot run because an import it needs fails (a broken or
+(missing or malformed file) or parameters (any ``mitraseti.errors.InputError``); 1 when the
+pipeline itself fails (one line for any other ``MitraSETIError``), or with a one-line
+message when a command cannot run because an import it needs fails (a broken or
 missing optional dependency: the message names the module and the exception). A batch exits
 2 if any file had bad input, else 1 if any file failed, else 0.
 
@@ -35,10 +36,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from importlib import import_module
 from pathlib import Path
 
 from mitraseti import __version__
+from mitraseti.errors import InputError, MitraSETIError
 
 log = logging.getLogger("mitraseti.cli")
 PROG = "mitraseti"
@@ -51,12 +52,16 @@ OWN_LOGGERS = ("mitraseti", "mitraseti_server")
 SIGNALS_COMMANDS = ("train", "evaluate", "cadence")
 
 
-class CliError(Exception):
+class CliError(InputError):
     """Bad input or parameters: reported on one line, exit status 2."""
 
 
-class CommandUnavailable(Exception):
-    """A command whose code cannot be loaded: reported on one line, exit status 1."""
+class CommandUnavailable(MitraSETIError):
+    """A command whose code cannot be loaded: reported on one line, exit status 1.
+    Fields: ``command`` (its name), ``problem`` (why, one line; also the message)."""
+
+    def __init__(self, command: str, problem: str) -> None:
+        super().__init__(problem, command=command, problem=problem)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -77,16 +82,11 @@ class CommandParser(OneLineParser):
 
 
 def input_errors(args=None) -> tuple[type[BaseException], ...]:
-    """Exceptions that mean "bad input or parameters" (exit 2), plus the command's own."""
-    errors: list[type[BaseException]] = [FileNotFoundError, IsADirectoryError,
-                                         PermissionError, CliError]
-    for module, name in (("mitraseti.search.params", "ParameterError"),
-                         ("mitraseti.io", "ObservationFormatError")):
-        try:
-            errors.append(getattr(import_module(module), name))
-        except ImportError:
-            pass
-    return tuple(errors) + tuple(getattr(args, "input_errors", ()))
+    """Exceptions that mean "bad input or parameters" (exit 2): every
+    :class:`~mitraseti.errors.InputError`, missing or unreadable files, and the command's
+    own ``input_errors``."""
+    return (InputError, FileNotFoundError, IsADirectoryError, PermissionError) + \
+        tuple(getattr(args, "input_errors", ()))
 
 
 # ---- logging -------------------------------------------------------------------------------
@@ -367,7 +367,7 @@ def _register(sub, names: tuple[str, ...], load) -> None:
         problem = import_problem(exc)
 
         def unavailable(args):
-            raise CommandUnavailable(problem)
+            raise CommandUnavailable(args.command, problem)
 
         for name in names:
             if name not in sub.choices:
@@ -423,6 +423,10 @@ def main(argv: list[str] | None = None) -> int:
     except input_errors(args) as exc:
         print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    except MitraSETIError as exc:
+        log.debug("%s failed", args.command, exc_info=True)
+        print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

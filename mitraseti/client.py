@@ -22,28 +22,29 @@ from typing import Any
 
 import requests
 
+from mitraseti.errors import MitraSETIError
+
 MULTIPART_THRESHOLD = 50 * 1024 * 1024   # bytes; the server decides, this is the hint
 FINISHED = ("complete", "failed")
 # formats the API returns inline (text/csv) -> file name used when ``dest`` is a folder
 INLINE_FORMATS = {"csv": "signals.csv", "events": "events.csv"}
 
 
-class MitraSETIAPIError(Exception):
-    """An API call answered with an error status; ``body`` is the decoded JSON (or text)."""
+class MitraSETIAPIError(MitraSETIError):
+    """An API call answered with an error status. Fields: ``status`` (HTTP status),
+    ``error`` (the server's message), ``body`` (the decoded JSON, or the text)."""
 
     def __init__(self, status: int, error: str, body: Any = None):
-        super().__init__(f"HTTP {status}: {error}")
-        self.status = status
-        self.error = error
-        self.body = body
+        super().__init__(f"HTTP {status}: {error}", status=status, error=error, body=body)
 
 
-class JobTimeout(TimeoutError):
-    """``Client.wait`` gave up; ``job`` is the last status seen."""
+class JobTimeout(MitraSETIError, TimeoutError):
+    """``Client.wait`` gave up. Fields: ``job_id``, ``timeout`` (s), ``job`` (the last
+    status seen)."""
 
     def __init__(self, job_id: str, timeout: float, job: dict):
-        super().__init__(f"job {job_id} still {job.get('status')!r} after {timeout:g} s")
-        self.job = job
+        super().__init__(f"job {job_id} still {job.get('status')!r} after {timeout:g} s",
+                         job_id=job_id, timeout=timeout, job=job)
 
 
 def _progress_bar(total: int | None, desc: str, enabled: bool):

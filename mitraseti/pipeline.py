@@ -28,6 +28,7 @@ from typing import Callable
 
 import numpy as np
 
+from mitraseti.errors import MitraSETIError
 from mitraseti.export import write_all
 from mitraseti.export.result import STAGES, TOP_N, PipelineResult, is_candidate, rank_key
 from mitraseti.export.stamps import StampKeeper
@@ -44,8 +45,11 @@ __all__ = ["Ingested", "PipelineResult", "SearchOutput", "ParameterError", "clas
            "run_notebook"]
 
 
-class PipelineError(RuntimeError):
-    """A stage cannot run at all (e.g. the search package is missing)."""
+class PipelineError(MitraSETIError, RuntimeError):
+    """A stage cannot run at all (e.g. the search package is missing). Field: ``stage``."""
+
+    def __init__(self, message: str, *, stage: str) -> None:
+        super().__init__(message, stage=stage)
 
 
 def _noop(stage: str, fraction: float, message: str) -> None:
@@ -139,7 +143,7 @@ def _driver():
         from mitraseti.search import driver
     except ImportError as exc:
         raise PipelineError(f"the de-Doppler search is unavailable: cannot import "
-                            f"mitraseti.search.driver ({exc})") from exc
+                            f"mitraseti.search.driver ({exc})", stage="dedoppler") from exc
     return driver
 
 
@@ -332,7 +336,8 @@ def run(path, out_dir=None, *, max_drift: float = 4.0, min_drift: float = 0.0,
     progress = progress or _noop
     params = make_params(max_drift, min_drift, snr, n_coarse_chan)
     if exports and out_dir is None:
-        raise ParameterError("out_dir is required when exports=True")
+        raise ParameterError("out_dir is required when exports=True", parameter="out_dir",
+                             expected="a folder when exports=True", got=None)
     driver = _driver()
     budget = driver.check_budget(_budget(driver, memory_budget_mb))
     driver.check_workers(workers)

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from mitraseti.errors import ParameterError
 from mitraseti.export.atomic import atomic_write_text
 
 log = logging.getLogger("mitraseti.export")
@@ -109,13 +110,20 @@ def _check_kernel(kernel_name: str) -> None:
     """Raise ParameterError unless a Jupyter kernel ``kernel_name`` is installed."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
-    from mitraseti.search.params import ParameterError
-
     try:
         KernelSpecManager().get_kernel_spec(kernel_name)
     except NoSuchKernel as exc:
         raise ParameterError(f"kernel_name: no Jupyter kernel named {kernel_name!r} is "
-                             "installed (see `jupyter kernelspec list`)") from exc
+                             "installed (see `jupyter kernelspec list`)",
+                             parameter="kernel_name", expected="an installed Jupyter kernel",
+                             got=kernel_name) from exc
+
+
+def _unknown_parameters(unknown: dict, expected: str) -> ParameterError:
+    """The error for keyword arguments a notebook does not take (names the first one)."""
+    first = sorted(unknown)[0]
+    return ParameterError(f"unknown parameter(s) {sorted(unknown)}: expected {expected}",
+                          parameter=first, expected=f"one of {expected}", got=unknown[first])
 
 
 def notebook_parameters(path, out_dir, params, progress_path: str) -> dict:
@@ -142,11 +150,10 @@ def run_notebook(path, out_dir, *, max_drift: float = 4.0, min_drift: float = 0.
     directory."""
     from mitraseti.io import open_observation
     from mitraseti.pipeline import make_params
-    from mitraseti.search.params import ParameterError
 
     if unknown:
-        raise ParameterError(f"unknown parameter(s) {sorted(unknown)}: expected max_drift, "
-                             "min_drift, snr, n_coarse_chan, source_name")
+        raise _unknown_parameters(unknown, "max_drift, min_drift, snr, n_coarse_chan, "
+                                           "source_name")
     params = make_params(max_drift, min_drift, snr, n_coarse_chan)
     _check_kernel(kernel_name)
     with open_observation(path, n_coarse_chan=params.n_coarse_chan):
@@ -222,14 +229,13 @@ def run_cadence_notebook(paths, out_dir, *, filter_level: int = 3, max_drift: fl
     files do not form a cadence: too few, odd count, different fch1 / foff / nchans.
     Other arguments as :func:`run_notebook`."""
     from mitraseti.pipeline import make_params
-    from mitraseti.search.params import ParameterError
     from mitraseti.signals.cadence_job import check_files
 
     if unknown:
-        raise ParameterError(f"unknown parameter(s) {sorted(unknown)}: expected filter_level, "
-                             "max_drift, min_drift, snr, n_coarse_chan, source_name")
+        raise _unknown_parameters(unknown, "filter_level, max_drift, min_drift, snr, "
+                                           "n_coarse_chan, source_name")
     if isinstance(filter_level, bool) or filter_level not in (1, 2, 3):
-        raise ParameterError(f"filter_level must be 1, 2 or 3, got {filter_level!r}")
+        raise ParameterError(parameter="filter_level", expected="1, 2 or 3", got=filter_level)
     params = make_params(max_drift, min_drift, snr, n_coarse_chan)
     _check_kernel(kernel_name)
     paths = [str(Path(p).resolve()) for p in paths]

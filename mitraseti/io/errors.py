@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 
+from mitraseti.errors import InputError
 
-class ObservationFormatError(ValueError):
+
+class ObservationFormatError(InputError, ValueError):
     """A file is not a valid observation (SIGPROC .fil or Breakthrough Listen .h5).
 
     The message always starts with the file path and says what was wrong and what was
@@ -12,12 +14,8 @@ class ObservationFormatError(ValueError):
     """
 
     def __init__(self, path: str | os.PathLike | None, problem: str) -> None:
-        self.path = "<unknown file>" if path is None else os.fspath(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
-
-    def __reduce__(self):  # keep pickling (multiprocessing, papermill) working
-        return (type(self), (self.path, self.problem))
+        path = "<unknown file>" if path is None else os.fspath(path)
+        super().__init__(f"{path}: {problem}", path=path, problem=problem)
 
 
 class ObservationNotFoundError(ObservationFormatError, FileNotFoundError):

@@ -4,9 +4,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from mitraseti.errors import ParameterError
 
-class ParameterError(ValueError):
-    """A search parameter is out of range; the message names it and what was expected."""
+__all__ = ["ParameterError", "SearchParams"]
 
 
 @dataclass(frozen=True)
@@ -31,23 +31,27 @@ class SearchParams:
         for name in ("max_drift", "min_drift", "snr"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ParameterError(f"{name} must be a finite number, got {v!r}")
+                raise ParameterError(parameter=name, expected="a finite number", got=v)
         if self.max_drift <= 0:
-            raise ParameterError(f"max_drift must be > 0 Hz/s, got {self.max_drift}")
+            raise ParameterError(parameter="max_drift", expected="> 0 Hz/s", got=self.max_drift)
         if self.min_drift < 0:
-            raise ParameterError(f"min_drift must be >= 0 Hz/s, got {self.min_drift}")
+            raise ParameterError(parameter="min_drift", expected=">= 0 Hz/s", got=self.min_drift)
         if self.min_drift > self.max_drift:
             raise ParameterError(
-                f"min_drift ({self.min_drift}) must not exceed max_drift ({self.max_drift})")
+                f"min_drift ({self.min_drift}) must not exceed max_drift ({self.max_drift})",
+                parameter="min_drift", expected=f"<= max_drift ({self.max_drift})",
+                got=self.min_drift)
         if self.snr <= 0:
-            raise ParameterError(f"snr must be > 0, got {self.snr}")
+            raise ParameterError(parameter="snr", expected="> 0", got=self.snr)
         if self.n_coarse_chan is not None:
             n = self.n_coarse_chan
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise ParameterError(f"n_coarse_chan must be a positive integer, got {n!r}")
+                raise ParameterError(parameter="n_coarse_chan", expected="a positive integer",
+                                     got=n)
         for name in ("matched_filter", "blank_dc", "baseline"):
             if not isinstance(getattr(self, name), bool):
-                raise ParameterError(f"{name} must be True or False, got {getattr(self, name)!r}")
+                raise ParameterError(parameter=name, expected="True or False",
+                                     got=getattr(self, name))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError, ParameterError
 from ..search.params import SearchParams
 from .interest import SEEN_IN_OFF, interestingness
 from .taxonomy import SignalClass
@@ -34,8 +35,13 @@ EVENT_COLUMNS = ["event_id", "frequency_hz", "drift_rate", "snr", "classificatio
                  "on_matches", "seen_in_off", "file", "png"]
 
 
-class CadenceError(ValueError):
-    """The files do not form a valid cadence; the message names the offending file."""
+class CadenceError(InputError, ValueError):
+    """The files do not form a valid cadence; the message names the offending file.
+    Field: ``file`` (the offending file's name or path; None when the set as a whole is
+    wrong, e.g. too few files)."""
+
+    def __init__(self, message: str, *, file: str | Path | None = None) -> None:
+        super().__init__(message, file=None if file is None else str(file))
 
 
 @dataclass
@@ -113,7 +119,7 @@ def _as_file(item, k: int, params: SearchParams) -> CadenceFile:
         return item
     if isinstance(item, (str, Path)):
         if not Path(item).is_file():
-            raise CadenceError(f"cadence file {k + 1} ({item}) does not exist")
+            raise CadenceError(f"cadence file {k + 1} ({item}) does not exist", file=item)
         return _header_only(Path(item), params)
     if isinstance(item, tuple) and len(item) in (2, 3):
         data = item[2] if len(item) == 3 else None
@@ -134,19 +140,20 @@ def check_cadence(files: list[CadenceFile]) -> None:
         raise CadenceError(f"a cadence needs at least 2 files (ON, OFF), got {len(files)}")
     if len(files) % 2:
         raise CadenceError(f"a cadence alternates ON and OFF files, so needs an even number; "
-                           f"got {len(files)} (last file: {files[-1].name})")
+                           f"got {len(files)} (last file: {files[-1].name})",
+                           file=files[-1].name)
     ref = files[0].header
     for f in files[1:]:
         h = f.header
         if int(h.nchans) != int(ref.nchans):
             raise CadenceError(f"{f.name}: nchans {h.nchans} differs from {files[0].name}'s "
-                               f"{ref.nchans}")
+                               f"{ref.nchans}", file=f.name)
         if not np.isclose(h.foff, ref.foff, rtol=1e-9, atol=0):
             raise CadenceError(f"{f.name}: foff {h.foff} MHz differs from {files[0].name}'s "
-                               f"{ref.foff} MHz")
+                               f"{ref.foff} MHz", file=f.name)
         if abs(h.fch1 - ref.fch1) > 0.01 * abs(ref.foff):
             raise CadenceError(f"{f.name}: fch1 {h.fch1} MHz differs from {files[0].name}'s "
-                               f"{ref.fch1} MHz")
+                               f"{ref.fch1} MHz", file=f.name)
 
 
 def _arrays(hits):
@@ -161,7 +168,7 @@ def run_cadence(paths_or_results, out_dir=None, filter_level: int = 3,
     hits[, data]) tuples (hits classified here when ``data``, the whole file, is given and
     they are not yet), or results with ``.header`` and ``.filtered_hits`` (classified)."""
     if filter_level not in (1, 2, 3):
-        raise CadenceError(f"filter_level must be 1, 2 or 3, got {filter_level!r}")
+        raise ParameterError(parameter="filter_level", expected="1, 2 or 3", got=filter_level)
     items = list(paths_or_results)
     if len(items) < 2:
         raise CadenceError(f"a cadence needs at least 2 files (ON, OFF), got {len(items)}")

@@ -57,7 +57,7 @@ def check_files(paths, n_coarse_chan: int | None = None) -> list[CadenceFile]:
     files = []
     for k, path in enumerate(paths):
         if not path.is_file():
-            raise CadenceError(f"cadence file {k + 1} ({path}) does not exist")
+            raise CadenceError(f"cadence file {k + 1} ({path}) does not exist", file=path)
         with open_observation(path, n_coarse_chan=n_coarse_chan) as obs:
             files.append(CadenceFile(obs.header, None, path.name, path=path))
     check_cadence(files)

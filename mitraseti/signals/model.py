@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import MitraSETIError
 from . import compact_model
 from .compact_model import CompactModel
 from .features import FEATURE_NAMES
@@ -56,8 +57,12 @@ TRUSTED_TYPES = [
 ]
 
 
-class ModelLoadError(RuntimeError):
-    """The classifier file cannot be trusted or used; the message says why and what to do."""
+class ModelLoadError(MitraSETIError, RuntimeError):
+    """The classifier file cannot be trusted or used; the message says why and what to do.
+    Field: ``path`` (str, the model file; None when unknown)."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        super().__init__(message, path=None if path is None else str(path))
 
 
 def default_model_path() -> Path:
@@ -175,23 +180,23 @@ def _checked_meta(path: Path, digest_key: str) -> dict:
     side = sidecar_path(path)
     if not path.is_file() or not side.is_file():
         raise ModelLoadError(f"classifier {path} (or its checksum file {side.name}) is "
-                             f"missing; {RETRAIN_HINT}")
+                             f"missing; {RETRAIN_HINT}", path=path)
     try:
         meta = json.loads(side.read_text(encoding="utf-8"))
         reference = (np.asarray(meta["reference_x"], dtype=np.float32),
                      np.asarray(meta["reference_proba"], dtype=float))
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelLoadError(f"checksum file {side} of classifier {path} is unreadable "
-                             f"({exc!r}); {RETRAIN_HINT}") from None
+                             f"({exc!r}); {RETRAIN_HINT}", path=path) from None
     digest = sha256_file(path)
     if digest != meta.get(digest_key):
         raise ModelLoadError(f"classifier {path} fails its checksum (sha256 {digest[:12]}... "
                              f"expected {str(meta.get(digest_key))[:12]}...): the file was "
                              f"modified or truncated, or is from another training run; "
-                             f"{RETRAIN_HINT}")
+                             f"{RETRAIN_HINT}", path=path)
     if meta.get("feature_names") != FEATURE_NAMES:
         raise ModelLoadError(f"classifier {path} was trained on other features than this "
-                             f"version of MitraSETI computes; {RETRAIN_HINT}")
+                             f"version of MitraSETI computes; {RETRAIN_HINT}", path=path)
     return dict(meta, reference=reference)
 
 
@@ -209,12 +214,12 @@ def load(path: Path | None = None) -> CompactModel:
         model = compact_model.read_npz(path)
     except (ValueError, OSError, zipfile.BadZipFile) as exc:
         raise ModelLoadError(f"classifier {path} is not a usable MitraSETI model file "
-                             f"({exc}); {RETRAIN_HINT}") from None
+                             f"({exc}); {RETRAIN_HINT}", path=path) from None
     if len(model.classes) != len(MORPHOLOGIES) or set(model.classes) != set(MORPHOLOGIES) \
             or model.n_features != len(FEATURE_NAMES):
         raise ModelLoadError(f"classifier {path} predicts {model.classes} from "
                              f"{model.n_features} features, not this version's "
-                             f"morphologies; {RETRAIN_HINT}")
+                             f"morphologies; {RETRAIN_HINT}", path=path)
     ref_x, ref_p = meta["reference"]
     try:
         got = predict_proba(model, ref_x)
@@ -223,7 +228,7 @@ def load(path: Path | None = None) -> CompactModel:
     if got is None or got.shape != ref_p.shape or not np.allclose(got, ref_p, rtol=0,
                                                                    atol=REFERENCE_ATOL):
         raise ModelLoadError(f"classifier {path} no longer reproduces its reference "
-                             f"predictions; {RETRAIN_HINT}")
+                             f"predictions; {RETRAIN_HINT}", path=path)
     model.mitraseti_meta = _public_meta(meta)
     return model
 
@@ -242,11 +247,11 @@ def load_sklearn(path: Path | None = None):
         untrusted = sio.get_untrusted_types(file=full)
     except Exception as exc:  # noqa: BLE001 - any parse failure means an unusable file
         raise ModelLoadError(f"classifier {full} is not a readable skops file ({exc}); "
-                             f"{RETRAIN_HINT}") from None
+                             f"{RETRAIN_HINT}", path=full) from None
     bad = sorted(set(untrusted) - set(TRUSTED_TYPES))
     if bad:
         raise ModelLoadError(f"classifier {full} contains untrusted type(s) {bad}; refusing "
-                             f"to load it; {RETRAIN_HINT}")
+                             f"to load it; {RETRAIN_HINT}", path=full)
     import sklearn
     try:
         with warnings.catch_warnings():
@@ -257,13 +262,13 @@ def load_sklearn(path: Path | None = None):
         raise ModelLoadError(
             f"classifier {full} (scikit-learn {meta.get('sklearn_version')}) cannot be used "
             f"with the installed scikit-learn {sklearn.__version__}: {exc}; "
-            f"{RETRAIN_HINT}") from None
+            f"{RETRAIN_HINT}", path=full) from None
     if got.shape != meta["reference"][1].shape or not np.allclose(got, meta["reference"][1],
                                                                   atol=2e-3):
         raise ModelLoadError(
             f"classifier {full} no longer reproduces its reference predictions with "
             f"scikit-learn {sklearn.__version__} (trained with "
-            f"{meta.get('sklearn_version')}); {RETRAIN_HINT}")
+            f"{meta.get('sklearn_version')}); {RETRAIN_HINT}", path=full)
     model.mitraseti_meta = _public_meta(meta)
     return model
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from .taxonomy import SignalClass
 
 ENV_VAR = "MITRASETI_RFI_BANDS"
@@ -43,8 +44,12 @@ KINDS = {"satellite": SignalClass.RFI_SATELLITE.value,
          "terrestrial": SignalClass.RFI_TERRESTRIAL.value}
 
 
-class RfiBandError(ValueError):
-    """A band table is malformed; the message names the file and the entry."""
+class RfiBandError(InputError, ValueError):
+    """A band table is malformed; the message names the file and the entry. Field:
+    ``source`` (the file, with the entry when one is at fault: ``"a.toml band #2"``)."""
+
+    def __init__(self, message: str, *, source: str | Path) -> None:
+        super().__init__(message, source=str(source))
 
 
 @dataclass(frozen=True)
@@ -74,12 +79,13 @@ def _band_from_mapping(d: dict, where: str) -> RfiBand:
         lo, hi = float(d["low_mhz"]), float(d["high_mhz"])
     except (KeyError, TypeError, ValueError) as exc:
         raise RfiBandError(f"{where}: each band needs name, kind, low_mhz, high_mhz "
-                           f"(numbers in MHz); got {d!r} ({exc})") from None
+                           f"(numbers in MHz); got {d!r} ({exc})", source=where) from None
     if kind not in KINDS:
         raise RfiBandError(f"{where}: band {name!r} has kind {kind!r}; expected "
-                           f"'satellite' or 'terrestrial'")
+                           f"'satellite' or 'terrestrial'", source=where)
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise RfiBandError(f"{where}: band {name!r} needs low_mhz < high_mhz, got {lo}, {hi}")
+        raise RfiBandError(f"{where}: band {name!r} needs low_mhz < high_mhz, got {lo}, {hi}",
+                           source=where)
     return RfiBand(name, kind, lo, hi, str(d.get("allocation", "") or ""))
 
 
@@ -93,20 +99,20 @@ def read_band_file(path: str | Path) -> list[RfiBand]:
     """Bands from a user ``.toml`` (``[[band]]`` tables) or ``.csv`` file."""
     p = Path(path).expanduser()
     if not p.is_file():
-        raise RfiBandError(f"RFI band file {p} does not exist")
+        raise RfiBandError(f"RFI band file {p} does not exist", source=p)
     text = p.read_text(encoding="utf-8")
     if p.suffix.lower() == ".toml":
         try:
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise RfiBandError(f"{p}: not valid TOML ({exc})") from None
+            raise RfiBandError(f"{p}: not valid TOML ({exc})", source=p) from None
         entries = doc.get("band", [])
         if not isinstance(entries, list):
-            raise RfiBandError(f"{p}: expected [[band]] tables")
+            raise RfiBandError(f"{p}: expected [[band]] tables", source=p)
         return [_band_from_mapping(e, f"{p} band #{i + 1}") for i, e in enumerate(entries)]
     if p.suffix.lower() == ".csv":
         return _read_csv_text(text, str(p))
-    raise RfiBandError(f"{p}: RFI band files must end in .toml or .csv")
+    raise RfiBandError(f"{p}: RFI band files must end in .toml or .csv", source=p)
 
 
 class RfiBands:
