@@ -23,11 +23,12 @@ from typing import Any
 import requests
 
 from mitraseti.errors import MitraSETIError
+from mitraseti.export import formats
 
 MULTIPART_THRESHOLD = 50 * 1024 * 1024   # bytes; the server decides, this is the hint
 FINISHED = ("complete", "failed")
 # formats the API returns inline (text/csv) -> file name used when ``dest`` is a folder
-INLINE_FORMATS = {"csv": "signals.csv", "events": "events.csv"}
+INLINE_FORMATS = {fmt: formats.DOWNLOAD_FORMATS[fmt] for fmt in formats.INLINE_FORMATS}
 
 
 class MitraSETIAPIError(MitraSETIError):

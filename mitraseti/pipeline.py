@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 from mitraseti.errors import MitraSETIError
-from mitraseti.export import write_all
+from mitraseti.export.writers import write_all
 from mitraseti.export.result import STAGES, TOP_N, PipelineResult, is_candidate, rank_key
 from mitraseti.export.stamps import StampKeeper
 from mitraseti.export.waterfall import WaterfallAccumulator

@@ -15,12 +15,12 @@ from typing import Any, Callable
 
 import requests
 
+from mitraseti.client import INLINE_FORMATS as INLINE  # formats the API sends inline
 from mitraseti.client import Client, MitraSETIAPIError
+from mitraseti.export.formats import DOWNLOAD_FORMATS
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
-FORMATS = ["json", "csv", "catalog_json", "classified", "fits", "waterfall",
-           "waterfall_thumb", "dat", "notebook", "events", "events_png"]
-INLINE = {"csv": "signals.csv", "events": "events.csv"}    # formats the API sends inline
+FORMATS = list(DOWNLOAD_FORMATS)
 SUFFIXES = (".fil", ".h5")
 Progress = Callable[[int, int], None]
 

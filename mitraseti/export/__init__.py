@@ -1,7 +1,8 @@
 """Every export of a pipeline run, each written atomically (temp file + os.replace).
 
-``write_all(result, out_dir)`` writes all of them and returns ``{format: path}`` with the
-format names of the REST download endpoint plus ``dat`` and ``stamp_XX``:
+``write_all(result, out_dir)`` (:mod:`.writers`) writes all of them and returns
+``{format: path}`` with the format names of the download table
+(:mod:`mitraseti.export.formats`, the one place that names export files) plus ``stamp_XX``:
 
 =================  =======================  ==========================================
 format             file                     writer
@@ -19,61 +20,18 @@ stamp_00 ...       stamps/cand_00.png ...   :func:`write_stamps` (one per top ca
 """
 from __future__ import annotations
 
-import time
-from pathlib import Path
+from importlib import import_module
 
-from mitraseti.export.atomic import atomic_path, atomic_write_bytes, atomic_write_text
-from mitraseti.export.dat import write_hits_dat
-from mitraseti.export.fits import write_catalog_fits
-from mitraseti.export.images import write_stamps, write_thumbnail, write_waterfall
-from mitraseti.export.result import PipelineResult
-from mitraseti.export.tables import (SCHEMA_PATH, write_catalog_json, write_classified_json,
-                                     write_results_json, write_signals_csv)
-
-FILENAMES = {
-    "json": "results.json", "csv": "signals.csv", "catalog_json": "catalog.json",
-    "classified": "classified.json", "fits": "catalog.fits", "waterfall": "waterfall.png",
-    "waterfall_thumb": "waterfall_thumb.png", "dat": "hits.dat",
+# Public name -> submodule, imported on first use (PEP 562) so that light submodules such
+# as ``mitraseti.export.formats`` (the download table) import without numpy or numba.
+_EXPORTS = {
+    "FILENAMES": "writers", "STAMP_DIR": "writers", "write_all": "writers",
+    "PipelineResult": "result", "SCHEMA_PATH": "tables", "write_catalog_json": "tables",
+    "write_classified_json": "tables", "write_results_json": "tables",
+    "write_signals_csv": "tables", "atomic_path": "atomic", "atomic_write_bytes": "atomic",
+    "atomic_write_text": "atomic", "write_hits_dat": "dat", "write_catalog_fits": "fits",
+    "write_stamps": "images", "write_thumbnail": "images", "write_waterfall": "images",
 }
-STAMP_DIR = "stamps"
-
-_WRITERS = {
-    "csv": write_signals_csv, "catalog_json": write_catalog_json,
-    "classified": write_classified_json, "fits": write_catalog_fits,
-    "dat": write_hits_dat, "waterfall": write_waterfall, "waterfall_thumb": write_thumbnail,
-}
-
-
-def write_all(result: PipelineResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write every export of ``result`` into ``out_dir`` (created if needed).
-
-    The time spent is added to ``result.timings["export"]`` before results.json is written
-    last, so its ``processing_time_seconds`` covers the whole run. Also sets
-    ``result.outputs``.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    outputs: dict[str, Path] = {}
-    for fmt, writer in _WRITERS.items():
-        outputs[fmt] = writer(result, out / FILENAMES[fmt])
-    stamps = write_stamps(result, out / STAMP_DIR)
-    for path in stamps:
-        outputs[path.stem.replace("cand_", "stamp_")] = path
-    _remove_stale_stamps(out / STAMP_DIR, keep=set(stamps))
-    result.timings["export"] = result.timings.get("export", 0.0) + time.perf_counter() - t0
-    outputs["json"] = write_results_json(result, out / FILENAMES["json"])
-    result.outputs = dict(sorted(outputs.items()))
-    return result.outputs
-
-
-def _remove_stale_stamps(stamp_dir: Path, keep: set[Path]) -> None:
-    """Delete cand_XX.png left by an earlier run into the same directory."""
-    if stamp_dir.is_dir():
-        for old in stamp_dir.glob("cand_*.png"):
-            if old not in keep:
-                old.unlink(missing_ok=True)
-
 
 __all__ = [
     "FILENAMES", "PipelineResult", "SCHEMA_PATH", "STAMP_DIR", "atomic_path",
@@ -81,3 +39,15 @@ __all__ = [
     "write_catalog_json", "write_classified_json", "write_hits_dat", "write_results_json",
     "write_signals_csv", "write_stamps", "write_thumbnail", "write_waterfall",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -24,13 +24,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from ..export.formats import DOWNLOAD_FORMATS
 from ..search.hit import CSV_COLUMNS
 from ..search.params import SearchParams
 from .cadence import EVENT_COLUMNS, CadenceError, CadenceFile, check_cadence, run_cadence
 from .taxonomy import CANDIDATE_LABELS, SignalClass
 
-FILENAMES = {"json": "results.json", "csv": "signals.csv", "events": "events.csv",
-             "events_png": "events_png.zip"}
+FILENAMES = {fmt: DOWNLOAD_FORMATS[fmt] for fmt in ("json", "csv", "events", "events_png")}
 TOP_EVENTS = 20          # length of ``top_events`` (like ``top_candidates``)
 MIN_FILES = 4
 Progress = Callable[[str, float, str], None]
