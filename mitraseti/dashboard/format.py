@@ -6,22 +6,16 @@ from the API is escaped.
 from __future__ import annotations
 
 import datetime as _dt
-import html
 import json
-from typing import Any, Iterable
+from typing import Any
 
 from mitraseti.client import MitraSETIAPIError
 from mitraseti.widgets.hits import colour_of
+# tables shared with the waterfall explorer (re-exported for the dashboard's modules)
+from mitraseti.widgets.tables import candidates_html, esc, table  # noqa: F401
 
 STATUS_COLOURS = {"submitted": "#777", "processing": "#1f77b4", "complete": "#2ca02c",
                   "failed": "#d62728"}
-TABLE_STYLE = ("border-collapse:collapse;font-size:12px;font-family:sans-serif;"
-               "min-width:60%")
-CELL = "padding:3px 8px;border-bottom:1px solid #ddd;text-align:left"
-
-
-def esc(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
 
 
 def when(ts: Any) -> str:
@@ -86,15 +80,6 @@ def status_badge(status: str) -> str:
             f"padding:1px 6px;border-radius:3px'>{esc(status)}</span>")
 
 
-def table(headers: list[str], rows: Iterable[list[str]], css_class: str = "") -> str:
-    """An HTML table; ``rows`` cells are already-escaped HTML."""
-    head = "".join(f"<th style='{CELL}'>{esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td style='{CELL}'>{c}</td>" for c in r) + "</tr>"
-                   for r in rows)
-    return (f"<table class='{esc(css_class)}' style='{TABLE_STYLE}'><thead><tr>{head}</tr>"
-            f"</thead><tbody>{body}</tbody></table>")
-
-
 def counts_html(job: dict) -> str:
     """The job's headline numbers (raw / filtered hits, candidates, processing time)."""
     r = job.get("results") or {}
@@ -115,26 +100,6 @@ def with_signal_fields(candidates: list[dict], signals: list[dict]) -> list[dict
     by_key = {(s.get("frequency_hz"), s.get("drift_rate")): s for s in signals or []}
     return [{**by_key.get((c.get("frequency_hz"), c.get("drift_rate")), {}), **c}
             for c in candidates]
-
-
-def candidates_html(hits: list[dict], limit: int = 50) -> str:
-    """Candidates (or any hits) as a table, in the given order; confidence shows "–"
-    when the entry does not carry one."""
-    if not hits:
-        return "<div class='candidates-table'><i>no candidates</i></div>"
-    rows = []
-    for i, h in enumerate(hits[:limit]):
-        label = h.get("classification") or ""
-        swatch = (f"<span style='display:inline-block;width:10px;height:10px;"
-                  f"background:{colour_of(label)};margin-right:4px'></span>")
-        rows.append([str(i + 1), f"{float(h.get('frequency_hz', 0)) / 1e6:.6f}",
-                     f"{float(h.get('drift_rate', 0)):.4f}", f"{float(h.get('snr', 0)):.1f}",
-                     swatch + esc(label),
-                     "–" if h.get("confidence") is None else f"{float(h['confidence']):.2f}",
-                     f"{float(h.get('interestingness', 0) or 0):.2f}",
-                     esc(h.get("rfi_source", "")), esc(h.get("source", ""))])
-    return table(["#", "frequency (MHz)", "drift (Hz/s)", "S/N", "class", "confidence",
-                  "interestingness", "RFI source", "detector"], rows, "candidates-table")
 
 
 def events_html(events: list[dict], limit: int = 50) -> str:

@@ -4,7 +4,9 @@ The kernel holds the data; the browser only ever receives an image at screen res
 Every pan or zoom (bokeh ``RangesUpdate``) re-reads just the visible window through
 ``Observation.read(t0, t1, c0, c1)``, reduces it with a max-preserving decimation and sends
 the new image, so a 2^20-channel coarse channel stays fluid and a one-channel signal stays
-visible at any zoom.
+visible at any zoom. The file is never loaded: a window of more than ``OVERVIEW_SAMPLES``
+samples (a long observation zoomed out) is read every k-th spectrum, all channels of each,
+so no render reads more than 256 MiB whatever the file's size.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from mitraseti.widgets.hits import colour_of, load_hits, normalise_hits
 from mitraseti.widgets.plots import HIT_COLUMNS, ExplorerPlots, empty_image_data
 from mitraseti.widgets.source import DisplayView, as_observation
 from mitraseti.widgets.stamps import Stamp, dedrifted_window, hit_stamp
+from mitraseti.widgets.tables import candidates_html
 
 SCALES = [("linear", "linear"), ("log", "log"), ("clip 1-99 %", "percentile")]
 _BOKEHJS_LOADED = False
@@ -51,6 +54,7 @@ def load_bokehjs(force: bool = False) -> bool:
     _BOKEHJS_LOADED = True
     return True
 READ_BUDGET = 1 << 24      # samples read at once (64 MiB of float32); larger windows stream
+OVERVIEW_SAMPLES = 1 << 26  # most samples one render reads (256 MiB); beyond: every k-th spectrum
 
 
 class WaterfallExplorer(w.VBox):
@@ -88,7 +92,8 @@ class WaterfallExplorer(w.VBox):
         # built after the first render: the browser's first view comes from this bundle, and
         # patches sent before a view exists would be lost
         self.bokeh = BokehModel(self.plots.layout)
-        super().__init__([self.controls, self.bokeh, self.status, self.hit_info], **kwargs)
+        super().__init__([self.controls, self.bokeh, self.status, self.hit_info,
+                          self.candidates], **kwargs)
 
     # ---- controls -----------------------------------------------------------------
     def _build_controls(self, max_drift: float) -> None:
@@ -115,6 +120,8 @@ class WaterfallExplorer(w.VBox):
         self.status = w.HTML()
         self.status.add_class("explorer-status")
         self.hit_info = w.HTML("<i>click a hit to see its stamp and class probabilities</i>")
+        self.candidates = w.HTML()
+        self.candidates.add_class("explorer-candidates")
         self.coarse_control.observe(lambda c: self.set_coarse_channel(c["new"]), "value")
         self.scale_control.observe(lambda c: self.set_scale(c["new"]), "value")
         self.time_control.observe(lambda c: self.set_time_reduce(c["new"]), "value")
@@ -206,8 +213,18 @@ class WaterfallExplorer(w.VBox):
         t1 = min(v.n_spectra, math.ceil(ye / v.dt_s - 1e-9))
         return t0, max(t1, t0 + 1), u0, max(u1, u0 + 1)
 
+    def spectra_step(self, t0: int, t1: int, u0: int, u1: int) -> int:
+        """1, or k when the window is read every k-th spectrum (over OVERVIEW_SAMPLES)."""
+        return max(1, math.ceil((t1 - t0) * (u1 - u0) / OVERVIEW_SAMPLES))
+
     def compute_image(self, t0: int, t1: int, u0: int, u1: int) -> np.ndarray:
-        """Decimated (de-drifted) image of a window, streaming long windows in time blocks."""
+        """Decimated (de-drifted) image of a window, streaming long windows in time blocks;
+        a window over OVERVIEW_SAMPLES samples is read every k-th spectrum."""
+        step = self.spectra_step(t0, t1, u0, u1)
+        if step > 1:
+            rows = [dedrifted_window(self.view, self.coarse, t, t + 1, u0, u1, self.dedrift)
+                    for t in range(t0, t1, step)]
+            return decimate(np.concatenate(rows, axis=0), self.screen, self.time_reduce)
         rows, cols = decimated_shape((t1 - t0, u1 - u0), self.screen)
         tf = math.ceil((t1 - t0) / rows)
         chunk = max(tf, (READ_BUDGET // max(u1 - u0, 1)) // tf * tf)
@@ -230,13 +247,18 @@ class WaterfallExplorer(w.VBox):
             "image": [shown], "x": [f_left], "y": [t0 * v.dt_s],
             "dw": [(u1 - u0) * v.df_mhz], "dh": [(t1 - t0) * v.dt_s]}
         self.image = img
-        self.window = {"t0": t0, "t1": t1, "u0": u0, "u1": u1, "shape": img.shape}
+        per_pixel = math.ceil((u1 - u0) / img.shape[1])
+        step = self.spectra_step(t0, t1, u0, u1)
+        self.window = {"t0": t0, "t1": t1, "u0": u0, "u1": u1, "shape": img.shape,
+                       "channels_per_pixel": per_pixel, "spectra_step": step}
+        sampled = f", every {step}th spectrum (overview)" if step > 1 else ""
         self.status.value = (
-            f"<small>showing spectra {t0}-{t1 - 1} x channels {u0}-{u1 - 1} of coarse "
+            f"<small class='explorer-window' data-u0='{u0}' data-u1='{u1}' "
+            f"data-channels-per-pixel='{per_pixel}' data-spectra-step='{step}'>"
+            f"showing spectra {t0}-{t1 - 1} x channels {u0}-{u1 - 1} of coarse "
             f"channel {self.coarse} ({u1 - u0} channels, {v.df_mhz * 1e6:.3f} Hz each) as "
-            f"{img.shape[1]} x {img.shape[0]} pixels (frequency blocks of "
-            f"{math.ceil((u1 - u0) / img.shape[1])} channels, max); de-drift "
-            f"{self.dedrift:+.4f} Hz/s</small>")
+            f"{img.shape[1]} x {img.shape[0]} pixels (frequency blocks of {per_pixel} "
+            f"channels, max{sampled}); de-drift {self.dedrift:+.4f} Hz/s</small>")
 
     def _on_ranges_update(self, event: RangesUpdate) -> None:
         """Bokeh pan/zoom callback: adopt the event's ranges and re-render."""
@@ -274,6 +296,10 @@ class WaterfallExplorer(w.VBox):
                            ("ym", t_end / 2)):
                 cols[k].append(val)
         self.plots.hits_source.data = cols
+        shown = sorted((self.hits[i] for i in self._hits_in_view()),
+                       key=lambda h: (-h["interestingness"], -h["snr"]))
+        self.candidates.value = (f"<b>signals in coarse channel {self.coarse}</b>"
+                                 + candidates_html(shown))
 
     def _on_selection(self, _attr: str, _old: list, new: list) -> None:
         """Tap on a hit marker (selection of the hits source) -> show that hit."""

@@ -167,3 +167,44 @@ def test_coarse_channels_and_errors():
         ex.set_coarse_channel(9)
     with pytest.raises(TypeError, match="file path, an Observation"):
         WaterfallExplorer(42)
+
+
+def test_a_huge_window_is_read_every_kth_spectrum(monkeypatch):
+    """Past OVERVIEW_SAMPLES the overview reads every k-th spectrum (all its channels), so
+    no render reads more than the budget; the status says so; a zoom goes back to every
+    spectrum at full resolution."""
+    from mitraseti.widgets import explorer as explorer_module
+
+    n_t, n_c = 64, 4096
+    h = make_header(nchans=n_c, n_spectra=n_t, foff_hz=1.0)
+    data = np.random.default_rng(4).normal(10, 1, (n_t, n_c)).astype(np.float32)
+    data[8, 1234] = 90.0             # in a read spectrum (step 8): must show
+    data[9, 3000] = 95.0             # in a skipped spectrum: not read in the overview
+    monkeypatch.setattr(explorer_module, "OVERVIEW_SAMPLES", n_t * n_c // 8)
+    obs = CountingObservation(h, data)
+    ex = WaterfallExplorer(obs, width=512, height=100, scale="linear")
+    assert ex.window["spectra_step"] == 8
+    assert sum((t1 - t0) * (c1 - c0) for t0, t1, c0, c1 in obs.reads) <= n_t * n_c // 8
+    expected = data[::8].reshape(8, 512, n_c // 512).max(axis=2)    # 8 channels per pixel
+    np.testing.assert_array_equal(ex.image, expected)
+    assert "every 8th spectrum" in ex.status.value
+    assert "data-spectra-step='8'" in ex.status.value
+    obs.reads.clear()
+    ex.set_view(column_freq(ex.view, 0, 999.5), column_freq(ex.view, 0, 1499.5))
+    assert ex.window["spectra_step"] == 1 and ex.window["channels_per_pixel"] == 1
+    u0, u1 = ex.window["u0"], ex.window["u1"]
+    assert abs(u0 - 1000) <= 1 and abs(u1 - 1500) <= 1
+    np.testing.assert_array_equal(ex.image, data[:, u0:u1])
+
+
+def test_the_candidates_of_the_coarse_channel_are_listed():
+    h = make_header(nchans=2048, n_spectra=8, foff_hz=1.0)
+    data = np.zeros((8, 2048), np.float32)
+    hits = [{"frequency_hz": h.channel_frequency_hz(100), "drift_rate": 0.1, "snr": 30.0,
+             "classification": "NARROWBAND_DRIFTING"},
+            {"frequency_hz": h.channel_frequency_hz(900), "drift_rate": 0.0, "snr": 50.0,
+             "classification": "RFI_TERRESTRIAL"}]
+    ex = WaterfallExplorer((h, data), hits=hits, width=300, height=100)
+    table = ex.candidates.value
+    assert "candidates-table" in table
+    assert table.index("RFI_TERRESTRIAL") < table.index("NARROWBAND_DRIFTING")  # by S/N
