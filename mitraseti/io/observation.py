@@ -121,7 +121,9 @@ class Observation:
         return block
 
     def _replace_nonfinite(self, block: np.ndarray, t0: int, c0: int) -> None:
-        if np.isfinite(np.sum(block, dtype=np.float64)):  # fast path: no temporary mask
+        # fast path, no temporary mask: NaN and Inf make the float32 sum non-finite (an
+        # overflow to Inf only sends a finite block down the exact path below)
+        if np.isfinite(block.sum()):
             return
         bad = ~np.isfinite(block)
         n_bad = int(bad.sum())

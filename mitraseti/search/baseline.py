@@ -41,15 +41,14 @@ import numpy as np
 
 from .broadband import (BROADBAND_HZ, BroadbandFeature, has_broad_power, measure_features,
                         runs, varies_in_time)
-from .running_median import (block_medians, fill_nan, local_quadratic, running_median,
-                             running_median_rows, sum_and_top2, to_channels,
-                             to_channels_at, unwhiten, whiten, window_median)
+from .running_median import (block_medians, clipped_std, fill_nan, local_quadratic,
+                             running_median, running_median_rows, sum_and_trimmed_mean,
+                             to_channels, to_channels_at, unwhiten, whiten, window_median)
 
 WIDE_BLOCKS_HALF = 16  # the bandpass fit spans 2 * 16 + 1 blocks
 WIDE_HZ = 100e3        # ... of about this width in all (Hz)
 DC_SIGMA = 5.0         # a DC neighbour is blanked when it stands out by this many sigma
 DC_REACH = 2           # channels either side of the centre checked for the DC spike
-CLIP = (5.0, 95.0)     # percentiles of the robust std (turboSETI's comp_stats)
 EDGE_SHORT = 8         # channels either side: the local level that picks a one-sided median
 
 
@@ -103,20 +102,6 @@ def _pow2_floor(x: float) -> int:
     return 1 << max(0, int(np.floor(np.log2(max(x, 1.0)))))
 
 
-def clipped_std(x: np.ndarray, axis=None) -> np.ndarray:
-    """Std of the values between the 5th and 95th percentiles (along ``axis``)."""
-    lo, hi = np.percentile(x, CLIP, axis=axis, keepdims=axis is not None)
-    inside = (x >= lo) & (x <= hi)
-    n = inside.sum(axis=axis)
-    mean = np.where(inside, x, 0.0).sum(axis=axis) / np.maximum(n, 1)
-    if axis is not None:
-        mean_b = np.expand_dims(mean, axis)
-    else:
-        mean_b = mean
-    var = np.where(inside, (x - mean_b) ** 2, 0.0).sum(axis=axis) / np.maximum(n - 1, 1)
-    return np.sqrt(var)
-
-
 def _mad_sigma(x: np.ndarray) -> float:
     x = x[np.isfinite(x)]
     if x.size == 0:
@@ -157,22 +142,18 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
     centre (None when outside the block or not wanted)."""
     n_t, n = block.shape
     info = Flattening()
-    spec, top1, top2 = sum_and_top2(block)
-    info.dc_columns = find_dc_columns(spec, dc_column, always_blank_dc)
     # the mean without each channel's two brightest spectra: structure is looked for on
     # it, so a drifting tone (crossing a channel in a spectrum or two) is not structure
-    if n_t > 2:
-        trimmed = (spec - top1 - top2) / (n_t - 2)
-    else:
-        trimmed = spec / n_t
+    spec, trimmed = sum_and_trimmed_mean(block)
+    info.dc_columns = find_dc_columns(spec, dc_column, always_blank_dc)
     if info.dc_columns:  # bridge the spike for every estimate below
-        spec = _bridge(spec, info.dc_columns)
-        trimmed = _bridge(trimmed, info.dc_columns)
+        _bridge(spec, info.dc_columns)
+        _bridge(trimmed, info.dc_columns)
     if n < 64:
         info.spectrum = _whiten_global(block, spec, info)
         return info
-    mean_spec = spec / n_t
-    step = max(1, n // 65536)
+    step = max(1, n // 32768)
+    mean_s = spec[::step] / n_t  # the time-averaged spectrum, subsampled
 
     # 2. bandpass (wide baseline) from block means -> medians of those, excess masked
     half = fine_half_window(df_hz)
@@ -192,11 +173,11 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
     idx_s = np.arange(0, n, step)
     wide_s = to_channels_at(wide_b, wblock, idx_s)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = float(np.median(mean_spec[::step] / wide_s))
-    shift = float(np.median(mean_spec[::step] - wide_s))
+        ratio = float(np.median(mean_s / wide_s))
+    shift = float(np.median(mean_s - wide_s))
     power = bool(wide_b.min() > 0 and np.isfinite(ratio) and ratio > 0)
     if power:  # positive power well above its noise: divide; anything else: subtract
-        noise_pix = _mad_sigma((mean_spec[::step] - wide_s * ratio) * np.sqrt(n_t))
+        noise_pix = _mad_sigma((mean_s - wide_s * ratio) * np.sqrt(n_t))
         power = bool(np.median(wide_s * ratio) > 0.5 * noise_pix)
     info.power_like = power
     unit = 1.0 if power else 0.0
@@ -231,25 +212,26 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
     regions = _grown_runs_ranges(regions, half + fblock, n)
     info.regions = regions
 
-    # 4. local noise of the residual, per pixel (relative for power data), on a subsample
+    # 4. local noise of the residual, per pixel (relative for power data), on a subsample;
+    # the fine baseline is exact (a running median) inside the structured regions and the
+    # bandpass elsewhere, so full-length arrays are built only when the data change
     sblock = int(min(n, max(1024, _pow2_floor(n / 16))))
     nb = n // sblock
-    sub = max(1, sblock // 16384)
+    sub = max(1, sblock // 8192)
     cut = np.arange(0, nb * sblock, sub)  # the residual on the subsample measured
-    if regions:
-        wide = to_mean_scale(to_channels(wide_b, wblock, n))
-        gain = wide if power else np.ones(n)
-        offset = np.zeros(n) if power else wide
-        fine = np.full(n, unit)
-        for lo, hi in regions:
-            a, b = max(0, lo - half), min(n, hi + half)
-            u_trim = (to_mean_scale(trimmed[a:b]) - offset[a:b]) / gain[a:b]
-            fine[lo:hi] = running_median(u_trim, half, EDGE_SHORT)[lo - a:hi - a]
-        local = np.maximum(fine, 0.05) if power else np.ones(n)
-        rel = ((mean_spec[cut] - offset[cut]) / gain[cut] - fine[cut]) / local[cut]
-    else:
-        g_cut, o_cut = gain_offset(cut)
-        rel = (mean_spec[cut] - o_cut) / g_cut - unit
+    g_cut, o_cut = gain_offset(cut)
+    fine_cut = np.full(cut.size, unit)
+    region_fine = []  # (lo, hi, a, b, gain[a:b], offset[a:b], fine[lo:hi]) per region
+    for lo, hi in regions:
+        a, b = max(0, lo - half), min(n, hi + half)
+        g_ab, o_ab = gain_offset(np.arange(a, b))
+        u_trim = (to_mean_scale(trimmed[a:b]) - o_ab) / g_ab
+        fine_r = running_median(u_trim, half, EDGE_SHORT)[lo - a:hi - a]
+        region_fine.append((lo, hi, a, b, g_ab, o_ab, fine_r))
+        i0, i1 = np.searchsorted(cut, [lo, hi])
+        fine_cut[i0:i1] = fine_r[cut[i0:i1] - lo]
+    local_cut = np.maximum(fine_cut, 0.05) if power else np.ones(cut.size)
+    rel = ((spec[cut] / n_t - o_cut) / g_cut - fine_cut) / local_cut
     block_sig = clipped_std(rel.reshape(nb, -1), axis=1)
     block_sig = fill_nan(np.where(block_sig > 0, block_sig, np.nan))
     block_sig = fill_nan(window_median(block_sig, 2)) * np.sqrt(n_t)
@@ -263,38 +245,40 @@ def flatten_block(block: np.ndarray, df_hz: float, *, dc_column: int | None = No
                     and _nearly_constant(block_sig, 0.03))
     if not regions and flat_already:
         return _left_flat(block, spec, info)
-    if not regions:
-        wide = to_mean_scale(to_channels(wide_b, wblock, n))
-        gain = wide if power else np.ones(n)
-        offset = np.zeros(n) if power else wide
-        fine = np.full(n, unit)
-        local = np.ones(n)
-    sigma = to_channels(block_sig, sblock, n)
 
     # 4b. what each structured region holds, judged spectrum by spectrum: nothing broad
     # (the leak of a strong narrowband signal: the bandpass stays the baseline), steady
     # broadband power (the time-averaged fine baseline), or broadband power that comes,
     # goes or moves (a per-spectrum fine baseline)
     variable = []
-    broad_regions = []
-    for lo, hi in regions:
-        a, b = max(0, lo - half), min(n, hi + half)
-        u_t = (block[:, a:b] - offset[a:b]) / gain[a:b]
-        noise_t = sigma[lo:hi] * local[lo:hi]
-        if not has_broad_power((u_t[:, lo - a:hi - a] - unit) / sigma[lo:hi], half):
-            fine[lo:hi] = unit
-            local[lo:hi] = 1.0
+    broad = []  # (lo, hi, fine[lo:hi]) of the regions holding broadband power
+    for lo, hi, a, b, g_ab, o_ab, fine_r in region_fine:
+        u_t = (block[:, a:b] - o_ab) / g_ab
+        sigma_r = to_channels_at(block_sig, sblock, np.arange(lo, hi))
+        if not has_broad_power((u_t[:, lo - a:hi - a] - unit) / sigma_r, half):
             continue
-        broad_regions.append((lo, hi))
-        if varies_in_time((u_t[:, lo - a:hi - a] - fine[lo:hi]) / noise_t, half):
+        broad.append((lo, hi, fine_r))
+        local_r = np.maximum(fine_r, 0.05) if power else 1.0
+        if varies_in_time((u_t[:, lo - a:hi - a] - fine_r) / (sigma_r * local_r), half):
             variable.append((lo, hi, a, b, u_t))
+    broad_regions = [(lo, hi) for lo, hi, _ in broad]
     info.regions = broad_regions
     info.time_variable = [(lo, hi) for lo, hi, *_ in variable]
     if not broad_regions and flat_already:  # only the leak of strong narrowband signals
         return _left_flat(block, spec, info)
+    wide = to_mean_scale(to_channels(wide_b, wblock, n))
+    gain = wide if power else np.ones(n)
+    offset = np.zeros(n) if power else wide
+    fine = np.full(n, unit)
+    local = np.ones(n)
+    for lo, hi, fine_r in broad:
+        fine[lo:hi] = fine_r
+        if power:
+            local[lo:hi] = np.maximum(fine_r, 0.05)
+    sigma = to_channels(block_sig, sblock, n)
 
     # 5. broadband features (reported once each)
-    u = (mean_spec - offset) / gain if broad_regions else None
+    u = (spec / n_t - offset) / gain if broad_regions else None
     info.features = measure_features(block, broad_regions, u, fine, unit, gain, offset,
                                      sigma, half, df_hz, info.power_like)
 
@@ -398,15 +382,13 @@ def _bridge_columns(block: np.ndarray, cols: list[int]) -> None:
         block[:, c] = fill
 
 
-def _bridge(x: np.ndarray, cols: list[int]) -> np.ndarray:
-    """A copy of ``x`` with the contiguous columns ``cols`` set to the mean of the values
+def _bridge(x: np.ndarray, cols: list[int]) -> None:
+    """The contiguous entries ``cols`` of ``x`` set, in place, to the mean of the values
     just outside them."""
-    x = x.copy()
     lo, hi = cols[0] - 1, cols[-1] + 1
     left = x[lo] if lo >= 0 else x[min(hi, x.size - 1)]
     right = x[hi] if hi < x.size else left
     x[cols] = 0.5 * (left + right)
-    return x
 
 
 def _whiten_global(block: np.ndarray, spec: np.ndarray, info: Flattening) -> np.ndarray:

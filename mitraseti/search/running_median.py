@@ -9,6 +9,8 @@
   channel: medians of ``block``-channel blocks, then a running median over ``2k + 1`` of
   those (NaN blocks, i.e. masked ones, are skipped), linearly interpolated back to every
   channel. Its effective window is ``(2k + 1) * block`` channels.
+* ``clipped_std``, ``sum_and_trimmed_mean``, ``whiten``/``unwhiten``: the robust noise
+  figure and the single passes over a whole block that the baseline removal needs.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import numpy as np
 from numba import njit, prange
 
 CHUNK = 4096  # channels per parallel chunk of the per-pixel kernels
+CLIP = (5.0, 95.0)  # percentiles bounding the values of the robust std (turboSETI's comp_stats)
 
 
 @njit(cache=True)
@@ -138,13 +141,12 @@ def _window_median(v, k, out):
         m = 0
         for j in range(max(0, i - k), min(n, i + k + 1)):
             if np.isfinite(v[j]):
-                buf[m] = v[j]
+                _insert(buf, m, v[j])
                 m += 1
         if m == 0:
             out[i] = np.nan
         else:
-            seg = np.sort(buf[:m])
-            out[i] = seg[m // 2] if m % 2 else 0.5 * (seg[m // 2 - 1] + seg[m // 2])
+            out[i] = buf[m // 2] if m % 2 else 0.5 * (buf[m // 2 - 1] + buf[m // 2])
 
 
 def block_medians(x: np.ndarray, block: int) -> np.ndarray:
@@ -221,11 +223,19 @@ def blocked_running_median(x: np.ndarray, block: int, k: int,
 
 
 @njit(cache=True)
+def _det3(a00, a01, a02, a10, a11, a12, a20, a21, a22):
+    return (a00 * (a11 * a22 - a12 * a21) - a01 * (a10 * a22 - a12 * a20)
+            + a02 * (a10 * a21 - a11 * a20))
+
+
+@njit(cache=True)
 def _local_quadratic(v, skip, k, out):
     n = v.shape[0]
+    s = np.zeros(5)
+    r = np.zeros(3)
     for i in range(n):
-        s = np.zeros(5)
-        r = np.zeros(3)
+        s[:] = 0.0
+        r[:] = 0.0
         for j in range(max(0, i - k), min(n, i + k + 1)):
             if skip[j] or not np.isfinite(v[j]):
                 continue
@@ -236,12 +246,10 @@ def _local_quadratic(v, skip, k, out):
                     r[q] += p * v[j]
                 s[q] += p
                 p *= x
-        a = np.empty((3, 3))
-        for u in range(3):
-            for w in range(3):
-                a[u, w] = s[u + w]
-        if s[0] >= 4 and abs(np.linalg.det(a)) > 1e-12 * max(1.0, s[0]) ** 3:
-            out[i] = np.linalg.solve(a, r)[0]
+        # normal equations [[s0 s1 s2] [s1 s2 s3] [s2 s3 s4]] c = r; the value at i is c0
+        det = _det3(s[0], s[1], s[2], s[1], s[2], s[3], s[2], s[3], s[4])
+        if s[0] >= 4 and abs(det) > 1e-12 * max(1.0, s[0]) ** 3:
+            out[i] = _det3(r[0], s[1], s[2], r[1], s[2], s[3], r[2], s[3], s[4]) / det
         elif s[0] > 0:
             out[i] = r[0] / s[0]
         else:
@@ -283,32 +291,72 @@ def whiten(block: np.ndarray, level: np.ndarray, scale: np.ndarray) -> None:
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _sum_and_top2(block, total, top1, top2):
+def _sum_and_trimmed(block, total, trimmed):
     n_t, n = block.shape
     for k in prange((n + CHUNK - 1) // CHUNK):
         lo, hi = k * CHUNK, min(n, (k + 1) * CHUNK)
-        for c in range(lo, hi):
-            total[c] = 0.0
-            top1[c] = -np.inf
-            top2[c] = -np.inf
+        m = hi - lo
+        acc = np.zeros(m, dtype=np.float32)  # float32 lanes: one vectorised pass
+        top1 = np.full(m, -np.inf, dtype=np.float32)
+        top2 = np.full(m, -np.inf, dtype=np.float32)
         for t in range(n_t):
-            for c in range(lo, hi):
-                v = float(block[t, c])
-                total[c] += v
-                a = top1[c]
-                top2[c] = max(top2[c], min(a, v))
-                top1[c] = max(a, v)
+            for j in range(m):
+                v = block[t, lo + j]
+                acc[j] += v
+                a = top1[j]
+                top2[j] = max(top2[j], min(a, v))
+                top1[j] = max(a, v)
+        for j in range(m):
+            s = float(acc[j])
+            total[lo + j] = s
+            if n_t > 2:
+                trimmed[lo + j] = (s - float(top1[j]) - float(top2[j])) / (n_t - 2)
+            else:
+                trimmed[lo + j] = s / n_t
 
 
-def sum_and_top2(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per channel of a (T, n) block: the sum over spectra and the two largest values
-    (float64), in one pass. ``(sum - top1 - top2) / (T - 2)`` is the mean leaving out the
-    two brightest spectra: a drifting tone crossing a channel in a spectrum or two does
-    not raise it, broadband power present in most spectra does."""
+def sum_and_trimmed_mean(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel of a float32 (T, n) block, in one pass: the sum over spectra and the
+    mean leaving out the two brightest spectra (float64; the plain mean when T <= 2).
+    A drifting tone crossing a channel in a spectrum or two does not raise the trimmed
+    mean; broadband power present in most spectra does. Sums accumulate in float32, as
+    ``block.sum(axis=0)`` does (~1e-7 relative)."""
     n = block.shape[1]
-    total, top1, top2 = np.empty(n), np.empty(n), np.empty(n)
-    _sum_and_top2(block, total, top1, top2)
-    return total, top1, top2
+    total, trimmed = np.empty(n), np.empty(n)
+    _sum_and_trimmed(block, total, trimmed)
+    return total, trimmed
+
+
+@njit(cache=True)
+def _clipped_std_rows(x, lo, hi, out):
+    """out[r]: sample std of the values of row r within [lo[r], hi[r]] (0 if < 2)."""
+    for r in range(x.shape[0]):
+        n, s = 0, 0.0
+        for v in x[r]:
+            if lo[r] <= v <= hi[r]:
+                n += 1
+                s += v
+        mean = s / max(n, 1)
+        ss = 0.0
+        for v in x[r]:
+            if lo[r] <= v <= hi[r]:
+                ss += (v - mean) ** 2
+        out[r] = np.sqrt(ss / max(n - 1, 1))
+
+
+def clipped_std(x: np.ndarray, axis=None) -> np.ndarray:
+    """Std of the values between the 5th and 95th percentiles: of all of ``x``
+    (``axis=None``) or of each row of a 2-D ``x`` (``axis=1``)."""
+    if axis not in (None, 1, -1):
+        raise ValueError(f"clipped_std: axis must be None or 1 (rows of a 2-D array), got {axis}")
+    rows = np.ascontiguousarray(x, dtype=np.float64)
+    rows = rows.reshape(1, -1) if axis is None else rows
+    if rows.ndim != 2:
+        raise ValueError(f"clipped_std: axis=1 needs a 2-D array, got shape {rows.shape}")
+    lo, hi = np.percentile(rows, CLIP, axis=1)
+    out = np.empty(rows.shape[0])
+    _clipped_std_rows(rows, lo, hi, out)
+    return out[0] if axis is None else out
 
 
 def unwhiten(block: np.ndarray, level: np.ndarray, scale: np.ndarray) -> None:

@@ -8,9 +8,9 @@ import pytest
 from mitraseti.search import SearchParams, search_coarse_channel
 from mitraseti.search.baseline import flatten_block
 from mitraseti.search.broadband import BROADBAND_HZ
-from mitraseti.search.baseline import clipped_std
+from mitraseti.search.running_median import clipped_std
 from mitraseti.search.running_median import (block_medians, running_median,
-                                             running_median_rows, sum_and_top2, window_median)
+                                             running_median_rows, sum_and_trimmed_mean, window_median)
 from mitraseti.signals import classify_hits
 from mitraseti.synth import (Bandpass, BroadbandRFI, DCSpikes, Impairments, NarrowbandSignal,
                              NoiseModel, Quantizer, make_observation)
@@ -51,16 +51,18 @@ def test_edge_preserving_median_keeps_a_step_sharp():
     assert err_edge < 0.6 * err_centred
 
 
-def test_block_and_window_medians_and_sum_and_max():
+def test_block_and_window_medians_and_trimmed_mean():
     x = np.arange(10, dtype=float)[::-1]
     assert block_medians(x, 4).tolist() == [7.5, 3.5, 0.5]
     v = np.array([1.0, np.nan, 3.0, 100.0, 5.0])
     assert window_median(v, 1).tolist() == [1.0, 2.0, 51.5, 5.0, 52.5]
     b = np.random.default_rng(4).random((5, 50)).astype(np.float32)
-    total, top1, top2 = sum_and_top2(b)
-    srt = np.sort(b, axis=0)
-    assert np.allclose(total, b.sum(axis=0, dtype=np.float64))
-    assert np.array_equal(top1, srt[-1]) and np.array_equal(top2, srt[-2])
+    total, trimmed = sum_and_trimmed_mean(b)
+    srt = np.sort(b, axis=0).astype(np.float64)
+    assert np.allclose(total, b.sum(axis=0, dtype=np.float64), rtol=1e-6)
+    assert np.allclose(trimmed, srt[:-2].mean(axis=0), rtol=1e-5)
+    two = b[:2]  # two spectra or fewer: the plain mean
+    assert np.allclose(sum_and_trimmed_mean(two)[1], two.mean(axis=0), rtol=1e-6)
 
 
 # ---- flat noise: the same S/N as one global noise figure ------------------------------------
