@@ -19,7 +19,7 @@ import numpy as np
 from bokeh.events import RangesUpdate
 from jupyter_bokeh import BokehModel
 
-from mitraseti.signals.taxonomy import LABELS
+from mitraseti.taxonomy import LABELS
 from mitraseti.widgets.decimate import decimate, decimated_shape, scale_image
 from mitraseti.widgets.hits import colour_of, load_hits, normalise_hits
 from mitraseti.widgets.plots import HIT_COLUMNS, ExplorerPlots, empty_image_data
@@ -94,6 +94,7 @@ class WaterfallExplorer(w.VBox):
         self.bokeh = BokehModel(self.plots.layout)
         super().__init__([self.controls, self.bokeh, self.status, self.hit_info,
                           self.candidates], **kwargs)
+        self.add_class("mitraseti-explorer")
 
     # ---- controls -----------------------------------------------------------------
     def _build_controls(self, max_drift: float) -> None:

@@ -19,7 +19,8 @@ from mitraseti.synth import make_header
 N_COARSE = 64
 NFPC = 1 << 20
 N_SPECTRA = 16
-TONE_CHANNEL = 300_000          # channel of the tone in coarse channel 0 at t = 0
+TONE_CHANNEL = 448_000          # channel of the tone in coarse channel 0 at t = 0 (where
+                                # the test's wheel zoom lands)
 TONE_STEP = 3                   # channels per spectrum
 
 

@@ -1,0 +1,110 @@
+"""A real JupyterLab for the browser tests, started the way a user does: ``mitraseti lab``.
+
+``LabServer(root, data_dir).start()`` runs ``mitraseti lab --no-browser`` on a free port of
+127.0.0.1 with a random token, its own MitraSETI data dir and JupyterLab settings that render
+every notebook cell (no windowing, so off-screen outputs are painted too). ``open_notebook``
+opens a notebook in Playwright and runs all its cells through JupyterLab's Run menu.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from live_service import free_port
+
+NOTEBOOK_SETTINGS = {"windowingMode": "none"}
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run",
+               "--disable-dev-shm-usage"]
+
+
+class LabServer:
+    """``mitraseti lab`` in a subprocess (its own process group), stopped by ``stop()``."""
+
+    def __init__(self, root: Path, data_dir: Path, work: Path):
+        self.root, self.data_dir, self.work = Path(root), Path(data_dir), Path(work)
+        self.port = free_port()
+        self.token = secrets.token_hex(16)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = self.work / "jupyterlab.log"
+        self.proc: subprocess.Popen | None = None
+
+    def _settings_dir(self) -> Path:
+        folder = self.work / "lab-user-settings" / "@jupyterlab" / "notebook-extension"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "tracker.jupyterlab-settings").write_text(json.dumps(NOTEBOOK_SETTINGS))
+        return self.work / "lab-user-settings"
+
+    def start(self, timeout: float = 120.0) -> "LabServer":
+        self.work.mkdir(parents=True, exist_ok=True)
+        cmd = [str(Path(sys.executable).with_name("mitraseti")), "lab", "--no-browser",
+               "--port", str(self.port), "--dir", str(self.root), "--open", "",
+               "--data-dir", str(self.data_dir), "--",
+               f"--IdentityProvider.token={self.token}",
+               f"--LabApp.user_settings_dir={self._settings_dir()}",
+               f"--LabApp.workspaces_dir={self.work / 'workspaces'}",
+               "--ServerApp.port_retries=0", "--allow-root"]
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("MITRASETI_API_")}
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                         cwd=str(self.work), start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                if requests.get(f"{self.url}/api/status", timeout=5,
+                                headers=self.headers).ok:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"JupyterLab did not start:\n{self.log()}")
+
+    @property
+    def headers(self) -> dict:
+        return {"Authorization": f"token {self.token}"}
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() \
+            else ""
+
+    def stop(self) -> None:
+        """Stop JupyterLab and its kernels (the process group)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=20)
+        except ProcessLookupError:
+            pass
+
+
+def open_notebook(page, lab: LabServer, name: str, timeout: float = 180_000) -> None:
+    """Open ``name`` in JupyterLab and run all its cells (Run menu)."""
+    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}", timeout=timeout)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout)
+    # wait until the kernel is connected and idle before running
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                           timeout=timeout)
+    page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+
+
+def wait_until_cells_ran(page, timeout: float = 300_000) -> None:
+    """Every code cell has an execution count (none pending ``[*]``), and no error output."""
+    page.wait_for_function(
+        "() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];"
+        " return p.length && p.every(e => /\\[\\d+\\]/.test(e.textContent)); }",
+        timeout=timeout)
