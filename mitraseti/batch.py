@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
 
-from mitraseti.cli import PROG, CliError, ProgressBar, input_errors, import_problem
+from mitraseti.console import PROG, CliError, ProgressBar, import_problem, input_errors
 
 INPUT_SUFFIXES = (".fil", ".h5", ".hdf5")
 MERGED_NAME = "hits_all.csv"

@@ -39,21 +39,15 @@ import sys
 from pathlib import Path
 
 from mitraseti import __version__
-from mitraseti.errors import InputError, MitraSETIError
+from mitraseti.console import (PROG, CliError, ProgressBar, import_problem, input_errors,
+                               print_summary)
+from mitraseti.errors import MitraSETIError
 
 log = logging.getLogger("mitraseti.cli")
-PROG = "mitraseti"
-# overall progress bar span of each stage (dedoppler and classify interleave per channel)
-STAGE_SPAN = {"ingest": (0.0, 0.02), "dedoppler": (0.02, 0.9), "classify": (0.02, 0.9),
-              "export": (0.9, 1.0)}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 OWN_LOGGERS = ("mitraseti", "mitraseti_server")
 SIGNALS_COMMANDS = ("train", "evaluate", "cadence")
-
-
-class CliError(InputError):
-    """Bad input or parameters: reported on one line, exit status 2."""
 
 
 class CommandUnavailable(MitraSETIError):
@@ -79,14 +73,6 @@ class CommandParser(OneLineParser):
         kwargs.setdefault("conflict_handler", "resolve")
         super().__init__(*args, **kwargs)
         add_logging_options(self, dest_prefix="sub_", default=argparse.SUPPRESS)
-
-
-def input_errors(args=None) -> tuple[type[BaseException], ...]:
-    """Exceptions that mean "bad input or parameters" (exit 2): every
-    :class:`~mitraseti.errors.InputError`, missing or unreadable files, and the command's
-    own ``input_errors``."""
-    return (InputError, FileNotFoundError, IsADirectoryError, PermissionError) + \
-        tuple(getattr(args, "input_errors", ()))
 
 
 # ---- logging -------------------------------------------------------------------------------
@@ -139,60 +125,6 @@ def configure_logging(level: int) -> None:
         logging.getLogger(name).setLevel(level if level < logging.INFO else logging.NOTSET)
 
 
-# ---- progress and summary ------------------------------------------------------------------
-class ProgressBar:
-    """A tqdm bar over one run (0..100 %), fed by pipeline progress callbacks. ``position``
-    and ``leave`` as in tqdm (a batch stacks one bar per file)."""
-
-    def __init__(self, enabled: bool = True, position: int | None = None,
-                 leave: bool = False, desc: str | None = None) -> None:
-        from tqdm.auto import tqdm
-
-        self.prefix = f"{desc}: " if desc else ""
-        self.started = False
-        self.bar = tqdm(total=100, unit="%", disable=not enabled or None, leave=leave,
-                        position=position, desc=desc,
-                        bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}]",
-                        file=sys.stderr)
-
-    def __call__(self, stage: str, fraction: float, message: str) -> None:
-        if not self.started:            # a queued file's clock starts with its first news
-            self.started = True
-            self.bar.reset(total=100)
-        lo, hi = STAGE_SPAN.get(stage, (0.0, 1.0))
-        self.advance(100.0 * (lo + (hi - lo) * max(0.0, min(1.0, float(fraction)))))
-        self.bar.set_description_str(self.prefix + stage, refresh=False)
-        self.bar.set_postfix_str(message[:60])
-
-    def advance(self, percent: float) -> None:
-        """Move forward to ``percent`` (never back)."""
-        if percent > self.bar.n:
-            self.bar.update(percent - self.bar.n)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-def print_summary(result, out_dir: Path, stream=None) -> None:
-    """A short human summary of a PipelineResult."""
-    stream = stream or sys.stdout
-    s = result.summary()
-    t = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
-    print(f"{result.file_name} ({result.source_name}): {s['raw_hits']} raw hits, "
-          f"{s['filtered_hits']} signals, {s['candidates']} candidates in "
-          f"{s['processing_time_seconds']:.2f} s ({t})", file=stream)
-    counts = result.class_counts()
-    if counts:
-        print("classes: " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=stream)
-    for i, c in enumerate(s["top_candidates"][:5]):
-        print(f"  #{i} {c['frequency_hz'] / 1e6:.6f} MHz  drift {c['drift_rate']:+.4f} Hz/s  "
-              f"S/N {c['snr']:.1f}  {c['classification']}  interest {c['interestingness']:.2f}",
-              file=stream)
-    for w in result.warnings:
-        print(f"WARNING: {w}", file=stream)
-    print(f"exports: {out_dir}", file=stream)
-
-
 # ---- analyze -------------------------------------------------------------------------------
 def _positive_int(text: str) -> int:
     value = int(text)
@@ -241,9 +173,11 @@ def analyze(path, out_dir, *, notebook=False, kernel="python3", quiet=False,
     if notebook:
         from papermill.exceptions import PapermillExecutionError
 
+        from mitraseti.notebooks import run_notebook
+
         try:
-            report = pipeline.run_notebook(path, out_dir, kernel_name=kernel,
-                                           progress_bar=not quiet, **params)
+            report = run_notebook(path, out_dir, kernel_name=kernel, progress_bar=not quiet,
+                                  **params)
         except PapermillExecutionError as exc:
             print(f"{PROG}: error: the pipeline notebook failed: {exc.ename}: "
                   f"{' '.join(str(exc.evalue).split())} (see {out_dir / 'report.ipynb'})",
@@ -335,29 +269,6 @@ def _add_demo_parser(sub) -> argparse.ArgumentParser:
 
 
 # ---- commands from other packages ----------------------------------------------------------
-def _failed_module(exc: ImportError) -> str:
-    """The module whose import failed: ``exc.name``, else the innermost module whose code
-    was running when the error was raised."""
-    if exc.name:
-        return exc.name
-    name = None
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_name == "<module>":
-            name = tb.tb_frame.f_globals.get("__name__")
-        tb = tb.tb_next
-    return name or "an unknown module"
-
-
-def import_problem(exc: BaseException) -> str:
-    """One line: ``cannot import MODULE (Type: message)`` for an ImportError, else
-    ``Type: message``."""
-    detail = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-    if isinstance(exc, ImportError):
-        return f"cannot import {_failed_module(exc)} ({detail})"
-    return detail
-
-
 def _register(sub, names: tuple[str, ...], load) -> None:
     """Call ``load()(sub)``; if that fails, add each command of ``names`` not yet present
     as a stand-in that reports why it is unavailable."""

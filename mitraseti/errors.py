@@ -8,7 +8,7 @@ callers map errors by type and read the details without parsing the text:
   REST API answers 400). Subclasses: :class:`ParameterError` (``parameter``, ``expected``,
   ``got``), ``mitraseti.io.ObservationFormatError`` (``path``, ``problem``),
   ``mitraseti.signals.CadenceError``, ``mitraseti.signals.RfiBandError``,
-  ``mitraseti.cli.CliError``.
+  ``mitraseti.console.CliError``.
 * Other subclasses: ``mitraseti.signals.ModelLoadError``, ``mitraseti.pipeline.PipelineError``,
   ``mitraseti.cli.CommandUnavailable``, ``mitraseti.client.MitraSETIAPIError`` and
   ``mitraseti.client.JobTimeout``.

@@ -13,8 +13,8 @@ section; ``classify`` then reads back only the coarse channels that hold hits:
     outputs = export(result, out_dir)
 
 ``progress(stage, fraction, message)`` is called as work advances (raise from it to cancel).
-``run_notebook`` runs ``notebooks/pipeline.ipynb`` through papermill (see
-:mod:`mitraseti.export.report` for the details) and keeps ``report.ipynb`` + ``report.html``.
+:func:`mitraseti.notebooks.run_notebook` runs the same stages in ``notebooks/pipeline.ipynb``
+through papermill and keeps ``report.ipynb`` + ``report.html``.
 """
 from __future__ import annotations
 
@@ -41,8 +41,7 @@ log = logging.getLogger("mitraseti.pipeline")
 ProgressFn = Callable[[str, float, str], None]
 
 __all__ = ["Ingested", "PipelineResult", "SearchOutput", "ParameterError", "classify",
-           "dedoppler", "export", "ingest", "make_params", "notebook_path", "run",
-           "run_notebook"]
+           "dedoppler", "export", "ingest", "make_params", "run", "warm_up"]
 
 
 class PipelineError(MitraSETIError, RuntimeError):
@@ -370,7 +369,7 @@ def run(path, out_dir=None, *, max_drift: float = 4.0, min_drift: float = 0.0,
     return result
 
 
-# ---- the notebook --------------------------------------------------------------------------
+# ---- kernels that will run the notebook -----------------------------------------------------
 def warm_up(n_coarse: int = 2, nfpc: int = 2 ** 16) -> dict[str, float]:
     """Make this process ready for a real job: import every module the pipeline notebook
     uses, then run all four stages once on a small seeded demo observation (``n_coarse``
@@ -395,18 +394,3 @@ def warm_up(n_coarse: int = 2, nfpc: int = 2 ** 16) -> dict[str, float]:
         export(result, Path(tmp) / "exports")
     t2 = time.perf_counter()
     return {"imports": t1 - t0, "pipeline": t2 - t1, "total": t2 - t0}
-
-
-def notebook_path() -> Path:
-    """Path of the pipeline notebook: ``$MITRASETI_PIPELINE_NOTEBOOK`` if set, else the
-    repository's ``notebooks/pipeline.ipynb`` (one level above the package), else a copy
-    shipped inside the package (``mitraseti/notebooks/pipeline.ipynb``)."""
-    from mitraseti.export.report import notebook_path as _path
-    return _path()
-
-
-def run_notebook(path, out_dir, **params) -> Path:
-    """Run notebooks/pipeline.ipynb with papermill; returns Path(out_dir)/report.ipynb
-    (see mitraseti.export.report.run_notebook for the keyword arguments)."""
-    from mitraseti.export.report import run_notebook as _run
-    return _run(path, out_dir, **params)

@@ -4,7 +4,8 @@ import pickle
 
 import pytest
 
-from mitraseti.cli import CliError, CommandUnavailable
+from mitraseti.cli import CommandUnavailable
+from mitraseti.console import CliError
 from mitraseti.client import JobTimeout, MitraSETIAPIError
 from mitraseti.errors import InputError, MitraSETIError, ParameterError
 from mitraseti.io import ObservationFormatError

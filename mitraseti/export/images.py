@@ -16,7 +16,7 @@ import numpy as np
 
 from mitraseti.export import axes, raster
 from mitraseti.export.stamp_png import write_stamps
-from mitraseti.signals.taxonomy import LABELS
+from mitraseti.taxonomy import LABELS
 
 __all__ = ["CLASS_COLOURS", "THUMB_WIDTH_PX", "class_colour", "hit_paths", "plot_class_counts",
            "plot_snr_histogram", "plot_waterfall", "waterfall_rgb", "write_stamps",

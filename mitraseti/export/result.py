@@ -16,7 +16,7 @@ import numpy as np
 from mitraseti.io.header import ObservationHeader
 from mitraseti.search.hit import Hit
 from mitraseti.search.params import SearchParams
-from mitraseti.signals.taxonomy import CANDIDATE_LABELS
+from mitraseti.taxonomy import CANDIDATE_LABELS
 
 SOFTWARE = "mitraseti"
 TOP_N = 20  # top_candidates length (API reference)

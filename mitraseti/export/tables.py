@@ -19,7 +19,7 @@ from mitraseti import __version__
 from mitraseti.export.atomic import atomic_write_text
 from mitraseti.export.result import SOFTWARE, jsonable
 from mitraseti.search.hit import CSV_COLUMNS
-from mitraseti.signals.taxonomy import LABELS
+from mitraseti.taxonomy import LABELS
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "results.schema.json"
 

@@ -7,7 +7,8 @@
 """
 from importlib import import_module
 
-# Public name -> submodule. Imported on first use (PEP 562) so that importing a light
+# Public name -> submodule (or, for the labels, the module that owns them). Imported on
+# first use (PEP 562) so that importing a light
 # submodule such as ``mitraseti.signals.commands`` (the CLI parsers) does not pull in numba
 # and scikit-learn.
 _EXPORTS = {
@@ -15,8 +16,9 @@ _EXPORTS = {
     "run_cadence": "cadence", "classify_hits": "classify", "FEATURE_NAMES": "features",
     "compute_features": "features", "stamps": "features", "interestingness": "interest",
     "top_candidates": "interest", "ModelLoadError": "model", "RfiBand": "rfi",
-    "RfiBandError": "rfi", "RfiBands": "rfi", "CANDIDATE_LABELS": "taxonomy",
-    "LABELS": "taxonomy", "MORPHOLOGIES": "taxonomy", "SignalClass": "taxonomy",
+    "RfiBandError": "rfi", "RfiBands": "rfi", "CANDIDATE_LABELS": "mitraseti.taxonomy",
+    "LABELS": "mitraseti.taxonomy", "MORPHOLOGIES": "mitraseti.taxonomy",
+    "SignalClass": "mitraseti.taxonomy",
 }
 _RENAMED = {"load_model": ("model", "load")}
 
@@ -30,7 +32,9 @@ __all__ = [
 
 def __getattr__(name: str):
     if name in _EXPORTS:
-        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        module = _EXPORTS[name]
+        value = getattr(import_module(module if "." in module else f".{module}", __name__),
+                        name)
     elif name in _RENAMED:
         module, attr = _RENAMED[name]
         value = getattr(import_module(f".{module}", __name__), attr)

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import InputError, ParameterError
 from ..search.params import SearchParams
 from .interest import SEEN_IN_OFF, interestingness
-from .taxonomy import SignalClass
+from ..taxonomy import SignalClass
 
 EVENT_COLUMNS = ["event_id", "frequency_hz", "drift_rate", "snr", "classification",
                  "interestingness", "confidence", "rfi_source", "bandwidth_hz", "filter_level",

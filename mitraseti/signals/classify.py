@@ -21,7 +21,7 @@ from .features import FEATURE_NAMES, segment_features
 from .interest import interestingness_arrays
 from .model import load_default, predict_proba
 from .rfi import RfiBands
-from .taxonomy import MORPHOLOGIES, SignalClass
+from ..taxonomy import MORPHOLOGIES, SignalClass
 
 EDGE_GUARD = 2          # channels at each coarse-channel edge treated as artifacts
 STATIONARY_FACTOR = 1.5  # |drift| <= 1.5 r is stationary (docs/signals.md)

@@ -24,7 +24,7 @@ import numpy as np
 from . import model as model_mod
 from . import trainset
 from .features import FEATURE_NAMES
-from .taxonomy import MORPHOLOGIES
+from ..taxonomy import MORPHOLOGIES
 
 EVAL_TAG = 0xE7A1
 TRAIN_PER_LABEL = 1000

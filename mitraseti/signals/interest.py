@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .taxonomy import CANDIDATE_LABELS, MORPHOLOGIES, SignalClass
+from ..taxonomy import CANDIDATE_LABELS, MORPHOLOGIES, SignalClass
 
 MORPHOLOGY_WEIGHTS = {
     SignalClass.NARROWBAND_DRIFTING.value: 1.0, SignalClass.CHIRP.value: 0.5,

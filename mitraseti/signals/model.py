@@ -34,7 +34,7 @@ from ..errors import MitraSETIError
 from . import compact_model
 from .compact_model import CompactModel
 from .features import FEATURE_NAMES
-from .taxonomy import MORPHOLOGIES
+from ..taxonomy import MORPHOLOGIES
 
 RETRAIN_HINT = "run `mitraseti train` to rebuild the shipped classifier"
 REFERENCE_ATOL = 1e-5  # reference probabilities are stored rounded to 6 decimals

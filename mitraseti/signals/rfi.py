@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .taxonomy import SignalClass
+from ..taxonomy import SignalClass
 
 ENV_VAR = "MITRASETI_RFI_BANDS"
 USER_FILE = Path("~/.mitraseti/rfi_bands.toml")

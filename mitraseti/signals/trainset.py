@@ -19,13 +19,14 @@ signal, 8-bit quantisation), and from this package's own injector
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..io.header import ObservationHeader
+from ..taxonomy import MORPHOLOGIES
 from .features import FEATURE_NAMES, segment_features
-from .taxonomy import MORPHOLOGIES
+from .trainset_example import HELD_OUT_NOISE, MAX_DRIFT, TRAIN_NOISE, Example
+from .trainset_inject import make_example
 
 # (df Hz, dt s, n_spectra, n_channels)
 TRAIN_SETTINGS = {
@@ -51,22 +52,7 @@ LONG_TRAIN_SETTINGS = {
     "long512": (2.3841858, 1.3421773, 512, 1024),
     "long192": (2.7939677, 2.2817014, 192, 1024),
 }
-TRAIN_NOISE = ("gaussian", "chi2", "bandpass", "gain_drift")
-HELD_OUT_NOISE = ("chi2_lowdof", "lognormal", "impulsive")
-MAX_DRIFT = 4.0  # Hz/s, the default search range
 MAX_DRAWS = 4    # draws per example index until one can be located
-
-
-@dataclass
-class Example:
-    data: np.ndarray
-    header: ObservationHeader
-    label: str
-    path: np.ndarray      # true channel (fractional) at the middle of each spectrum
-    width_ch: float
-    rfi: list = field(default_factory=list)  # (low, high) channels of interferers
-    dirty: bool = False
-    snr: float = 10.0     # injected S/N (the S/N of a hit located at the true path)
 
 
 @dataclass
@@ -221,7 +207,6 @@ def _one_example(i: int, seed, settings: dict, noises: tuple, mix: dict, synth_o
         if ex is None and dirty:
             continue
         if ex is None:
-            from .trainset_inject import make_example
             ex = make_example(label, rng, pool[sname], noise)
         use_search = dirty or rng.random() < mix["search_share"]
         loc = locate_hit(ex, search=search, prefer_search=use_search)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..io.header import ObservationHeader
-from .taxonomy import MORPHOLOGIES
-from .trainset import MAX_DRIFT, TRAIN_NOISE, HELD_OUT_NOISE, Example
+from ..taxonomy import MORPHOLOGIES
+from .trainset_example import HELD_OUT_NOISE, MAX_DRIFT, TRAIN_NOISE, Example
 
 
 # ---------------------------------------------------------------- noise ------------

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from mitraseti.signals.taxonomy import SignalClass
+from mitraseti.taxonomy import SignalClass
 
 from .signals import Signal
 

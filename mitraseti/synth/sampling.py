@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mitraseti.signals.taxonomy import SignalClass
+from mitraseti.taxonomy import SignalClass
 
 from .artifacts import DCSpike, HotPixel, ImpulsiveSpike
 from .signals import (BROADBAND_MIN_HZ, BroadbandSignal, ChirpSignal, NarrowbandSignal,

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mitraseti.signals.taxonomy import SignalClass
+from mitraseti.taxonomy import SignalClass
 
 from ._units import to_float, to_optional_float
 from .profiles import PROFILES

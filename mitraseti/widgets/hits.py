@@ -7,7 +7,7 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from mitraseti.signals.taxonomy import LABELS
+from mitraseti.taxonomy import LABELS
 
 # One colour per label (colour-blind friendly where possible); unclassified hits are grey.
 CLASS_COLOURS = {

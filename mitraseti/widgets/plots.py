@@ -9,7 +9,7 @@ from bokeh.models import (ColorBar, ColumnDataSource, FactorRange, HoverTool,
                           LinearColorMapper, Range1d, TapTool)
 from bokeh.plotting import figure
 
-from mitraseti.signals.taxonomy import LABELS
+from mitraseti.taxonomy import LABELS
 
 PALETTE = "Viridis256"
 HIT_TOOLTIPS = [

@@ -15,7 +15,7 @@ from mitraseti.export.stamps import StampKeeper
 from mitraseti.export.waterfall import WaterfallAccumulator
 from mitraseti.search.hit import MATCHED_FILTER, Hit
 from mitraseti.search.params import SearchParams
-from mitraseti.signals.taxonomy import MORPHOLOGIES
+from mitraseti.taxonomy import MORPHOLOGIES
 from mitraseti.synth import NarrowbandSignal, make_observation
 
 NFPC = 1024

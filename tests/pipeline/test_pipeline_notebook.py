@@ -9,7 +9,7 @@ import nbformat
 import papermill as pm
 import pytest
 
-from mitraseti import pipeline
+from mitraseti import notebooks
 from mitraseti.export import FILENAMES, SCHEMA_PATH
 from mitraseti.search.params import ParameterError
 
@@ -18,7 +18,7 @@ PARAMETERS = {"input_path": "str", "output_dir": "str", "max_drift": "float", "s
 
 
 def test_notebook_structure():
-    path = pipeline.notebook_path()
+    path = notebooks.notebook_path()
     assert path.name == "pipeline.ipynb" and path.parent.name == "notebooks"
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
@@ -38,20 +38,20 @@ def test_notebook_structure():
 def test_run_notebook_rejects_bad_input_before_starting_a_kernel(small_obs, tmp_path):
     path, _ = small_obs
     with pytest.raises(ParameterError, match="max_drift"):
-        pipeline.run_notebook(path, tmp_path, max_drift=0.0)
+        notebooks.run_notebook(path, tmp_path, max_drift=0.0)
     with pytest.raises(ParameterError, match="colour"):
-        pipeline.run_notebook(path, tmp_path, colour="red")
+        notebooks.run_notebook(path, tmp_path, colour="red")
     with pytest.raises(ParameterError, match="no-such-kernel"):
-        pipeline.run_notebook(path, tmp_path, kernel_name="no-such-kernel")
+        notebooks.run_notebook(path, tmp_path, kernel_name="no-such-kernel")
     with pytest.raises(FileNotFoundError):
-        pipeline.run_notebook(tmp_path / "missing.fil", tmp_path)
+        notebooks.run_notebook(tmp_path / "missing.fil", tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_papermill_run_writes_every_export_and_the_report(small_obs, tmp_path):
     path, synth = small_obs
     steps = []
-    report = pipeline.run_notebook(path, tmp_path, max_drift=4.0, snr=10.0,
+    report = notebooks.run_notebook(path, tmp_path, max_drift=4.0, snr=10.0,
                                    n_coarse_chan=synth.header.nchans // synth.header.nfpc,
                                    source_name="NB_SOURCE", kernel_name="python3",
                                    progress=lambda s, f, m: steps.append((s, f)))

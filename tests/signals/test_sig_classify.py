@@ -7,7 +7,7 @@ from mitraseti.search import Hit, SearchParams, search_coarse_channel
 from mitraseti.signals import classify_hits, trainset
 from mitraseti.signals.evaluate import EVAL_TAG, score
 from mitraseti.signals.model import load_default
-from mitraseti.signals.taxonomy import LABELS, MORPHOLOGIES
+from mitraseti.taxonomy import LABELS, MORPHOLOGIES
 from mitraseti.synth import NarrowbandSignal, NoiseModel, make_observation
 
 VOYAGER = dict(n_spectra=16, n_chans=1024, df_hz=2.7939677238464355, dt_s=18.253611008)

@@ -3,7 +3,7 @@ import numpy as np
 
 from mitraseti.search.hit import Hit
 from mitraseti.signals.interest import interestingness, top_candidates
-from mitraseti.signals.taxonomy import MORPHOLOGIES
+from mitraseti.taxonomy import MORPHOLOGIES
 
 
 def _hit(label, snr, probs, rfi="", freq=1.42e9):

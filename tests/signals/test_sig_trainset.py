@@ -7,7 +7,7 @@ import pytest
 from mitraseti.signals import trainset
 from mitraseti.signals.evaluate import EVAL_TAG, TRAIN_MIX, score
 from mitraseti.signals.model import load_default
-from mitraseti.signals.taxonomy import MORPHOLOGIES
+from mitraseti.taxonomy import MORPHOLOGIES
 from mitraseti.signals.trainset_dirty import RFI_MAX_COVER, make_dirty_observation
 from mitraseti.signals.trainset_inject import make_example
 from mitraseti.synth import NoiseModel, random_signal

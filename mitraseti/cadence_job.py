@@ -24,11 +24,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from ..export.formats import DOWNLOAD_FORMATS
-from ..search.hit import CSV_COLUMNS
-from ..search.params import SearchParams
-from .cadence import EVENT_COLUMNS, CadenceError, CadenceFile, check_cadence, run_cadence
-from .taxonomy import CANDIDATE_LABELS, SignalClass
+from mitraseti.export.formats import DOWNLOAD_FORMATS
+from mitraseti.search.hit import CSV_COLUMNS
+from mitraseti.search.params import SearchParams
+from mitraseti.signals.cadence import (EVENT_COLUMNS, CadenceError, CadenceFile,
+                                       check_cadence, run_cadence)
+from mitraseti.taxonomy import CANDIDATE_LABELS, SignalClass
 
 FILENAMES = {fmt: DOWNLOAD_FORMATS[fmt] for fmt in ("json", "csv", "events", "events_png")}
 TOP_EVENTS = 20          # length of ``top_events`` (like ``top_candidates``)
@@ -48,7 +49,7 @@ def check_files(paths, n_coarse_chan: int | None = None) -> list[CadenceFile]:
     """Open every file's header and check the set is a usable cadence (at least
     ``MIN_FILES``, alternating, same fch1 / foff / nchans); raises CadenceError naming the
     file, or the reader's ObservationFormatError. Reads no data."""
-    from ..io import open_observation
+    from mitraseti.io import open_observation
 
     paths = [Path(p) for p in paths]
     if len(paths) < MIN_FILES:
@@ -69,7 +70,7 @@ def search_files(paths, params: SearchParams, progress: Progress | None = None,
     """Run the pipeline (search + classification, no exports) on every file in order;
     returns one PipelineResult per file. ``progress(stage, fraction, message)`` sees the
     whole cadence as 0..0.9."""
-    from .. import pipeline
+    from mitraseti import pipeline
 
     paths = [Path(p) for p in paths]
     results = []
@@ -108,7 +109,7 @@ def event_rank(ev) -> tuple:
 def event_record(ev, files) -> dict:
     """One ``top_events`` entry: the event's hit (label, frequency, drift, S/N) and, per ON
     file in order, the matching hit's frequency (Hz), drift (Hz/s) and S/N (None: none)."""
-    from ..export.result import jsonable
+    from mitraseti.export.result import jsonable
 
     h = ev.hit
     hits = {ev.file_index: h, **ev.matches}
@@ -134,7 +135,7 @@ def summary(results, cad, seconds: float) -> dict:
     """The ``results`` object of the job: the single-file counts summed over the files
     (``processing_time_seconds``: ``seconds``, the whole job), ``top_candidates`` across
     files (each with its ``file``), ``events`` (count), ``top_events`` best first."""
-    from ..export.result import jsonable, rank_key
+    from mitraseti.export.result import jsonable, rank_key
 
     pairs = [(h, Path(r.path).name) for r in results for h in r.filtered_hits
              if h.classification in CANDIDATE_LABELS]
@@ -163,7 +164,7 @@ def _file_record(k: int, r) -> dict:
 def results_document(results, cad, params: SearchParams, seconds: float) -> dict:
     """results.json of a cadence job: ``summary`` (the job's results), ``files`` (each
     file's role, header, counts and hits with their own labels), ``events``."""
-    from .. import __version__
+    from mitraseti import __version__
 
     return {
         "software": {"name": "mitraseti", "version": __version__},
@@ -177,7 +178,7 @@ def results_document(results, cad, params: SearchParams, seconds: float) -> dict
 
 def signals_csv_text(results) -> str:
     """Every file's filtered hits: CSV_COLUMNS, then the file's name and role."""
-    from ..export.result import jsonable
+    from mitraseti.export.result import jsonable
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -208,8 +209,8 @@ def write_event_pngs(cad, path: Path) -> Path:
     """events_png.zip: the stacked-waterfall PNG of every event (``event_NNNN.png``)."""
     import tempfile
 
-    from ..export.atomic import atomic_write_bytes
-    from .cadence_plot import plot_event
+    from mitraseti.export.atomic import atomic_write_bytes
+    from mitraseti.signals.cadence_plot import plot_event
 
     buf = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="mitraseti-events-") as tmp, \
@@ -226,8 +227,8 @@ def write_outputs(results, cad, out_dir, params: SearchParams,
                   ) -> dict[str, Path]:
     """Write the job's exports into ``out_dir`` (atomically); returns format -> path.
     ``started``: time.perf_counter() when the job began (for processing_time_seconds)."""
-    from ..export.atomic import atomic_write_text
-    from ..export.result import jsonable
+    from mitraseti.export.atomic import atomic_write_text
+    from mitraseti.export.result import jsonable
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

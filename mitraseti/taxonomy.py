@@ -1,4 +1,8 @@
-"""The nine signal labels of docs/signals.md, in precedence order (first match wins)."""
+"""The nine signal labels of docs/signals.md, in precedence order (first match wins).
+
+Shared vocabulary: the simulator (:mod:`mitraseti.synth`) labels what it injects with them,
+the classifier (:mod:`mitraseti.signals`) assigns them, the exports write them.
+"""
 from __future__ import annotations
 
 from enum import Enum
