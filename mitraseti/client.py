@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import requests
 
@@ -54,8 +54,33 @@ def _progress_bar(total: int | None, desc: str, enabled: bool):
                 leave=False)
 
 
+class _CallbackProgress:
+    """tqdm's ``update(n)`` for a ``progress(done, total)`` callable (a context manager)."""
+
+    def __init__(self, progress: Callable[[int, int], None], total: int):
+        self.progress, self.total, self.done = progress, total, 0
+        progress(0, total)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        self.progress(self.done, self.total)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _progress_for(progress, total: int, desc: str):
+    """A bar for ``Client.upload``'s ``progress`` argument (bool or callable)."""
+    if callable(progress):
+        return _CallbackProgress(progress, total)
+    return _progress_bar(total, desc, bool(progress))
+
+
 class _ChunkReader:
-    """File-like view of ``length`` bytes from ``offset`` that advances a tqdm bar."""
+    """File-like view of ``length`` bytes from ``offset`` that advances a progress bar."""
 
     def __init__(self, path: Path, offset: int, length: int, bar):
         self._fh = open(path, "rb")
@@ -110,14 +135,33 @@ class Client:
     def usage(self) -> dict:
         return self._json("GET", "/usage")
 
-    def upload(self, path: str | os.PathLike, progress: bool = True) -> str:
-        """Upload an observation (.fil / .h5); returns its ``file_key``. Files above
-        50 MB go up in parts (10 MB each) and are completed with /complete-upload."""
+    def plan_upload(self, filename: str, size: int) -> dict:
+        """POST /upload-url: where to PUT a file of ``size`` bytes. Returns ``upload_url``
+        (one PUT), or ``multipart`` with ``parts`` [{partNumber, url}] of ``part_size``
+        bytes; always ``file_key`` and ``max_size_mb``. 413 above the tier's limit."""
+        return self._json("POST", "/upload-url",
+                          json={"filename": filename, "file_size": int(size)})
+
+    def complete_upload(self, plan: dict, parts: list[dict]) -> dict:
+        """POST /complete-upload: join the parts ([{partNumber, etag}]) of ``plan``."""
+        return self._json("POST", "/complete-upload", json={
+            "file_key": plan["file_key"], "upload_id": plan["upload_id"], "parts": parts})
+
+    def abort_upload(self, plan: dict) -> dict:
+        """POST /abort-upload: drop the uploaded parts of a multipart ``plan``."""
+        return self._json("POST", "/abort-upload", json={
+            "file_key": plan["file_key"], "upload_id": plan["upload_id"]})
+
+    def upload(self, path: str | os.PathLike,
+               progress: bool | Callable[[int, int], None] = True) -> str:
+        """Upload an observation (.fil / .h5) from disk, streamed; returns its
+        ``file_key``. Files above 50 MB go up in parts (10 MB each) and are completed with
+        /complete-upload. ``progress``: a tqdm bar (True), none (False), or a callable
+        ``progress(done_bytes, total_bytes)``."""
         path = Path(path)
         size = path.stat().st_size
-        plan = self._json("POST", "/upload-url",
-                          json={"filename": path.name, "file_size": size})
-        with _progress_bar(size, f"upload {path.name}", progress) as bar:
+        plan = self.plan_upload(path.name, size)
+        with _progress_for(progress, size, f"upload {path.name}") as bar:
             if plan.get("multipart"):
                 parts = []
                 part_size = int(plan["part_size"])
@@ -129,9 +173,7 @@ class Client:
                     finally:
                         reader.close()
                     parts.append({"partNumber": part["partNumber"], "etag": r.headers["ETag"]})
-                self._json("POST", "/complete-upload", json={
-                    "file_key": plan["file_key"], "upload_id": plan["upload_id"],
-                    "parts": parts})
+                self.complete_upload(plan, parts)
             else:
                 reader = _ChunkReader(path, 0, size, bar)
                 try:

@@ -7,6 +7,12 @@ API's base URL comes from ``$MITRASETI_API_URL`` (default http://127.0.0.1:8000)
 ``$MITRASETI_API_KEY`` or ``$MITRASETI_API_TOKEN`` is set (the Jupyter extension sets the
 latter to Jupyter's token) the dashboard signs in with it. Errors from the API are shown as
 readable messages, never as tracebacks.
+
+A file from the user's computer goes from the browser straight to the API's upload URLs
+(:class:`~mitraseti.dashboard.browser_upload.BrowserUpload`): the kernel never holds it, and
+only the tier limits its size. A file already on the machine that runs the kernel (the
+Jupyter server's disk) is streamed from there by the client, and its job page gets the
+interactive waterfall explorer.
 """
 from __future__ import annotations
 
@@ -15,10 +21,12 @@ import json
 import os
 import threading
 import time
+from pathlib import Path
 
 import ipywidgets as w
 
 from mitraseti.dashboard import format as fmt
+from mitraseti.dashboard.browser_upload import BrowserUpload
 from mitraseti.dashboard.cadence import CadencePanel
 from mitraseti.dashboard.jobpage import JobPage
 from mitraseti.dashboard.session import DashboardSession, api_url_from_env
@@ -60,6 +68,7 @@ class Dashboard(w.VBox):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._jobs_signature = ""
+        self._browser_plan: dict | None = None
         self.message = w.HTML()
         self._build_sign_in()
         self._build_upload()
@@ -106,6 +115,8 @@ class Dashboard(w.VBox):
         tier = fmt.esc(usage.get("tier"))
         self.signed_in_as.value = f"<span class='signed-in'>signed in ({tier} tier)</span>"
         self.usage.value = fmt.usage_html(usage)
+        max_mb = (usage.get("tier_details") or {}).get("max_file_mb")
+        self.browser_upload.limit_bytes = int(float(max_mb) * 1024 * 1024) if max_mb else 0
         self.tabs.layout.display = None
         self.show_info("signed in")
         self.refresh_jobs()
@@ -114,8 +125,11 @@ class Dashboard(w.VBox):
 
     # ---- upload -------------------------------------------------------------------
     def _build_upload(self) -> None:
-        self.file_upload = w.FileUpload(accept=".fil,.h5", multiple=False,
-                                        description="Choose file")
+        self.browser_upload = BrowserUpload()
+        self.browser_upload.on_sent(self._browser_upload_sent)
+        self.browser_upload.on_failed(self._browser_upload_failed)
+        self.server_path = w.Text(placeholder="/data/observation.fil", description="or path",
+                                  layout=w.Layout(width="520px"))
         self.source_name = w.Text(placeholder="defaults to the file name",
                                   description="source")
         self.max_drift = w.BoundedFloatText(value=4.0, min=0.001, max=1000.0,
@@ -127,9 +141,14 @@ class Dashboard(w.VBox):
         self.upload_progress = w.FloatProgress(value=0.0, min=0.0, max=1.0,
                                                description="upload")
         self.upload_status = w.HTML()
+        self.upload_status.add_class("upload-status")
         self.cadence_panel = CadencePanel(self)      # shares source, drift, S/N, progress
         self.upload_panel = w.VBox([
-            self.file_upload, self.source_name,
+            w.HTML("<b>A file on your computer</b> <small>(sent by this browser straight "
+                   "to the API, in parts)</small>"), self.browser_upload,
+            w.HTML("<b>or a file on the server</b> <small>(a path on the machine that runs "
+                   "this notebook; its job page gets the interactive explorer)</small>"),
+            self.server_path, self.source_name,
             w.HBox([self.max_drift, w.HTML("Hz/s")]), self.snr, self.submit_button,
             self.upload_progress, self.upload_status, self.cadence_panel])
 
@@ -137,28 +156,64 @@ class Dashboard(w.VBox):
         self.upload_progress.value = done / total if total else 1.0
         self.upload_status.value = f"uploaded {fmt.size(done)} of {fmt.size(total)}"
 
+    def _search_params(self) -> dict:
+        return {"source_name": self.source_name.value.strip() or None,
+                "max_drift": self.max_drift.value, "snr": self.snr.value}
+
     @guarded("upload")
     def submit_upload(self) -> dict | None:
+        """Start the upload: a server path is streamed from here and its job returned; a
+        file picked in the browser is sent by the browser (the job follows, None now)."""
         if self.session is None:
             raise RuntimeError("sign in first")
-        files = self.file_upload.value
-        if not files:
-            raise ValueError("choose a .fil or .h5 file first")
-        item = files[0]
-        path = self.session.save_upload(item["name"], item["content"])
-        self.upload_progress.value = 0.0
-        job = self.session.submit(path, source_name=self.source_name.value.strip() or None,
-                                  progress=self._on_progress, max_drift=self.max_drift.value,
-                                  snr=self.snr.value)
+        path = self.server_path.value.strip()
+        if path:
+            self.upload_progress.value = 0.0
+            job = self.session.submit(Path(path).expanduser(), progress=self._on_progress,
+                                      **self._search_params())
+            self.server_path.value = ""
+            self._submitted(job)
+            return job
+        up = self.browser_upload
+        if not up.chosen:
+            raise ValueError("choose a .fil or .h5 file first, or give a path on the server")
+        self._browser_plan = self.session.plan_browser_upload(up.file_name, up.file_size)
+        self.upload_status.value = (f"the browser is sending {fmt.esc(up.file_name)} "
+                                    f"({fmt.size(up.file_size)})")
+        up.start(self._browser_plan["pieces"])
+        return None
+
+    @guarded("upload")
+    def _browser_upload_sent(self, etags: dict) -> dict | None:
+        plan, self._browser_plan = self._browser_plan, None
+        if plan is None:
+            return None
+        try:
+            job = self.session.finish_browser_upload(plan, etags, **self._search_params())
+        except Exception as exc:
+            self.browser_upload.finish(fmt.error_message(exc, "upload"), ok=False)
+            self.session.abort_browser_upload(plan)
+            raise
+        self.browser_upload.finish(f"submitted job {job['job_id']}")
+        self._submitted(job)
+        return job
+
+    @guarded("upload")
+    def _browser_upload_failed(self, message: str) -> None:
+        plan, self._browser_plan = self._browser_plan, None
+        self.show_error(RuntimeError(message), "upload")
+        if plan is not None:
+            self.session.abort_browser_upload(plan)
+
+    def _submitted(self, job: dict) -> None:
+        """A job was started: say so, show the jobs table."""
         self.upload_status.value = (f"{self.upload_status.value}<br>submitted job "
                                     f"<code class='job-id'>"
                                     f"{fmt.esc(job['job_id'])}</code> "
                                     f"({fmt.esc(job.get('status'))})")
-        self.file_upload.value = ()
         self.show_info(f"job {job['job_id']} submitted")
         self.refresh_jobs()
         self.tabs.selected_index = TABS.index("Jobs")
-        return job
 
     # ---- jobs ---------------------------------------------------------------------
     def _build_jobs(self) -> None:

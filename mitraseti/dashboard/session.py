@@ -1,8 +1,9 @@
 """The dashboard's conversation with the REST API (no widgets here).
 
-One ``DashboardSession`` per signed-in user: it wraps ``mitraseti.client.Client``, uploads
-files with a progress callback, remembers which local file each job analysed (so the job
-page can open the observation in the waterfall explorer), and collects download links.
+One ``DashboardSession`` per signed-in user: it wraps ``mitraseti.client.Client`` (which owns
+uploading), plans uploads that the browser sends itself, remembers which local file each job
+analysed (so the job page can open the observation in the waterfall explorer), and collects
+download links.
 """
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
-
-import requests
 
 from mitraseti.client import INLINE_FORMATS as INLINE  # formats the API sends inline
 from mitraseti.client import Client, MitraSETIAPIError
@@ -29,31 +28,6 @@ def api_url_from_env(env: dict | None = None) -> str:
     """``$MITRASETI_API_URL`` or http://127.0.0.1:8000 (no trailing slash)."""
     env = os.environ if env is None else env
     return (env.get("MITRASETI_API_URL") or DEFAULT_API_URL).rstrip("/")
-
-
-class _ProgressReader:
-    """File-like view of ``length`` bytes of ``path`` from ``offset``; reports progress."""
-
-    def __init__(self, path: Path, offset: int, length: int, done: int, total: int,
-                 progress: Progress | None):
-        self._fh = open(path, "rb")
-        self._fh.seek(offset)
-        self._left, self._done, self._total, self._progress = length, done, total, progress
-        self.len = length                       # requests sets Content-Length from this
-
-    def read(self, n: int = -1) -> bytes:
-        if self._left <= 0:
-            return b""
-        n = self._left if n is None or n < 0 else min(n, self._left)
-        data = self._fh.read(n)
-        self._left -= len(data)
-        self._done += len(data)
-        if self._progress:
-            self._progress(self._done, self._total)
-        return data
-
-    def close(self) -> None:
-        self._fh.close()
 
 
 class DashboardSession:
@@ -115,36 +89,45 @@ class DashboardSession:
         return path
 
     def upload(self, path: str | Path, progress: Progress | None = None) -> str:
-        """PUT the file to the signed URL(s) from /upload-url; returns its file_key."""
-        path = Path(path)
-        total = path.stat().st_size
-        plan = self.client.request("POST", "/upload-url",
-                                   json={"filename": path.name, "file_size": total}).json()
-        if progress:
-            progress(0, total)
-        if plan.get("multipart"):
-            parts, part_size = [], int(plan["part_size"])
-            for i, part in enumerate(plan["parts"]):
-                off = i * part_size
-                resp = self._put(part["url"], path, off, min(part_size, total - off), total,
-                                 progress)
-                parts.append({"partNumber": part["partNumber"], "etag": resp.headers["ETag"]})
-            self.client.request("POST", "/complete-upload", json={
-                "file_key": plan["file_key"], "upload_id": plan["upload_id"], "parts": parts})
-        else:
-            self._put(plan["upload_url"], path, 0, total, total, progress)
-        return plan["file_key"]
+        """Stream a file on this machine's disk to the API (the client's upload: one PUT, or
+        10 MB parts above 50 MB); returns its file_key. ``progress(done, total)`` bytes."""
+        return self.client.upload(path, progress=progress or False)
 
-    def _put(self, url: str, path: Path, offset: int, length: int, total: int,
-             progress: Progress | None) -> requests.Response:
-        reader = _ProgressReader(path, offset, length, offset, total, progress)
-        try:
-            resp = requests.put(self._absolute(url), data=reader, timeout=600,
-                                headers={"Content-Type": "application/octet-stream"})
-        finally:
-            reader.close()
-        _check(resp)
-        return resp
+    # ---- uploads made by the browser (the kernel never sees the bytes) ----------------
+    def plan_browser_upload(self, name: str, size: int) -> dict:
+        """Ask the API where the browser should PUT ``name`` (``size`` bytes). Returns the
+        plan with ``pieces``: [{partNumber (None for a single PUT), url (absolute), offset,
+        length}] covering the file, for the browser to send."""
+        name = Path(name).name
+        if not name.lower().endswith(SUFFIXES):
+            raise ValueError(f"{name}: only .fil (SIGPROC) and .h5 (Breakthrough Listen) "
+                             f"files can be analysed")
+        plan = self.client.plan_upload(name, int(size))
+        if plan.get("multipart"):
+            step = int(plan["part_size"])
+            pieces = [{"partNumber": part["partNumber"], "url": self._absolute(part["url"]),
+                       "offset": i * step, "length": min(step, int(size) - i * step)}
+                      for i, part in enumerate(plan["parts"])]
+        else:
+            pieces = [{"partNumber": None, "url": self._absolute(plan["upload_url"]),
+                       "offset": 0, "length": int(size)}]
+        return {**plan, "filename": name, "size": int(size), "pieces": pieces}
+
+    def finish_browser_upload(self, plan: dict, etags: dict, source_name: str | None = None,
+                              **params: Any) -> dict:
+        """After the browser sent every piece (``etags``: {partNumber: ETag}), complete a
+        multipart upload and start the analysis; returns the 202 body (job_id, ...)."""
+        if plan.get("multipart"):
+            parts = [{"partNumber": p["partNumber"], "etag": etags[str(p["partNumber"])]}
+                     for p in plan["pieces"]]
+            self.client.complete_upload(plan, parts)
+        return self.client.analyze(plan["file_key"], filename=plan["filename"],
+                                   source_name=source_name or None, **params)
+
+    def abort_browser_upload(self, plan: dict) -> None:
+        """Drop the parts of an unfinished multipart upload (a single PUT leaves nothing)."""
+        if plan.get("multipart"):
+            self.client.abort_upload(plan)
 
     def _absolute(self, url: str) -> str:
         return url if "://" in url else self.api_url + "/" + url.lstrip("/")
@@ -224,14 +207,3 @@ class DashboardSession:
                               "filename": info.get("filename", fmt)}
         return links
 
-
-def _check(resp: requests.Response) -> None:
-    """Raise MitraSETIAPIError (with the JSON error body) for an HTTP error answer."""
-    if resp.status_code < 400:
-        return
-    try:
-        body = resp.json()
-    except ValueError:
-        body = resp.text
-    error = body.get("error") if isinstance(body, dict) else None
-    raise MitraSETIAPIError(resp.status_code, error or resp.reason or "error", body)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
 import time
 
 import pytest
@@ -96,8 +95,7 @@ def test_upload_job_table_refresh_and_job_page(service, tmp_path):
     try:
         path = small_observation(tmp_path / "dash_obs.fil")
         content = path.read_bytes()
-        d.file_upload.value = ({"name": path.name, "type": "", "size": len(content),
-                                "content": memoryview(content), "last_modified": datetime.now(timezone.utc)},)
+        d.server_path.value = str(path)            # a file on the kernel's machine
         d.source_name.value = "dashboard-test"
         job = d.submit_upload()
         assert job is not None, d.message.value
@@ -138,8 +136,39 @@ def test_upload_job_table_refresh_and_job_page(service, tmp_path):
 def test_upload_rejects_other_files(service, tmp_path):
     d = Dashboard(api_url=service.url, credential=service.api_key, refresh_s=3600,
                   cache_dir=str(tmp_path))
-    d.file_upload.value = ({"name": "notes.txt", "type": "", "size": 3,
-                            "content": memoryview(b"abc"), "last_modified": datetime.now(timezone.utc)},)
+    assert d.submit_upload() is None
+    assert "choose a .fil or .h5 file" in d.message.value
+    # what the browser reports when the user picks a file (name and size, never the bytes)
+    d.browser_upload.set_state({"file_name": "notes.txt", "file_size": 3, "state": "chosen"})
     assert d.submit_upload() is None
     assert ".fil" in d.message.value and "notes.txt" in d.message.value
     d.close()
+
+
+def test_browser_upload_plan_and_finish(service, tmp_path):
+    """The kernel's side of a browser upload against the real API: the plan covers the file
+    with absolute URLs, the pieces PUT as the browser would, and finishing starts the job."""
+    d = Dashboard(api_url=service.url, credential=service.api_key, refresh_s=3600,
+                  cache_dir=str(tmp_path))
+    try:
+        assert d.browser_upload.limit_bytes == 1024 * 1024 * 1024   # researcher: 1024 MB
+        path = small_observation(tmp_path / "browser_obs.fil")
+        content = path.read_bytes()
+        plan = d.session.plan_browser_upload(path.name, len(content))
+        pieces = plan["pieces"]
+        assert sum(p["length"] for p in pieces) == len(content)
+        assert all(p["url"].startswith("http://127.0.0.1:") for p in pieces)
+        etags = {}
+        for piece in pieces:                         # the browser's PUTs
+            body = content[piece["offset"]:piece["offset"] + piece["length"]]
+            resp = requests.put(piece["url"], data=body, timeout=30,
+                                headers={"Content-Type": "application/octet-stream"})
+            assert resp.ok, resp.text
+            etags[str(piece["partNumber"])] = resp.headers.get("ETag", "")
+        d._browser_plan = plan
+        job = d._browser_upload_sent(etags)
+        assert job is not None, d.message.value
+        assert d.browser_upload.state == "done" and job["job_id"] in d.browser_upload.message
+        assert d.session.job(job["job_id"])["filename"] == path.name
+    finally:
+        d.close()

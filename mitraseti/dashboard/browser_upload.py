@@ -1,0 +1,71 @@
+"""``BrowserUpload``: a file picker whose file goes from the browser straight to the API.
+
+A small anywidget (its JS module is ``static/browser_upload.js``). The user picks a file in
+the browser; the kernel learns only its name and size, asks the REST API for upload URLs
+(:meth:`DashboardSession.plan_browser_upload`) and sends them to the browser with
+:meth:`start`; the browser PUTs the file's pieces itself (three at a time, each retried up
+to three times) and reports their ETags, or why it failed. So the kernel never holds the
+file and the size is limited only by the tier (no websocket message limit). The widget shows
+the limit (``limit_bytes``) and a progress bar; ``sent_bytes`` follows the upload (synced
+about four times a second).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import anywidget
+import traitlets
+
+STATES = ("empty", "chosen", "uploading", "finishing", "done", "error")
+
+
+class BrowserUpload(anywidget.AnyWidget):
+    """File picker + progress bar; the browser sends the file to the URLs it is given."""
+
+    _esm = Path(__file__).with_name("static") / "browser_upload.js"
+    accept = traitlets.Unicode(".fil,.h5").tag(sync=True)
+    limit_bytes = traitlets.Int(0).tag(sync=True)        # 0: unknown
+    file_name = traitlets.Unicode("").tag(sync=True)
+    file_size = traitlets.Int(0).tag(sync=True)          # bytes
+    sent_bytes = traitlets.Int(0).tag(sync=True)
+    state = traitlets.Enum(STATES, "empty").tag(sync=True)
+    message = traitlets.Unicode("").tag(sync=True)
+    parallel = traitlets.Int(3).tag(sync=True)           # pieces in flight at once
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._on_sent: list[Callable[[dict], None]] = []
+        self._on_failed: list[Callable[[str], None]] = []
+        self.on_msg(self._receive)
+
+    @property
+    def chosen(self) -> bool:
+        """A file is picked and not being sent."""
+        return self.state == "chosen" and bool(self.file_name)
+
+    def start(self, pieces: list[dict]) -> None:
+        """Ask the browser to PUT the file: ``pieces`` [{partNumber, url, offset, length}]."""
+        self.send({"type": "start", "pieces": pieces, "parallel": int(self.parallel)})
+
+    def finish(self, message: str, ok: bool = True) -> None:
+        """Show the outcome after the kernel completed (or gave up on) the upload."""
+        self.state, self.message = ("done" if ok else "error"), message
+        if ok:
+            self.send({"type": "reset"})
+
+    def on_sent(self, callback: Callable[[dict], None]) -> None:
+        """``callback(etags)`` when every piece is sent (``etags``: {partNumber: ETag})."""
+        self._on_sent.append(callback)
+
+    def on_failed(self, callback: Callable[[str], None]) -> None:
+        """``callback(message)`` when the browser gave up."""
+        self._on_failed.append(callback)
+
+    def _receive(self, _widget, content: dict, _buffers) -> None:
+        if content.get("type") == "sent":
+            for cb in self._on_sent:
+                cb(dict(content.get("etags") or {}))
+        elif content.get("type") == "failed":
+            for cb in self._on_failed:
+                cb(str(content.get("message") or "upload failed"))

@@ -1,0 +1,161 @@
+// MitraSETI browser upload: the browser PUTs the chosen file straight to the upload URLs the
+// kernel obtained from the REST API (one URL, or one per 10 MB part), several parts at a time,
+// with a progress bar. The kernel only sees the file's name and size, then the parts' ETags.
+//
+// Kernel -> browser: {type: "start", pieces: [{partNumber, url, offset, length}], parallel}
+//                    {type: "reset"}
+// Browser -> kernel: {type: "sent", etags: {partNumber: etag}}  |  {type: "failed", message}
+// Synced state: accept, limit_bytes, file_name, file_size, sent_bytes, state, message.
+
+const RETRIES = 3;
+
+function formatBytes(n) {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i += 1; }
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+function putPiece(file, piece, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("PUT", piece.url);
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.upload.onprogress = (e) => onProgress(e.loaded);
+    xhr.onload = () => {
+      if (xhr.status >= 300) {
+        reject(new Error(`HTTP ${xhr.status}: ${xhr.responseText.slice(0, 300)}`));
+      } else if (piece.partNumber !== null && !xhr.getResponseHeader("ETag")) {
+        reject(new Error("the upload URL answered without an ETag header that this page " +
+                         "may read (CORS: it must expose ETag)"));
+      } else {
+        resolve(xhr.getResponseHeader("ETag") || "");
+      }
+    };
+    xhr.onerror = () => reject(new Error("network error: the upload URL cannot be reached " +
+                                         "from this browser or does not allow this page"));
+    xhr.send(file.slice(piece.offset, piece.offset + piece.length));
+  });
+}
+
+async function sendAll(file, pieces, parallel, report) {
+  const loaded = new Map();
+  const etags = {};
+  const queue = pieces.slice();
+  const progress = () => report([...loaded.values()].reduce((a, b) => a + b, 0));
+  async function worker() {
+    while (queue.length) {
+      const piece = queue.shift();
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          const etag = await putPiece(file, piece, (n) => { loaded.set(piece, n); progress(); });
+          loaded.set(piece, piece.length);
+          progress();
+          etags[String(piece.partNumber)] = etag;
+          break;
+        } catch (err) {
+          loaded.set(piece, 0);
+          if (attempt >= RETRIES) throw err;
+        }
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
+  return etags;
+}
+
+function render({ model, el }) {
+  el.classList.add("mitraseti-browser-upload");
+  const input = document.createElement("input");
+  input.type = "file";
+  input.className = "browser-upload-input";
+  input.accept = model.get("accept");
+  const limit = document.createElement("div");
+  limit.className = "browser-upload-limit";
+  const bar = document.createElement("progress");
+  bar.className = "browser-upload-progress";
+  bar.max = 1;
+  bar.value = 0;
+  bar.style.width = "420px";
+  const text = document.createElement("div");
+  text.className = "browser-upload-status";
+  el.append(input, limit, bar, text);
+  let file = null;
+  let lastSync = 0;
+
+  function draw() {
+    const max = model.get("limit_bytes");
+    limit.textContent = max ? `limit: ${formatBytes(max)} per file` : "";
+    const size = model.get("file_size");
+    const sent = model.get("sent_bytes");
+    bar.value = size ? sent / size : 0;
+    const state = model.get("state");
+    el.dataset.state = state;
+    const parts = [];
+    if (model.get("file_name")) parts.push(`${model.get("file_name")} (${formatBytes(size)})`);
+    if (state === "uploading" || state === "finishing" || state === "done") {
+      parts.push(`sent ${formatBytes(sent)} of ${formatBytes(size)} ` +
+                 `(${size ? Math.floor((100 * sent) / size) : 100} %)`);
+    }
+    if (model.get("message")) parts.push(model.get("message"));
+    text.textContent = parts.join(" · ");
+  }
+
+  input.addEventListener("change", () => {
+    file = input.files && input.files.length ? input.files[0] : null;
+    const max = model.get("limit_bytes");
+    if (file && max && file.size > max) {
+      model.set({ file_name: file.name, file_size: file.size, sent_bytes: 0, state: "error",
+                  message: `larger than the limit of ${formatBytes(max)}` });
+      file = null;
+    } else if (file) {
+      model.set({ file_name: file.name, file_size: file.size, sent_bytes: 0, state: "chosen",
+                  message: "" });
+    } else {
+      model.set({ file_name: "", file_size: 0, sent_bytes: 0, state: "empty", message: "" });
+    }
+    model.save_changes();
+  });
+
+  async function onMessage(msg) {
+    if (msg.type === "reset") {
+      file = null;
+      input.value = "";
+      return;
+    }
+    if (msg.type !== "start" || !file) return;     // another view holds the file
+    const chosen = file;
+    input.disabled = true;
+    model.set({ state: "uploading", sent_bytes: 0, message: "" });
+    model.save_changes();
+    const report = (sent) => {
+      model.set("sent_bytes", sent);
+      const now = Date.now();
+      if (now - lastSync > 250) { lastSync = now; model.save_changes(); }
+      draw();
+    };
+    try {
+      const etags = await sendAll(chosen, msg.pieces, msg.parallel || 3, report);
+      model.set({ sent_bytes: chosen.size, state: "finishing" });
+      model.save_changes();
+      model.send({ type: "sent", etags });
+    } catch (err) {
+      model.set({ state: "error", message: String(err.message || err) });
+      model.save_changes();
+      model.send({ type: "failed", message: String(err.message || err) });
+    } finally {
+      input.disabled = false;
+    }
+  }
+
+  const watched = ["limit_bytes", "file_name", "file_size", "sent_bytes", "state", "message"];
+  model.on("msg:custom", onMessage);
+  for (const name of watched) model.on(`change:${name}`, draw);
+  draw();
+  return () => {
+    model.off("msg:custom", onMessage);
+    for (const name of watched) model.off(`change:${name}`, draw);
+  };
+}
+
+export default { render };
