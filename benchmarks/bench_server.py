@@ -246,8 +246,8 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         try:
             from mitraseti.client import Client
-            from mitraseti_server.auth import create_api_key
-            from mitraseti_server.store import Store
+            from mitraseti_server.auth.keys import create_api_key
+            from mitraseti_server.storage.database import Store
             store = Store(data / "mitraseti.db")
             user = store.create_user("bench", "researcher")
             key = create_api_key(store, user.user_id, "bench").api_key

@@ -13,33 +13,26 @@ users, and each gets its own local user ``jupyter-<name>``.
 from __future__ import annotations
 
 import inspect
-import os
 
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 
-from mitraseti_server.handlers_base import ApiError
-from mitraseti_server.store import StoreError, User
+from mitraseti_server.errors import AuthError, StoreError
+from mitraseti_server.storage.database import User
 
-DEFAULT_TIER = "researcher"
 OWNER = "owner"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-def jupyter_tier() -> str:
-    """Tier given to Jupyter users: ``$MITRASETI_JUPYTER_TIER`` or researcher."""
-    return os.environ.get("MITRASETI_JUPYTER_TIER", DEFAULT_TIER)
-
-
-def local_user_for(store, username: str, tier: str | None = None) -> User:
-    """The local user mapped to Jupyter user ``username`` (created on first request)."""
+def local_user_for(store, username: str, tier: str) -> User:
+    """The local user mapped to Jupyter user ``username`` (created on first request with
+    ``tier``, the configuration's ``jupyter_tier``)."""
     external = f"jupyter|{username}"
     user = store.get_user_by_external(external)
     if user is not None:
         return user
     try:
-        return store.create_user(f"jupyter-{username}", tier or jupyter_tier(),
-                                 external_sub=external)
+        return store.create_user(f"jupyter-{username}", tier, external_sub=external)
     except StoreError:
         user = store.get_user_by_external(external)     # created concurrently
         if user is None:
@@ -56,23 +49,24 @@ class JupyterAuthMixin:
 
     async def authenticate(self) -> User:
         if not self.check_host():                    # Jupyter's DNS-rebinding protection
-            raise ApiError(403, "Host not allowed", host=self.request.host)
+            raise AuthError("Host not allowed", host=self.request.host)
         provider = self.identity_provider
         user = provider.get_user(self)
         if inspect.isawaitable(user):
             user = await user
         if user is None:
-            raise ApiError(403, "Jupyter login required",
-                           detail="send Jupyter's token (Authorization: token ...) or log in")
+            raise AuthError("Jupyter login required",
+                            detail="send Jupyter's token (Authorization: token ...) or log in")
         self.current_user = self._jupyter_current_user = user
         if (self.request.method not in SAFE_METHODS
                 and not getattr(self, "_token_authenticated", False)):
             try:
                 web.RequestHandler.check_xsrf_cookie(self)   # cookie login: XSRF required
             except web.HTTPError as exc:
-                raise ApiError(403, "XSRF check failed", detail=exc.log_message) from None
+                raise AuthError("XSRF check failed", detail=exc.log_message) from None
         single_user = type(provider).__module__.startswith("jupyter_server.")
-        return local_user_for(self.services.store, OWNER if single_user else user.username)
+        return local_user_for(self.services.store, OWNER if single_user else user.username,
+                              self.services.config.jupyter_tier)
 
 
 def jupyter_handler_class(cls: type) -> type:

@@ -2,8 +2,10 @@
 
 Routes: ``<base_url>/mitraseti/api/...`` (every REST endpoint, Jupyter auth) and
 ``<base_url>/mitraseti`` (a landing page linking to the API and the dashboard). The service
-uses the same data dir as ``mitraseti serve`` (``$MITRASETI_DATA_DIR`` or ``~/.mitraseti``),
-so jobs submitted either way appear in both.
+reads the same validated configuration as ``mitraseti serve`` (``ServiceConfig``: the data
+dir's config.toml and ``MITRASETI_*`` variables), plus ``c.ServiceConfig.<name>`` from
+Jupyter's own config files; it uses the same data dir (``c.ServiceConfig.data_dir``, else
+``$MITRASETI_DATA_DIR`` or ``~/.mitraseti``), so jobs submitted either way appear in both.
 """
 from __future__ import annotations
 
@@ -34,11 +36,11 @@ def public_origin(serverapp) -> str:
 def build(serverapp, data_dir: str | None = None):
     """(Config, Services, rules) for this Jupyter Server; nothing is started yet."""
     from mitraseti_server.app import build_services, make_handlers
-    from mitraseti_server.config import Config
+    from mitraseti_server.config import ServiceConfig
 
     prefix = url_path_join(serverapp.base_url, API_PATH).rstrip("/")
-    config = Config.load(data_dir=data_dir, api_prefix=prefix,
-                         base_url=public_origin(serverapp))
+    config = ServiceConfig.load(data_dir=data_dir, jupyter=serverapp.config,
+                                api_prefix=prefix, base_url=public_origin(serverapp))
     services = build_services(config)
     rules = [(pattern, jupyter_handler_class(handler), kwargs)
              for pattern, handler, kwargs in make_handlers(prefix, services)]
@@ -75,7 +77,7 @@ def mount(serverapp) -> None:
     def start() -> None:
         # the port may have moved (port_retries) between loading and listening
         config.base_url = public_origin(serverapp)
-        if hasattr(services.blobs, "base_url"):
+        if services.blobs.kind == "local":
             services.blobs.base_url = config.public_url
         callbacks = start_background(services)
         serverapp.web_app.settings["mitraseti_background"] = callbacks

@@ -56,7 +56,7 @@ async def test_jupyter_token_authenticates_and_maps_to_a_local_user(mounted, jp_
     assert resp.code == 200 and usage["tier"] == "researcher"
     again = json.loads((await jp_fetch("mitraseti", "api", "usage")).body)
     assert again["user_id"] == usage["user_id"]                  # same local user each time
-    from mitraseti_server.store import Store
+    from mitraseti_server.storage.database import Store
     store = Store(mitraseti_data_dir / "mitraseti.db")
     names = [u.name for u in store.list_users()]
     store.close()

@@ -17,8 +17,8 @@ def standalone(tmp_path):
     import threading
 
     from mitraseti_server.app import make_app
-    from mitraseti_server.auth import create_api_key
-    from mitraseti_server.config import Config
+    from mitraseti_server.auth.keys import create_api_key
+    from mitraseti_server.config import ServiceConfig as Config
 
     config = Config.load(data_dir=tmp_path / "data", env={}, port=0)
     loop = asyncio.new_event_loop()

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from mitraseti_server.app import bind, serve
-from mitraseti_server.auth import create_api_key, issue_token
-from mitraseti_server.config import Config
-from mitraseti_server.store import User
+from mitraseti_server.auth.keys import create_api_key
+from mitraseti_server.auth.tokens import issue_token
+from mitraseti_server.config import ServiceConfig as Config
+from mitraseti_server.storage.database import User
 
 
 @dataclass

@@ -17,7 +17,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mitraseti_server.auth import issue_token
+from mitraseti_server.auth.tokens import issue_token
 
 ISSUER = "https://cognito-idp.test/pool-1"
 AUDIENCE = "client-abc"

@@ -9,7 +9,7 @@ import requests
 
 moto_server = pytest.importorskip("moto.server")
 
-from mitraseti_server.blobs import BlobError
+from mitraseti_server.errors import BlobError
 
 MB = 1024 * 1024
 
@@ -110,7 +110,7 @@ def acct_id(server):
 
 @pytest.fixture
 def make_account_s3():
-    from mitraseti_server.auth import create_api_key
+    from mitraseti_server.auth.keys import create_api_key
 
     def make(server):
         store = server.services.store

@@ -22,7 +22,7 @@ import test_jobs_harness as H  # noqa: E402
 
 from mitraseti.io import read_observation, write_fil  # noqa: E402
 from mitraseti.synth import NarrowbandSignal, NoiseModel, make_cadence  # noqa: E402
-from mitraseti_server.auth import create_api_key  # noqa: E402
+from mitraseti_server.auth.keys import create_api_key  # noqa: E402
 from mitraseti_server.config import default_tiers  # noqa: E402
 
 GRID = dict(n_spectra=16, n_chans=1024, df_hz=2.7939677238464355, dt_s=18.253611008,
@@ -240,14 +240,16 @@ def test_bad_cadence_requests_answer_400_naming_the_parameter(paused):
         r = post(server, h, body)
         assert r.status_code == 400, (change, r.text)
         if name is None:
-            assert r.json()["field"] == "cadence_files", r.json()
+            assert r.json()["parameter"] == "cadence_files", r.json()
+            assert r.json()["error"] == "Unknown field: cadence_files", r.json()
         else:
             assert r.json()["parameter"] == name and name in r.json()["error"], r.json()
     # rules the schema cannot express, checked by the service
     for change, name in (({"cadence": keys[:5]}, "cadence"),            # odd: no alternation
                          ({"file_key": keys[1]}, "file_key"),           # not cadence[0]
                          ({"cadence": None, "filter_level": 2}, "filter_level")):
-        r = post(server, h, {**good, **change})
+        body = {k: v for k, v in {**good, **change}.items() if v is not None}
+        r = post(server, h, body)
         assert r.status_code == 400, (change, r.text)
         assert r.json()["parameter"] == name, r.json()
     assert requests.get(server.url + "/jobs", headers=h).json() == []
@@ -273,7 +275,7 @@ def test_cadence_files_must_be_the_callers_and_within_the_tier(paused):
     small = [H.upload(server, hz, p) for p in paused["paths"][:4]]
     big_key = H.upload(server, hz, big)
     server.services.store.set_tier("zoe", "free")                # downgraded since
-    from mitraseti_server.auth import issue_token
+    from mitraseti_server.auth.tokens import issue_token
     bearer = {"Authorization": f"Bearer {issue_token(server.config, user)}"}
     r = post(server, bearer, {"file_key": small[0], "cadence": [*small[:3], big_key]})
     assert r.status_code == 413
@@ -311,8 +313,7 @@ def test_retention_keeps_every_file_of_a_queued_cadence_job(tmp_path):
     import time
 
     from mitraseti_server.app import build_services
-    from mitraseti_server.config import Config
-    from mitraseti_server.sweeper import Sweeper
+    from mitraseti_server.config import ServiceConfig as Config
 
     services = build_services(Config.load(data_dir=tmp_path / "data", env={}))
     user = services.store.create_user("una", "free")               # 7 days retention
@@ -331,12 +332,12 @@ def test_retention_keeps_every_file_of_a_queued_cadence_job(tmp_path):
         file_key=keys[0], filename="f0.fil", source_name="x", file_size=12,
         params={"cadence": keys[:4], "filter_level": 3}, now=now, files=4)
     assert services.job_store.usage_this_month(user.user_id, now) == 4
-    Sweeper(services).sweep_once(now=now)
+    services.sweeper.sweep_once(now=now)
     assert [services.blobs.exists(k) for k in keys] == [True] * 4 + [False]
 
 
 def test_runner_accepts_a_list_of_file_paths_only():
-    from mitraseti_server.executor_runner import typed_params
+    from mitraseti_server.jobs.runner import typed_params
     assert typed_params({"input_paths": ["a.fil", "b.fil"], "filter_level": 2}) == {
         "input_paths": ["a.fil", "b.fil"], "filter_level": 2}
     with pytest.raises(TypeError, match="'input_paths'"):

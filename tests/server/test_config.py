@@ -4,7 +4,8 @@ import stat
 
 import pytest
 
-from mitraseti_server.config import Config, ConfigError, resolve_data_dir
+from mitraseti_server.config import ServiceConfig as Config, resolve_data_dir
+from mitraseti_server.errors import ConfigError
 
 
 def test_default_tiers_follow_the_reference_table(tmp_path):

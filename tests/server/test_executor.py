@@ -16,14 +16,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from waiting import wait_for  # noqa: E402
 import test_jobs_harness as H  # noqa: E402
 
-from mitraseti_server import job_store as js  # noqa: E402
-from mitraseti_server.executor import is_runner_of  # noqa: E402
-from mitraseti_server.executor_runner import one_line_error, typed_params  # noqa: E402
+from mitraseti_server.jobs import store as js  # noqa: E402
+from mitraseti_server.jobs.executor import is_runner_of  # noqa: E402
+from mitraseti_server.jobs.runner import one_line_error, typed_params  # noqa: E402
 
 
 def make_services(tmp_path: Path, **overrides):
     from mitraseti_server.app import build_services
-    from mitraseti_server.config import Config
+    from mitraseti_server.config import ServiceConfig as Config
     cfg = Config.load(data_dir=tmp_path / "data", env={}, **overrides)
     return build_services(cfg)
 
@@ -106,7 +106,7 @@ def test_runner_reports_malformed_file_as_one_line_error(tmp_path):
     bad.write_bytes(b"this is not a SIGPROC header" * 10)
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "mitraseti_server.executor_runner", "--input", str(bad),
+        [sys.executable, "-m", "mitraseti_server.jobs.runner", "--input", str(bad),
          "--out-dir", str(out), "--params", json.dumps({"max_drift": 2.0})],
         capture_output=True, timeout=300)
     assert proc.returncode == 1, proc.stderr.decode()[-2000:]

@@ -99,7 +99,7 @@ class LiveServer:
                 argv = cmd.read_bytes().split(b"\0")
             except OSError:
                 continue
-            if b"mitraseti_server.executor_runner" in argv and any(
+            if b"mitraseti_server.jobs.runner" in argv and any(
                     a.startswith(marker) for a in argv):
                 pids.append(int(cmd.parent.name))
         return pids
@@ -108,17 +108,17 @@ class LiveServer:
     @property
     def store(self):
         if self._store is None:
-            from mitraseti_server.store import Store
+            from mitraseti_server.storage.database import Store
             self._store = Store(self.data_dir / "mitraseti.db")
         return self._store
 
     def config(self):
-        from mitraseti_server.config import Config
+        from mitraseti_server.config import ServiceConfig as Config
         return Config.load(data_dir=self.data_dir, env={})
 
     def user(self, name: str, tier: str) -> dict:
         """A new user; returns headers for it: x-api-key (researcher+) or a Bearer JWT."""
-        from mitraseti_server.auth import create_api_key
+        from mitraseti_server.auth.keys import create_api_key
         user = self.store.create_user(name, tier)
         if tier == "free":             # web only: no API keys on the free tier
             headers = self.bearer(user)
@@ -130,7 +130,7 @@ class LiveServer:
 
     def bearer(self, user) -> dict:
         """Headers with a locally signed JWT for ``user`` (works on every tier)."""
-        from mitraseti_server.auth import issue_token
+        from mitraseti_server.auth.tokens import issue_token
         return {"Authorization": f"Bearer {issue_token(self.config(), user)}"}
 
     def secret(self) -> bytes:

@@ -6,8 +6,7 @@ import time
 
 import pytest
 
-from mitraseti_server import job_store as js
-from mitraseti_server.sweeper import Sweeper, prune_history
+from mitraseti_server.jobs import store as js
 
 DAY = 86400
 
@@ -15,7 +14,7 @@ DAY = 86400
 @pytest.fixture
 def services(tmp_path):
     from mitraseti_server.app import build_services
-    from mitraseti_server.config import Config
+    from mitraseti_server.config import ServiceConfig as Config
     return build_services(Config.load(data_dir=tmp_path / "data", env={}))
 
 
@@ -43,7 +42,7 @@ def test_history_pruning_keeps_newest_and_running_jobs(services):
     now = time.time()
     jobs = [add_job(services, user, now - 1000 + i) for i in range(12)]
     running = add_job(services, user, now - 2000, status=js.SUBMITTED)   # oldest, running
-    removed = prune_history(services, user.user_id,
+    removed = services.retention.prune_history(user.user_id,
                             services.config.tiers["free"].job_history)
     assert removed == 3                                        # 13 jobs, keep 10
     left = {j.job_id for j in services.job_store.list_for_user(user.user_id, 100)}
@@ -65,7 +64,7 @@ def test_retention_sweep_deletes_objects_then_rows(services):
     old_running = add_job(services, free, now - 9 * DAY, status=js.SUBMITTED)
     old_failed = add_job(services, free, now - 30 * DAY, status=js.FAILED)
     rich_job = add_job(services, rich, now - 30 * DAY)
-    removed = Sweeper(services).sweep_once(now=now)
+    removed = services.sweeper.sweep_once(now=now)
     assert removed == 2
     get = services.job_store.get
     assert get(old_free.job_id) is None and get(old_failed.job_id) is None
@@ -73,7 +72,7 @@ def test_retention_sweep_deletes_objects_then_rows(services):
     for kept in (new_free, old_running, rich_job):
         assert get(kept.job_id) is not None and objects_of(services, kept)
     # a later sweep after 91 days also expires the researcher's job
-    assert Sweeper(services).sweep_once(now=now + 61 * DAY) >= 1
+    assert services.sweeper.sweep_once(now=now + 61 * DAY) >= 1
     assert get(rich_job.job_id) is None
 
 
@@ -86,10 +85,10 @@ def test_sweep_keeps_row_when_object_deletion_fails(services, monkeypatch):
         raise OSError(f"disk error deleting {prefix}")
     monkeypatch.setattr(services.blobs, "delete_prefix", refuse)
     with pytest.raises(OSError):
-        Sweeper(services).sweep_once()
+        services.sweeper.sweep_once()
     assert services.job_store.get(job.job_id) is not None
     monkeypatch.undo()
-    assert Sweeper(services).sweep_once() == 1
+    assert services.sweeper.sweep_once() == 1
     assert services.job_store.get(job.job_id) is None and not objects_of(services, job)
 
 
@@ -125,7 +124,7 @@ def test_retention_sweep_expires_old_uploads_but_not_ones_a_job_reads(services):
         user_id=free.user_id, tier=free.tier, monthly_limit=10**6, concurrent_limit=10**6,
         file_key=in_use, filename="inuse.fil", source_name="x", file_size=3, params={},
         now=now)                                               # still queued: keep its file
-    Sweeper(services).sweep_once(now=now)
+    services.sweeper.sweep_once(now=now)
     assert not services.blobs.exists(old) and services.store.get_upload("up-old") is None
     for key, upload_id in ((fresh, "up-fresh"), (rich_old, "up-richold"),
                            (in_use, "up-inuse")):

@@ -19,8 +19,8 @@ from waiting import alive  # noqa: E402
 import test_jobs_harness as H  # noqa: E402
 
 from mitraseti.client import Client  # noqa: E402
-from mitraseti_server.auth import create_api_key  # noqa: E402
-from mitraseti_server.kernel_pool import POOL_DIR  # noqa: E402
+from mitraseti_server.auth.keys import create_api_key  # noqa: E402
+from mitraseti_server.jobs.kernel_pool import POOL_DIR  # noqa: E402
 
 PARAMETERS = ("input_path: str = ''\noutput_dir: str = ''\nmax_drift: float = 4.0\n"
               "min_drift: float = 0.0\nsnr: float = 10.0\nn_coarse_chan: int = 0\n"
@@ -148,7 +148,8 @@ def test_timeout_kills_the_runner_and_its_warm_kernel(start_server, tmp_path, mo
 
 @pytest.mark.parametrize("value", ["-2", "two"])
 def test_bad_pool_size_is_refused(tmp_path, value):
-    from mitraseti_server.config import Config, ConfigError
+    from mitraseti_server.config import ServiceConfig as Config
+    from mitraseti_server.errors import ConfigError
     with pytest.raises(ConfigError, match="KERNEL_POOL_SIZE|kernel_pool_size"):
         Config.load(data_dir=tmp_path, env={"MITRASETI_KERNEL_POOL_SIZE": value})
 
@@ -158,8 +159,8 @@ def test_bad_pool_size_is_refused(tmp_path, value):
 def test_idle_spare_exits_on_eof_and_a_running_one_is_found_by_its_job_dir(tmp_path):
     """The pool without a server: an idle spare whose stdin closes (the server died) exits
     with its kernel; a spare that got a job is recognised by restart reconciliation."""
-    from mitraseti_server.executor import is_runner_of
-    from mitraseti_server.kernel_pool import KernelPool
+    from mitraseti_server.jobs.executor import is_runner_of
+    from mitraseti_server.jobs.kernel_pool import KernelPool
 
     pool = KernelPool(tmp_path / "work" / POOL_DIR, 2, "python3")
     pool.start()

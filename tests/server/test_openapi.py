@@ -7,7 +7,7 @@ import pytest
 import requests
 from openapi_spec_validator import validate
 
-from mitraseti_server.auth import create_api_key
+from mitraseti_server.auth.keys import create_api_key
 
 ENDPOINTS = {"/health": {"get"}, "/upload-url": {"post"}, "/complete-upload": {"post"},
              "/abort-upload": {"post"}, "/analyze": {"post"}, "/jobs": {"get"},

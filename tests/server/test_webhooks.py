@@ -16,7 +16,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_jobs_harness as H  # noqa: E402
 
-from mitraseti_server.webhooks import sign, validate_webhook_url, verify_signature  # noqa: E402
+from mitraseti_server.jobs.webhooks import sign, validate_webhook_url, verify_signature  # noqa: E402
 
 
 class Receiver:
@@ -104,7 +104,7 @@ def test_signature_helpers():
 
 
 def test_private_address_policy_helpers():
-    from mitraseti_server.webhooks import private_address_reason
+    from mitraseti_server.jobs.webhooks import private_address_reason
     for url in ("http://127.0.0.1:9/h", "http://10.1.2.3/h", "http://192.168.0.7/h",
                 "http://169.254.169.254/latest/meta-data", "http://[::1]/h",
                 "http://0.0.0.0/h", "http://localhost/h"):
@@ -116,8 +116,8 @@ def test_private_address_policy_helpers():
 def test_refusing_private_targets_at_submit_and_delivery(start_server, tmp_path):
     import asyncio
 
-    from mitraseti_server.auth import create_api_key
-    from mitraseti_server.webhooks import WebhookSender
+    from mitraseti_server.auth.keys import create_api_key
+    from mitraseti_server.jobs.webhooks import WebhookSender
 
     server = start_server(webhook_allow_private=False)
     store = server.services.store
@@ -127,7 +127,7 @@ def test_refusing_private_targets_at_submit_and_delivery(start_server, tmp_path)
                       json={"file_key": f"uploads/{user.user_id}/u/obs.fil",
                             "webhook_url": "http://127.0.0.1:9/hook"})
     assert r.status_code == 400, r.text
-    assert r.json()["field"] == "webhook_url" and "non-public" in r.json()["error"]
+    assert r.json()["parameter"] == "webhook_url" and "non-public" in r.json()["error"]
     # a receiver on loopback never gets a call from a sender that refuses private targets
     receiver = Receiver(b"s" * 32)
     try:

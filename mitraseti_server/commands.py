@@ -6,10 +6,12 @@ same parser standalone (``python -m mitraseti_server``). Every command finds the
 the same way: ``--data-dir``, else ``$MITRASETI_DATA_DIR``, else ``~/.mitraseti``. Admin
 commands work while the server runs (SQLite WAL).
 
-Only the standard library is imported at module level (``config`` and ``store`` use nothing
-else), so registering the commands is cheap and cannot fail on a broken optional dependency;
-the server and auth modules (tornado, PyJWT) are imported when a command runs. ``serve``
-logs at INFO by default (``default_log_level``); ``-v`` / ``--log-level`` change it.
+Registering the commands imports only ``config`` and ``storage.database`` (traitlets and
+the standard library), so it stays cheap; the server and auth modules (tornado, PyJWT) are
+imported when a command runs. Configuration and database errors are
+``mitraseti.errors.InputError`` subclasses, which the CLI reports on one line with exit
+status 2. ``serve`` logs at INFO by default (``default_log_level``); ``-v`` /
+``--log-level`` change it.
 """
 from __future__ import annotations
 
@@ -18,13 +20,14 @@ import sys
 
 import mitraseti
 
-from .config import TIER_NAMES, Config, ConfigError
-from .store import Store, StoreError
+from mitraseti.errors import InputError
+from mitraseti_server.auth.keys import create_api_key
+from mitraseti_server.config import TIER_NAMES, ServiceConfig
+from mitraseti_server.errors import StoreError
+from mitraseti_server.storage.database import Store
 
 LOCAL_USER = "local"
 LOCAL_TIER = "researcher"
-# read by mitraseti.cli.main: these errors are reported on one line with exit status 2
-INPUT_ERRORS = (ConfigError, StoreError)
 
 
 def _data_dir_arg(parser: argparse.ArgumentParser) -> None:
@@ -43,10 +46,9 @@ def register(subparsers) -> None:
                        help="serve the Voila dashboard on this port beside the API "
                             "(default 8866; 0 turns it off)")
     _data_dir_arg(serve)
-    serve.set_defaults(func=cmd_serve, default_log_level="INFO", input_errors=INPUT_ERRORS)
+    serve.set_defaults(func=cmd_serve, default_log_level="INFO")
 
     admin = subparsers.add_parser("admin", help="manage users of the REST service")
-    admin.set_defaults(input_errors=INPUT_ERRORS)
     sub = admin.add_subparsers(dest="admin_command", required=True)
     create = sub.add_parser("create-user", help="create a user; prints its id and API key")
     create.add_argument("name")
@@ -82,22 +84,20 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(log_level_for(args))
     try:
         return int(args.func(args) or 0)
-    except INPUT_ERRORS as exc:
+    except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
 # ---- admin -----------------------------------------------------------------------------
-def _open(args) -> tuple[Config, Store]:
-    config = Config.load(data_dir=args.data_dir)
+def _open(args) -> tuple[ServiceConfig, Store]:
+    config = ServiceConfig.load(data_dir=args.data_dir)
     store = Store(config.db_path)
     store.migrate()
     return config, store
 
 
 def cmd_create_user(args) -> int:
-    from .auth import create_api_key
-
     config, store = _open(args)
     user = store.create_user(args.name, args.tier)
     print(f"user_id: {user.user_id}")
@@ -119,7 +119,7 @@ def cmd_set_tier(args) -> int:
 
 
 def cmd_token(args) -> int:
-    from .auth import issue_token
+    from mitraseti_server.auth.tokens import issue_token
 
     config, store = _open(args)
     user = store.get_user_by_name(args.name)
@@ -130,11 +130,9 @@ def cmd_token(args) -> int:
 
 
 # ---- serve -----------------------------------------------------------------------------
-def ensure_local_account(config: Config, store: Store) -> str | None:
+def ensure_local_account(config: ServiceConfig, store: Store) -> str | None:
     """On first start create the researcher account "local"; return its new API key
     (None when it already existed)."""
-    from .auth import create_api_key
-
     if store.get_user_by_name(LOCAL_USER) is not None:
         return None
     try:
@@ -145,7 +143,7 @@ def ensure_local_account(config: Config, store: Store) -> str | None:
                           now=config.now()).api_key
 
 
-def banner(config: Config, api_key: str | None, dashboard: str | None = None) -> str:
+def banner(config: ServiceConfig, api_key: str | None, dashboard: str | None = None) -> str:
     url = config.public_url + config.api_prefix
     lines = [f"MitraSETI {mitraseti.__version__} REST service listening on {url}",
              f"Data dir: {config.data_dir}"]
@@ -163,7 +161,7 @@ def banner(config: Config, api_key: str | None, dashboard: str | None = None) ->
     return "\n".join(lines)
 
 
-def _start_dashboard(config: Config, port: int):
+def _start_dashboard(config: ServiceConfig, port: int):
     """Start Voila on the dashboard notebook; (process, URL) or (None, None) with a
     warning when it cannot start (the API keeps running)."""
     from mitraseti.dashboard.launch import dashboard_url, start_voila
@@ -182,10 +180,10 @@ def cmd_serve(args) -> int:
     import asyncio
     import signal
 
-    from .app import bind, serve
+    from mitraseti_server.app import bind, serve
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    config = Config.load(data_dir=args.data_dir, **overrides)
+    config = ServiceConfig.load(data_dir=args.data_dir, **overrides)
     store = Store(config.db_path)
     store.migrate()
     api_key = ensure_local_account(config, store)

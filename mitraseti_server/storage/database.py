@@ -2,8 +2,10 @@
 processes (the admin CLI writes while the server runs).
 
 ``Store.connect()`` gives each thread its own connection (autocommit; write through
-``store.transaction()``). Other rooms add tables with ``store.register_schema(sql)``
-before ``store.migrate()``. Times are unix seconds (int).
+``store.transaction()``). The platform's tables (users, api_keys, uploads, reports) and
+their queries live here; the jobs layer adds its tables with
+``store.register_schema(sql, name)`` before ``store.migrate()`` and keeps its queries in
+``jobs.store``. No other module writes SQL. Times are unix seconds (int).
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+from mitraseti_server.errors import StoreError
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -75,10 +79,6 @@ class User:
     tier: str
 
 
-class StoreError(Exception):
-    """A store operation failed for a reason the caller can report (e.g. duplicate name)."""
-
-
 class Store:
     """Thread-safe access to the SQLite file at ``path``."""
 
@@ -86,7 +86,7 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._schemas: list[tuple[str | None, str]] = []
+        self._schemas: list[tuple[str, str]] = []
         self._migrate_lock = threading.Lock()
 
     # ---- connections ----------------------------------------------------------------
@@ -137,9 +137,10 @@ class Store:
             self._local.conn = None
 
     # ---- schema ---------------------------------------------------------------------
-    def register_schema(self, sql: str, name: str | None = None) -> None:
-        """Add tables from another room. Named schemas run once; unnamed ones run at every
-        ``migrate()`` and must be idempotent (``CREATE TABLE IF NOT EXISTS``)."""
+    def register_schema(self, sql: str, name: str) -> None:
+        """Add another layer's tables, applied once by ``migrate()`` (recorded by ``name``;
+        write ``CREATE ... IF NOT EXISTS`` so databases made before the name existed
+        migrate too)."""
         if (name, sql) not in self._schemas:
             self._schemas.append((name, sql))
 
@@ -150,18 +151,12 @@ class Store:
                          "name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
             done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
             pending = [(n, s) for n, s in MIGRATIONS if n not in done]
-            pending += [(n, s) for n, s in self._schemas if n is None or n not in done]
+            pending += [(n, s) for n, s in self._schemas if n not in done]
             for name, sql in pending:
                 for statement in _split_sql(sql):
                     conn.execute(statement)
-                if name is not None:
-                    conn.execute("INSERT INTO schema_migrations VALUES (?, ?)",
-                                 (name, int(time.time())))
-
-    def has_table(self, name: str) -> bool:
-        row = self.connect().execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
-        return row is not None
+                conn.execute("INSERT INTO schema_migrations VALUES (?, ?)",
+                             (name, int(time.time())))
 
     # ---- users ----------------------------------------------------------------------
     def create_user(self, name: str, tier: str, external_sub: str | None = None,
@@ -202,6 +197,43 @@ class Store:
         rows = self.connect().execute("SELECT user_id, name, tier FROM users ORDER BY name")
         return [User(*r) for r in rows]
 
+    # ---- API keys (the digest only; auth.keys makes and checks the keys) -------------
+    def add_api_key(self, *, key_id: str, user_id: str, name: str, digest: str,
+                    created_at: int, expires_at: int) -> bool:
+        """Insert an active key; False when ``key_id`` is taken."""
+        try:
+            with self.transaction() as conn:
+                conn.execute("INSERT INTO api_keys (key_id, user_id, name, digest, created_at,"
+                             " expires_at, active) VALUES (?, ?, ?, ?, ?, ?, 1)",
+                             (key_id, user_id, name, digest, created_at, expires_at))
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def api_keys_of(self, user_id: str) -> list[dict]:
+        """The user's keys (key_id, name, created_at, expires_at, active), oldest first."""
+        rows = self.connect().execute(
+            "SELECT key_id, name, created_at, expires_at, active FROM api_keys"
+            " WHERE user_id=? ORDER BY created_at, rowid", (user_id,))
+        return [dict(r) for r in rows]
+
+    def api_key_owner(self, key_id: str) -> str | None:
+        row = self.connect().execute("SELECT user_id FROM api_keys WHERE key_id=?",
+                                     (key_id,)).fetchone()
+        return row[0] if row else None
+
+    def revoke_api_key(self, key_id: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE api_keys SET active=0 WHERE key_id=?", (key_id,))
+
+    def api_key_with_user(self, key_id: str) -> dict | None:
+        """digest, expires_at, active of a key with its user's user_id, name and tier."""
+        row = self.connect().execute(
+            "SELECT k.digest, k.expires_at, k.active, u.user_id, u.name, u.tier"
+            " FROM api_keys k JOIN users u ON u.user_id = k.user_id WHERE k.key_id=?",
+            (key_id,)).fetchone()
+        return dict(row) if row else None
+
     # ---- uploads --------------------------------------------------------------------
     def add_upload(self, *, upload_id: str, file_key: str, user_id: str, filename: str,
                    size: int | None, multipart: bool, parts: int, now: float) -> None:
@@ -216,6 +248,13 @@ class Store:
         row = self.connect().execute("SELECT * FROM uploads WHERE upload_id=?",
                                      (upload_id,)).fetchone()
         return dict(row) if row else None
+
+    def has_complete_upload(self, file_key: str, user_id: str) -> bool:
+        """True when the user finished an upload of ``file_key``."""
+        row = self.connect().execute(
+            "SELECT 1 FROM uploads WHERE file_key=? AND user_id=? AND state='complete'",
+            (file_key, user_id)).fetchone()
+        return row is not None
 
     def finish_upload(self, upload_id: str, state: str, now: float) -> bool:
         """pending -> complete | aborted; False if the upload was not pending."""

@@ -1,12 +1,12 @@
 """Child process that runs ONE job's pipeline notebook (spawned by executor.LocalExecutor).
 
-    python -m mitraseti_server.executor_runner --input FILE --out-dir DIR \
+    python -m mitraseti_server.jobs.runner --input FILE --out-dir DIR \
         --params '{"max_drift": 4.0, ...}' --kernel python3 --job-id ID
 
-It runs ``notebooks/pipeline.ipynb`` through papermill (via
-``mitraseti.pipeline.run_notebook`` when that exists) with typed parameters only; a cadence
+It runs ``notebooks/pipeline.ipynb`` through papermill
+(``mitraseti.notebooks.run_notebook``) with typed parameters only; a cadence
 job (``input_paths`` in the parameters: every file in observing order, ON first) runs
-``notebooks/cadence.ipynb`` instead (``mitraseti.export.report.run_cadence_notebook``). It
+``notebooks/cadence.ipynb`` instead (``mitraseti.notebooks.run_cadence_notebook``). It
 writes into DIR:
 
 - ``_progress.json``  ``{"stage", "fraction", "message"}`` as the job advances;
@@ -24,7 +24,6 @@ exit. End-of-file before a job: exit 0 at once (the server closed the pool or di
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import sys
@@ -32,24 +31,20 @@ import threading
 import time
 from pathlib import Path
 
+from mitraseti.atomic import atomic_write_text
+from mitraseti.export.formats import DOWNLOAD_FORMATS
+from mitraseti.notebooks import run_cadence_notebook, run_notebook
+from mitraseti_server.jobs.kernel_pool import (WarmKernel, add_kernel_record, kill_kernel,
+                                               warm_runner)
+
 RUNNER_FILE = "_runner.json"
 PROGRESS_FILE = "_progress.json"
 SUMMARY_KEYS = ("raw_hits", "filtered_hits", "candidates", "processing_time_seconds",
                 "top_candidates", "events", "top_events", "filter_level")  # last 3: cadence
-# Which output file serves which download format (names written by mitraseti.export).
-FORMAT_FILES = {
-    "json": "results.json", "csv": "signals.csv", "catalog_json": "catalog.json",
-    "classified": "classified.json", "fits": "catalog.fits", "waterfall": "waterfall.png",
-    "waterfall_thumb": "waterfall_thumb.png", "notebook": "report.ipynb", "dat": "hits.dat",
-    "events": "events.csv", "events_png": "events_png.zip",          # cadence jobs
-}
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "pipeline.ipynb"
 
 
 def write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj))
 
 
 def one_line_error(exc: BaseException) -> str:
@@ -80,15 +75,12 @@ def typed_params(params: dict) -> dict:
     return out
 
 
-def summarise(out_dir: Path, returned) -> dict:
-    """The ``results`` object of GET /jobs/{id}: from the pipeline's result, else results.json."""
-    if returned is not None and hasattr(returned, "summary"):
-        summary = returned.summary()
-    else:
-        path = out_dir / "results.json"
-        summary = json.loads(path.read_text()) if path.exists() else {}
-        if isinstance(summary, dict) and isinstance(summary.get("summary"), dict):
-            summary = summary["summary"]
+def summarise(out_dir: Path) -> dict:
+    """The ``results`` object of GET /jobs/{id}, from the run's results.json."""
+    path = out_dir / DOWNLOAD_FORMATS["json"]
+    summary = json.loads(path.read_text()) if path.exists() else {}
+    if isinstance(summary, dict) and isinstance(summary.get("summary"), dict):
+        summary = summary["summary"]
     out = {k: summary[k] for k in SUMMARY_KEYS if k in summary}
     for k in ("raw_hits", "filtered_hits", "candidates"):      # counts, not lists
         if isinstance(out.get(k), list):
@@ -97,58 +89,29 @@ def summarise(out_dir: Path, returned) -> dict:
     return out
 
 
-def find_outputs(out_dir: Path, returned) -> dict[str, str]:
-    """format -> file name relative to out_dir, for the files that exist."""
-    outputs: dict[str, str] = {}
-    for fmt, path in (getattr(returned, "outputs", None) or {}).items():
-        p = Path(path)
-        p = p if p.is_absolute() else out_dir / p
-        if p.exists() and p.parent.resolve() == out_dir.resolve():
-            outputs[str(fmt)] = p.name
-    for fmt, name in FORMAT_FILES.items():
-        if fmt not in outputs and (out_dir / name).exists():
-            outputs[fmt] = name
-    return outputs
+def find_outputs(out_dir: Path) -> dict[str, str]:
+    """Download format -> file name in ``out_dir``, for the exports that exist."""
+    return {fmt: name for fmt, name in DOWNLOAD_FORMATS.items() if (out_dir / name).exists()}
 
 
 def run_pipeline(input_path: str, out_dir: Path, params: dict, kernel: str,
-                 kernel_manager=None):
-    """Run the notebook (on ``kernel_manager``'s running kernel when given); returns
-    whatever run_notebook returns (or None)."""
+                 kernel_manager=None) -> None:
+    """Run the pipeline notebook (the cadence notebook when ``params`` has
+    ``input_paths``) on ``kernel_manager``'s running kernel when given. The notebook writes
+    its progress to ``PROGRESS_FILE``, which the executor polls; report.html is not a
+    download format of the service, so it is not rendered."""
     if "input_paths" in params:
-        return run_cadence(params, out_dir, kernel, kernel_manager)
-    try:
-        from mitraseti import pipeline
-        run_notebook = getattr(pipeline, "run_notebook", None)
-    except ImportError:
-        run_notebook = None
-    if run_notebook is not None:
-        accepted = inspect.signature(run_notebook).parameters
-        has_kwargs = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
-        kwargs = dict(params)
-        # the notebook writes its progress to progress_path; the executor polls that file
-        # report.html is not a download format of the service: do not render it
-        for k, v in (("kernel_name", kernel), ("progress_path", str(out_dir / PROGRESS_FILE)),
-                     ("kernel_manager", kernel_manager), ("html", False)):
-            if v is not None and (k in accepted or has_kwargs):
-                kwargs[k] = v
-        return run_notebook(input_path, str(out_dir), **kwargs)
-    import papermill as pm
-
-    extra = {"km": kernel_manager} if kernel_manager is not None else {}
-    pm.execute_notebook(str(NOTEBOOK), str(out_dir / "report.ipynb"),
-                        parameters=dict(params, input_path=input_path,
-                                        output_dir=str(out_dir)),
-                        kernel_name=kernel, progress_bar=False, cwd=str(out_dir), **extra)
-    return None
+        run_cadence(params, out_dir, kernel, kernel_manager)
+        return
+    run_notebook(input_path, str(out_dir), **params, kernel_name=kernel,
+                 progress_path=str(out_dir / PROGRESS_FILE), kernel_manager=kernel_manager,
+                 html=False)
 
 
-def run_cadence(params: dict, out_dir: Path, kernel: str, kernel_manager=None):
+def run_cadence(params: dict, out_dir: Path, kernel: str, kernel_manager=None) -> None:
     """A cadence job: ``notebooks/cadence.ipynb`` on ``params["input_paths"]``."""
-    from mitraseti.export.report import run_cadence_notebook
-
     kwargs = {k: v for k, v in params.items() if k != "input_paths"}
-    return run_cadence_notebook(params["input_paths"], str(out_dir), kernel_name=kernel,
+    run_cadence_notebook(params["input_paths"], str(out_dir), kernel_name=kernel,
                                 progress_path=str(out_dir / PROGRESS_FILE), html=False,
                                 kernel_manager=kernel_manager, **kwargs)
 
@@ -171,11 +134,11 @@ def run_job(input_path: str, out_dir: Path, params_json: str, kernel: str,
             record = warm.prepare(out_dir)
             print(f"job runs on pre-started kernel {json.dumps(record)}", flush=True)
         progress("starting", 0.0, "launching the pipeline notebook")
-        returned = run_pipeline(input_path, out_dir, params, kernel,
-                                warm.km if warm is not None else None)
+        run_pipeline(input_path, out_dir, params, kernel,
+                     warm.km if warm is not None else None)
         keep_kernel_record(out_dir, record)
-        results = summarise(out_dir, returned)
-        outputs = find_outputs(out_dir, returned)
+        results = summarise(out_dir)
+        outputs = find_outputs(out_dir)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, then exit 1
         keep_kernel_record(out_dir, record)
         write_json_atomic(out_dir / RUNNER_FILE, {"ok": False, "error": one_line_error(exc)})
@@ -186,9 +149,8 @@ def run_job(input_path: str, out_dir: Path, params_json: str, kernel: str,
 
 
 def keep_kernel_record(out_dir: Path, record: dict | None) -> None:
-    report = out_dir / FORMAT_FILES["notebook"]
+    report = out_dir / DOWNLOAD_FORMATS["notebook"]
     if record is not None and report.exists():
-        from mitraseti_server.kernel_pool import add_kernel_record
         try:
             add_kernel_record(report, record)
         except Exception as exc:  # noqa: BLE001 - the report itself matters more
@@ -223,8 +185,6 @@ def read_job_from_stdin(on_eof) -> tuple[threading.Event, dict]:
 
 def serve_one_job(slot_dir: Path, kernel: str) -> int:
     """Pooled mode: start and warm a kernel, wait for one job, run it, shut down."""
-    from mitraseti_server.kernel_pool import WarmKernel, kill_kernel, warm_runner
-
     slot_dir.mkdir(parents=True, exist_ok=True)
 
     def abandoned() -> None:

@@ -1,4 +1,4 @@
-"""S3 blob store (aiobotocore): same interface as ``LocalBlobStore``, URLs presigned by S3.
+"""S3 blob store (aiobotocore): the ``BlobStore`` interface, URLs presigned by S3.
 
 aiobotocore is asynchronous; this class runs one client on a private event loop in a
 daemon thread and exposes blocking methods (handlers call them off the IOLoop). Objects
@@ -13,7 +13,6 @@ import os
 import shutil
 import tempfile
 import threading
-import uuid
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,11 +20,15 @@ from aiobotocore.session import get_session
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-from .blobs import CHUNK, BlobError, BlobStore, validate_key
+from mitraseti_server.errors import BlobError
+from mitraseti.atomic import move_into_place, temp_file_beside
+from mitraseti_server.storage.blobs import CHUNK, BlobStore, check_part_order, validate_key
 
 PUT_PART = 64 * 1024 * 1024       # part size for server-side uploads of large files
-S3_ERRORS = {"InvalidPart": 400, "InvalidPartOrder": 400, "EntityTooSmall": 400,
-             "NoSuchUpload": 404, "NoSuchKey": 404, "404": 404, "NotFound": 404}
+# S3 error codes answered to the client (BlobError maps them to HTTP statuses)
+S3_CODES = {"InvalidPart": "InvalidPart", "InvalidPartOrder": "InvalidPartOrder",
+            "EntityTooSmall": "EntityTooSmall", "NoSuchUpload": "NoSuchUpload",
+            "NoSuchKey": "NoSuchKey", "404": "NoSuchKey", "NotFound": "NoSuchKey"}
 
 
 def _code(exc: ClientError) -> str:
@@ -73,9 +76,9 @@ class S3BlobStore(BlobStore):
             return self._run(getattr(self._client, op)(Bucket=self.bucket, **params))
         except ClientError as exc:
             code = _code(exc)
-            if code in S3_ERRORS:
-                raise BlobError(S3_ERRORS[code], "NoSuchKey" if code in ("404", "NotFound")
-                                else code, exc.response["Error"].get("Message", "")) from None
+            if code in S3_CODES:
+                raise BlobError(S3_CODES[code],
+                                exc.response["Error"].get("Message", "")) from None
             raise
 
     def _ensure_bucket(self) -> None:
@@ -123,14 +126,14 @@ class S3BlobStore(BlobStore):
                 async with resp["Body"] as stream:
                     while chunk := await stream.read(CHUNK):
                         fh.write(chunk)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
+        fd, tmp = temp_file_beside(dest)
+        os.close(fd)
         try:
             self._run(fetch())
-            os.replace(tmp, dest)
+            move_into_place(tmp, dest)
         except ClientError as exc:
             if _code(exc) in ("NoSuchKey", "404"):
-                raise BlobError(404, "NoSuchKey", "object not found", file_key=key) from None
+                raise BlobError("NoSuchKey", "object not found", file_key=key) from None
             raise
         finally:
             tmp.unlink(missing_ok=True)
@@ -214,10 +217,7 @@ class S3BlobStore(BlobStore):
 
     def complete_multipart(self, key: str, upload_id: str, parts: list[dict],
                            min_part_size: int) -> None:
-        numbers = [p["partNumber"] for p in parts]
-        if numbers != sorted(set(numbers)):
-            raise BlobError(400, "InvalidPartOrder",
-                            "parts must be listed in ascending partNumber order")
+        check_part_order(parts)
         etags = [{"PartNumber": p["partNumber"],
                   "ETag": '"' + str(p["etag"]).strip().strip('"') + '"'} for p in parts]
         self._call("complete_multipart_upload", Key=validate_key(key), UploadId=upload_id,

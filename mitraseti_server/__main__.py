@@ -1,7 +1,7 @@
 """``python -m mitraseti_server serve|admin ...`` (same commands as ``mitraseti``)."""
 import sys
 
-from .commands import main
+from mitraseti_server.commands import main
 
 if __name__ == "__main__":
     sys.exit(main())

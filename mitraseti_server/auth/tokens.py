@@ -1,114 +1,22 @@
-"""Identity: API keys (x-api-key), locally issued JWTs and OIDC/Cognito id_tokens (Bearer).
+"""Bearer tokens: locally issued JWTs and OIDC/Cognito id_tokens, and the request check.
 
-API keys look like ``sk_live_<8-hex key id>_<43-char urlsafe secret>`` (256 random bits).
-Only the SHA-256 digest of the whole key is stored; lookup is by key id and the digest is
-compared with ``hmac.compare_digest``. Local JWTs are HS256 with the service secret
-(``iss`` = ``config.jwt_issuer``, ``sub`` = user_id). OIDC id_tokens are RS256, checked
-against ``config.oidc_issuer`` / ``oidc_audience`` and keys from ``oidc_jwks_url``.
+Local JWTs are HS256 with the service secret (``iss`` = ``config.jwt_issuer``, ``sub`` =
+user_id). OIDC id_tokens are RS256, checked against ``config.oidc_issuer`` /
+``oidc_audience`` and keys from ``oidc_jwks_url``. ``authenticate_request`` finds the user
+behind a request's ``x-api-key`` or ``Authorization: Bearer`` header.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import re
 import secrets
-import sqlite3
 import time
-from dataclasses import dataclass
 
 import jwt
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from .store import Store, StoreError, User
-
-KEY_PREFIX = "sk_live_"
-KEY_RE = re.compile(r"^sk_live_([0-9a-f]{8})_([A-Za-z0-9_-]{43,})$")
-DEFAULT_TTL_DAYS = 90
-DAY = 86400
-
-
-class AuthError(Exception):
-    """Authentication failed: answered as 403 ``{"error": message, **context}``."""
-
-    def __init__(self, message: str, **context):
-        super().__init__(message)
-        self.message, self.context = message, context
-
-
-# ---- API keys ----------------------------------------------------------------------------
-@dataclass
-class NewKey:
-    key_id: str
-    api_key: str
-    created_at: int
-    expires_at: int
-    ttl_days: int
-
-
-def _digest(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode()).hexdigest()
-
-
-def create_api_key(store: Store, user_id: str, name: str = "Default",
-                   ttl_days: int = DEFAULT_TTL_DAYS, now: float | None = None) -> NewKey:
-    """Make and store a key; the full key exists only in the returned object."""
-    now = int(time.time() if now is None else now)
-    for _ in range(5):
-        key_id = secrets.token_hex(4)
-        api_key = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
-        expires_at = now + int(ttl_days) * DAY
-        try:
-            with store.transaction() as conn:
-                conn.execute("INSERT INTO api_keys (key_id, user_id, name, digest, created_at,"
-                             " expires_at, active) VALUES (?, ?, ?, ?, ?, ?, 1)",
-                             (key_id, user_id, name, _digest(api_key), now, expires_at))
-        except sqlite3.IntegrityError:
-            continue            # key id collision (32 bits): draw again
-        return NewKey(key_id, api_key, now, expires_at, int(ttl_days))
-    raise StoreError("could not allocate a unique API key id")
-
-
-def list_api_keys(store: Store, user_id: str, now: float | None = None) -> list[dict]:
-    """Metadata of the user's keys, oldest first (never the key or its digest)."""
-    now = int(time.time() if now is None else now)
-    rows = store.connect().execute(
-        "SELECT key_id, name, created_at, expires_at, active FROM api_keys WHERE user_id=?"
-        " ORDER BY created_at, rowid", (user_id,))
-    return [{"key_id": r["key_id"], "name": r["name"], "created_at": r["created_at"],
-             "expires_at": r["expires_at"], "active": bool(r["active"]),
-             "expired": now >= r["expires_at"]} for r in rows]
-
-
-def get_key_owner(store: Store, key_id: str) -> str | None:
-    row = store.connect().execute("SELECT user_id FROM api_keys WHERE key_id=?",
-                                  (key_id,)).fetchone()
-    return row[0] if row else None
-
-
-def revoke_api_key(store: Store, key_id: str) -> None:
-    with store.transaction() as conn:
-        conn.execute("UPDATE api_keys SET active=0 WHERE key_id=?", (key_id,))
-
-
-def authenticate_api_key(store: Store, api_key: str, now: float | None = None) -> User:
-    """The key's user, or AuthError (malformed, unknown, revoked or expired key)."""
-    match = KEY_RE.match(api_key.strip())
-    if not match:
-        raise AuthError("Invalid API key")
-    row = store.connect().execute(
-        "SELECT k.digest, k.expires_at, k.active, u.user_id, u.name, u.tier FROM api_keys k"
-        " JOIN users u ON u.user_id = k.user_id WHERE k.key_id=?", (match.group(1),)).fetchone()
-    # compare even when the id is unknown, so timing does not reveal which ids exist
-    digest = row["digest"] if row else "0" * 64
-    if not hmac.compare_digest(digest, _digest(api_key.strip())) or row is None:
-        raise AuthError("Invalid API key")
-    if not row["active"]:
-        raise AuthError("API key has been revoked", key_id=match.group(1))
-    if (time.time() if now is None else now) >= row["expires_at"]:
-        raise AuthError("API key has expired", key_id=match.group(1),
-                        expired_at=row["expires_at"])
-    return User(row["user_id"], row["name"], row["tier"])
+from mitraseti_server.auth.keys import authenticate_api_key
+from mitraseti_server.errors import AuthError, StoreError
+from mitraseti_server.storage.database import Store, User
 
 
 # ---- local JWTs --------------------------------------------------------------------------
@@ -215,9 +123,9 @@ async def authenticate_bearer(config, store: Store, jwks: JwksCache | None,
     raise AuthError("Invalid token: unknown issuer")
 
 
-async def authenticate_request(services, headers) -> User:
+async def authenticate_request(config, store: Store, jwks: JwksCache | None,
+                               headers) -> User:
     """The user behind a request's ``x-api-key`` or ``Authorization: Bearer`` header."""
-    config, store = services.config, services.store
     api_key = headers.get("x-api-key")
     if api_key:
         user = authenticate_api_key(store, api_key, now=config.now())
@@ -227,5 +135,5 @@ async def authenticate_request(services, headers) -> User:
         return user
     auth = headers.get("Authorization", "")
     if auth[:7].lower() == "bearer " and auth[7:].strip():
-        return await authenticate_bearer(config, store, services.jwks, auth[7:].strip())
+        return await authenticate_bearer(config, store, jwks, auth[7:].strip())
     raise AuthError("Missing authentication: send x-api-key or Authorization: Bearer")

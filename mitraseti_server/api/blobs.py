@@ -11,8 +11,10 @@ import mimetypes
 
 import tornado.web
 
-from .blobs import CHUNK, BlobError, LocalBlobStore, PartWriter, validate_key
-from .handlers_base import ApiError, BaseHandler
+from mitraseti_server.api.base import BaseHandler
+from mitraseti_server.errors import BlobError, NotFound
+from mitraseti_server.storage.blobs import CHUNK, PartWriter, validate_key
+from mitraseti_server.storage.local import LocalBlobStore
 
 CONTENT_TYPES = {".fil": "application/octet-stream", ".h5": "application/x-hdf5",
                  ".fits": "application/fits", ".json": "application/json",
@@ -37,7 +39,7 @@ class BlobHandler(BaseHandler):
         self.rejected = False
         blobs = self.services.blobs
         if not isinstance(blobs, LocalBlobStore):
-            raise ApiError(404, "Not found", path=self.request.path)
+            raise NotFound("Not found", path=self.request.path)
         self.key = self.path_args[0]
         query = {k: self.get_query_argument(k) for k in self.request.query_arguments}
         self.extra = blobs.verify(self.key, self.request.method, query)
@@ -50,18 +52,18 @@ class BlobHandler(BaseHandler):
             upload_id = self.extra["upload_id"]
             max_size = int(self.extra["max_size"])
         except (KeyError, ValueError):
-            raise ApiError(403, "AccessDenied", message="URL is not an upload URL") from None
+            raise BlobError("AccessDenied", "URL is not an upload URL") from None
         row = self.store.get_upload(upload_id)
         if row is None or row["file_key"] != self.key or row["state"] != "pending":
-            raise ApiError(404, "NoSuchUpload", message="upload not found or already "
-                           "finished", upload_id=upload_id)
+            raise BlobError("NoSuchUpload", "upload not found or already finished",
+                            upload_id=upload_id)
         declared = self.request.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > max_size:
             if int(declared) <= max_size + DRAIN_LIMIT:
                 self.request.connection.set_max_body_size(int(declared))
             self.rejected = True
-            raise ApiError(413, "EntityTooLarge", message="body is larger than the declared"
-                           " size", max_size=max_size, size=int(declared))
+            raise BlobError("EntityTooLarge", "body is larger than the declared size",
+                            max_size=max_size, size=int(declared))
         self.request.connection.set_max_body_size(max_size + DRAIN_LIMIT)
         part = self.extra.get("part")
         if part is not None:
@@ -76,8 +78,8 @@ class BlobHandler(BaseHandler):
     def put(self, key: str) -> None:
         writer, self.writer = self.writer, None
         if writer.too_large:
-            raise ApiError(413, "EntityTooLarge", message="body is larger than the declared"
-                           " size", max_size=writer.max_size)
+            raise BlobError("EntityTooLarge", "body is larger than the declared size",
+                            max_size=writer.max_size)
         etag = writer.commit()
         upload_id = self.extra["upload_id"]
         if "part" in self.extra:
@@ -106,7 +108,7 @@ class BlobHandler(BaseHandler):
         blobs: LocalBlobStore = self.services.blobs
         path = blobs.local_path(key)
         if not path.is_file():
-            raise BlobError(404, "NoSuchKey", "object not found", file_key=key)
+            raise BlobError("NoSuchKey", "object not found", file_key=key)
         name = self.extra.get("filename") or path.name
         safe = name.replace('"', "").replace("\\", "").replace("\r", "").replace("\n", "")
         self.set_header("Content-Type", content_type(name))

@@ -2,7 +2,7 @@
 
 Shape (after jupyter-scheduler): ``run_job`` is a template method calling
 ``before_start`` -> ``execute`` -> ``on_complete`` | ``on_failure``. ``LocalExecutor``
-implements ``execute`` with a ``python -m mitraseti_server.executor_runner`` process in its
+implements ``execute`` with a ``python -m mitraseti_server.jobs.runner`` process in its
 own process group (its pid is stored in the job row), so a timeout kills the runner, the
 Jupyter kernel and anything they started. With a kernel pool (``kernel_pool``, the default)
 the runner is a spare started before the job arrived, whose kernel has already imported
@@ -13,11 +13,10 @@ Queue: jobs wait in ``submitted``; a dispatcher thread starts the oldest ones wh
 than ``max_workers`` run. Restart reconciliation (``start()``): a job left ``processing``
 by a crash is re-queued once (attempts < 2), else failed with error "interrupted".
 
-Settings read from Config (flat attribute or ``config.executor.<name>``):
-``max_workers`` (2; 0 pauses processing: jobs queue in ``submitted``), ``job_timeout_s``
-(3600), ``kernel_name`` ("python3"), ``kernel_pool_size`` (-1: as many spare warm kernels
-as ``max_workers``; 0: none, a cold runner per job), ``webhook_attempts`` (4),
-``webhook_backoff_s`` (1.0).
+Settings (``ServiceConfig``): ``max_workers`` (0 pauses processing: jobs queue in
+``submitted``), ``job_timeout_s``, ``kernel_name``, ``kernel_pool_size`` (-1: as many
+spare warm kernels as ``max_workers``; 0: none, a cold runner per job), and the webhook
+settings. A failed job's error is one line with server paths cut to their file names.
 """
 from __future__ import annotations
 
@@ -25,6 +24,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,57 +32,41 @@ import threading
 import time
 from pathlib import Path
 
-from . import job_store as js
-from .executor_runner import PROGRESS_FILE, RUNNER_FILE
-from .kernel_pool import POOL_DIR, KernelPool, Spare, kill_group, read_json
-from .sweeper import prune_history, tier_limits_for_user
-from .webhooks import WebhookSender
+from tornado.ioloop import IOLoop
+
+from mitraseti.export.formats import DOWNLOAD_FORMATS
+from mitraseti_server.errors import JobFailed
+from mitraseti_server.jobs import store as js
+from mitraseti_server.jobs.kernel_pool import (POOL_DIR, RUNNER_MODULE, KernelPool, Spare,
+                                               kill_group, read_json)
+from mitraseti_server.jobs.runner import PROGRESS_FILE, RUNNER_FILE
+from mitraseti_server.jobs.sweeper import Retention, job_prefix
+from mitraseti_server.jobs.webhooks import WebhookSender
+from mitraseti_server.storage.blobs import BlobStore
 
 log = logging.getLogger("mitraseti_server.executor")
 MAX_ATTEMPTS = 2
+# an absolute path in an error message (kept: its last component, the file name)
+_ABS_PATH = re.compile(r"(?<![\w.~])/(?:[^\s'\"/:,;()\[\]]+/)+([^\s'\"/:,;()\[\]]+)")
 
 
-class JobFailed(Exception):
-    """execute() failed; the message is the job's one-line error."""
-
-
-def setting(config, name: str, default):
-    """``config.<name>``, else ``config.executor.<name>`` / ``config.executor[name]``."""
-    if hasattr(config, name):
-        return getattr(config, name)
-    sub = getattr(config, "executor", None)
-    if isinstance(sub, dict):
-        return sub.get(name, default)
-    return getattr(sub, name, default) if sub is not None else default
-
-
-def job_store_of(services) -> js.JobStore:
-    jobs = getattr(services, "job_store", None)
-    if jobs is None:
-        jobs = js.JobStore(services.store)
-        try:
-            services.job_store = jobs
-        except AttributeError:
-            pass
-    return jobs
+def without_paths(message: str) -> str:
+    """``message`` with every absolute path cut to its file name (no server layout)."""
+    return _ABS_PATH.sub(r"\1", message)
 
 
 class BaseExecutor:
     """Queue, dispatch and the job life cycle; subclasses implement ``execute``."""
 
-    def __init__(self, services):
-        self.services = services
-        self.config = services.config
-        self.jobs = job_store_of(services)
-        self.max_workers = int(setting(self.config, "max_workers", 2))
-        self.timeout_s = float(setting(self.config, "job_timeout_s", 3600))
-        self.kernel_name = str(setting(self.config, "kernel_name", "python3"))
-        self.work_dir = Path(self.config.data_dir) / "work"
-        self.webhooks = WebhookSender(
-            self.config.secret_key,
-            attempts=int(setting(self.config, "webhook_attempts", 4)),
-            backoff_s=float(setting(self.config, "webhook_backoff_s", 1.0)),
-            allow_private=bool(setting(self.config, "webhook_allow_private", True)))
+    def __init__(self, config, jobs: js.JobStore, blobs: BlobStore, retention: Retention):
+        self.config, self.jobs, self.blobs, self.retention = config, jobs, blobs, retention
+        self.max_workers = int(config.max_workers)
+        self.timeout_s = float(config.job_timeout_s)
+        self.kernel_name = str(config.kernel_name)
+        self.work_dir = Path(config.data_dir) / "work"
+        self.webhooks = WebhookSender(config.secret_key, attempts=config.webhook_attempts,
+                                      backoff_s=config.webhook_backoff_s,
+                                      allow_private=config.webhook_allow_private)
         self._cond = threading.Condition()
         self._active: dict[str, threading.Thread] = {}
         self._stopping = False
@@ -95,7 +79,6 @@ class BaseExecutor:
         if io_loop is None:
             try:
                 asyncio.get_running_loop()
-                from tornado.ioloop import IOLoop
                 io_loop = IOLoop.current()
             except RuntimeError:
                 io_loop = None
@@ -222,15 +205,13 @@ class BaseExecutor:
         raise NotImplementedError
 
     def on_failure(self, job: js.Job, error: str) -> None:
-        self.jobs.finish(job.job_id, js.FAILED, error=error)
+        self.jobs.finish(job.job_id, js.FAILED, error=without_paths(error))
         self.notify(job.job_id)
         self.after_finish(job)
 
     def after_finish(self, job: js.Job) -> None:
         """Prune the user's history to the tier's job_history."""
-        limits = tier_limits_for_user(self.services, job.user_id)
-        if limits is not None:
-            prune_history(self.services, job.user_id, int(limits.job_history))
+        self.retention.prune_user(job.user_id)
 
     # ---- webhooks -----------------------------------------------------------------
     def notify(self, job: js.Job | str) -> None:
@@ -243,12 +224,12 @@ class BaseExecutor:
 
 
 class LocalExecutor(BaseExecutor):
-    """Runs each job in an ``executor_runner`` process on this machine: a pre-warmed spare
+    """Runs each job in a ``jobs.runner`` process on this machine: a pre-warmed spare
     from the kernel pool when one is alive, else one spawned for the job."""
 
-    def __init__(self, services):
-        super().__init__(services)
-        size = int(setting(self.config, "kernel_pool_size", -1))
+    def __init__(self, config, jobs: js.JobStore, blobs: BlobStore, retention: Retention):
+        super().__init__(config, jobs, blobs, retention)
+        size = int(config.kernel_pool_size)
         size = self.max_workers if size < 0 else size
         self.pool = (KernelPool(self.work_dir / POOL_DIR, size, self.kernel_name)
                      if size > 0 else None)
@@ -276,7 +257,7 @@ class LocalExecutor(BaseExecutor):
         """Local paths of every file the job reads (a cadence: all, in observing order)."""
         paths = []
         for key in job.file_keys:
-            path = self.services.blobs.local_path(key)
+            path = self.blobs.local_path(key)
             if path is None or not Path(path).exists():
                 raise JobFailed(f"Uploaded file {key} is missing from the blob store")
             paths.append(str(path))
@@ -327,7 +308,7 @@ class LocalExecutor(BaseExecutor):
                             spare.pid, exc, job.job_id)
                 self._spares.pop(job.job_id, None)
                 spare.discard()
-        cmd = [sys.executable, "-m", "mitraseti_server.executor_runner",
+        cmd = [sys.executable, "-m", RUNNER_MODULE,
                "--input", input_path, "--out-dir", str(out_dir),
                "--params", json.dumps(params), "--kernel", self.kernel_name,
                "--job-id", job.job_id]
@@ -366,8 +347,8 @@ class LocalExecutor(BaseExecutor):
     def on_complete(self, job: js.Job, out_dir: Path) -> None:
         outcome = read_json(out_dir / RUNNER_FILE) or {}
         outputs: dict = outcome.get("outputs", {})
-        prefix = f"jobs/{job.user_id}/{job.job_id}/"
-        blobs = self.services.blobs
+        prefix = job_prefix(job.user_id, job.job_id)
+        blobs = self.blobs
         if "json" in outputs:  # core results first, so `complete` can be downloaded
             blobs.put_file(prefix + outputs["json"], str(out_dir / outputs["json"]))
             self.jobs.add_export(job.job_id, "json", prefix + outputs["json"])
@@ -386,11 +367,11 @@ class LocalExecutor(BaseExecutor):
 
     def on_failure(self, job: js.Job, error: str) -> None:
         out_dir = self.job_dir(job)
-        report = out_dir / "report.ipynb"
+        report = out_dir / DOWNLOAD_FORMATS["notebook"]
         if report.exists():  # the executed notebook shows where it failed
-            key = f"jobs/{job.user_id}/{job.job_id}/report.ipynb"
+            key = job_prefix(job.user_id, job.job_id) + report.name
             try:
-                self.services.blobs.put_file(key, str(report))
+                self.blobs.put_file(key, str(report))
                 self.jobs.add_export(job.job_id, "notebook", key)
             except Exception:  # noqa: BLE001 - the failure itself matters more
                 log.exception("could not keep the report of failed job %s", job.job_id)
@@ -399,13 +380,13 @@ class LocalExecutor(BaseExecutor):
 
 
 def is_runner_of(pid: int, job_id: str) -> bool:
-    """True when ``pid`` is alive and is the executor_runner of ``job_id`` (Linux /proc):
+    """True when ``pid`` is alive and is the job runner of ``job_id`` (Linux /proc):
     named in its command line, or (a pooled runner) its working directory is the job's."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    if b"mitraseti_server.executor_runner" not in cmdline:
+    if RUNNER_MODULE.encode() not in cmdline:
         return False
     if job_id.encode() in cmdline:
         return True

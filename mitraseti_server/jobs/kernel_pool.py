@@ -1,7 +1,7 @@
 """Pre-started, pre-warmed pipeline kernels for the local executor (as Voila preheats kernels).
 
 Design: the pool holds ``size`` *spare runners*. A spare is a
-``python -m mitraseti_server.executor_runner --slot-dir DIR`` process in its own process
+``python -m mitraseti_server.jobs.runner --slot-dir DIR`` process in its own process
 group that starts ONE Jupyter kernel, runs :func:`mitraseti.pipeline.warm_up` in it (every
 import, numba's compiled kernels loaded from its on-disk cache, the classifier loaded),
 writes ``DIR/ready.json`` and then waits for one job as a JSON line on its stdin. A job
@@ -38,7 +38,10 @@ import time
 import uuid
 from pathlib import Path
 
+from mitraseti.atomic import atomic_write_text
+
 log = logging.getLogger("mitraseti_server.kernel_pool")
+RUNNER_MODULE = "mitraseti_server.jobs.runner"   # the job runner, run with python -m
 
 POOL_DIR = "_pool"               # under the executor's work dir
 READY_FILE = "ready.json"        # written by the spare once its kernel is warm
@@ -55,9 +58,7 @@ def read_json(path: Path):
 
 
 def write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj))
 
 
 def kill_group(pid: int | None) -> None:
@@ -95,7 +96,7 @@ class Spare:
         self.slot_dir = slot_dir
         self.started_at = time.time()
         slot_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "mitraseti_server.executor_runner",
+        cmd = [sys.executable, "-m", RUNNER_MODULE,
                "--slot-dir", str(slot_dir), "--kernel", kernel_name]
         with open(slot_dir / RUNNER_LOG, "wb") as logf:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=logf,

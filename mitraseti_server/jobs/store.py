@@ -1,8 +1,8 @@
 """The jobs table: one row per analysis job, plus a monthly usage counter.
 
-Rows live in the service's SQLite file (``mitraseti_server.store.Store``); the schema is
+Rows live in the service's SQLite file (``storage.database.Store``); the schema is
 registered through ``store.register_schema`` so ``store.migrate()`` creates it with the
-platform's tables. Times are unix seconds (int). ``params``, ``results``, ``exports`` and
+platform's tables. Every query on these tables is here. Times are unix seconds (int). ``params``, ``results``, ``exports`` and
 ``progress`` are JSON text. ``exports`` maps a download format to its blob key.
 
 Monthly quotas count ``job_usage`` (user, month) rather than job rows, so pruning old
@@ -20,11 +20,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from mitraseti_server.errors import QuotaExceeded
+from mitraseti_server.storage.database import Store
+
 SUBMITTED, PROCESSING, COMPLETE, FAILED = "submitted", "processing", "complete", "failed"
 STATUSES = (SUBMITTED, PROCESSING, COMPLETE, FAILED)
 RUNNING = (SUBMITTED, PROCESSING)
 FINISHED = (COMPLETE, FAILED)
 
+SCHEMA_NAME = "0002_jobs"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     job_id        TEXT PRIMARY KEY,
@@ -58,15 +62,6 @@ CREATE TABLE IF NOT EXISTS job_usage (
     PRIMARY KEY (user_id, month)
 );
 """
-
-
-class QuotaExceeded(Exception):
-    """Raised inside the submit transaction; ``body`` is the 429 JSON, ``retry_after`` in s."""
-
-    def __init__(self, body: dict[str, Any]):
-        super().__init__(body["error"])
-        self.body = body
-        self.retry_after = int(body["retry_after"])
 
 
 @dataclass
@@ -153,14 +148,9 @@ def seconds_until_next_month(ts: float) -> int:
 class JobStore:
     """Queries on the jobs table; every method opens its own short transaction."""
 
-    def __init__(self, store):
+    def __init__(self, store: Store):
         self.store = store
-        register = getattr(store, "register_schema", None)
-        if register is not None:
-            register(SCHEMA)
-        # Idempotent: makes the tables exist even when the store was migrated before us.
-        conn = store.connect()
-        conn.executescript(SCHEMA)
+        store.register_schema(SCHEMA, name=SCHEMA_NAME)
 
     # ---- helpers ------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -177,7 +167,7 @@ class JobStore:
                params: dict, webhook_url: str | None = None,
                now: float | None = None, files: int = 1) -> Job:
         """Check the monthly and concurrent quotas and insert the job in ONE
-        ``BEGIN IMMEDIATE`` transaction; raise QuotaExceeded (429 body) instead. ``files``:
+        ``BEGIN IMMEDIATE`` transaction; raise QuotaExceeded instead. ``files``:
         how many files the job analyses (a cadence: all of them), each counted against the
         monthly quota; the job counts once against the concurrency limit."""
         now = time.time() if now is None else now
@@ -188,19 +178,16 @@ class JobStore:
                                (user_id, month)).fetchone()
             used = int(row[0]) if row else 0
             if used + files > monthly_limit:
-                body = {"error": "Monthly limit reached", "limit": monthly_limit,
-                        "used": used, "tier": tier,
-                        "retry_after": seconds_until_next_month(now)}
-                if files != 1:
-                    body["requested"] = int(files)
-                raise QuotaExceeded(body)
+                extra = {"requested": int(files)} if files != 1 else {}
+                raise QuotaExceeded("Monthly limit reached", limit=monthly_limit, used=used,
+                                    tier=tier, retry_after=seconds_until_next_month(now),
+                                    **extra)
             running = conn.execute(
                 "SELECT COUNT(*) FROM jobs WHERE user_id=? AND status IN (?, ?)",
                 (user_id, *RUNNING)).fetchone()[0]
             if running >= concurrent_limit:
-                raise QuotaExceeded({
-                    "error": "Too many concurrent jobs", "limit": concurrent_limit,
-                    "running": running, "tier": tier, "retry_after": 30})
+                raise QuotaExceeded("Too many concurrent jobs", limit=concurrent_limit,
+                                    running=running, tier=tier, retry_after=30)
             conn.execute(
                 "INSERT INTO jobs (job_id, user_id, status, file_key, filename, source_name,"
                 " file_size, params, webhook_url, created_at, updated_at)"

@@ -1,0 +1,2 @@
+"""Identity: API keys (``keys``) and bearer tokens, local JWTs or OIDC id_tokens
+(``tokens``); ``tokens.authenticate_request`` finds the user behind a request."""

@@ -1,0 +1,13 @@
+"""Blob stores by name: ``config.storage`` picks one (``local`` or ``s3``)."""
+from __future__ import annotations
+
+from mitraseti_server.storage.blobs import BlobStore
+from mitraseti_server.storage.local import LocalBlobStore
+from mitraseti_server.storage.s3 import S3BlobStore
+
+BLOB_STORES: dict[str, type[BlobStore]] = {"local": LocalBlobStore, "s3": S3BlobStore}
+
+
+def make_blob_store(config) -> BlobStore:
+    """The store named by ``config.storage``, built from the configuration."""
+    return BLOB_STORES[config.storage].from_config(config)
