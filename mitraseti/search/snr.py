@@ -77,7 +77,7 @@ def _collect_window(x, lo, hi, buf):
 SELECT_SAMPLE = 4096  # values sampled to bracket each order statistic
 
 
-def _order_stats(x: np.ndarray, kth: list[int]) -> dict[int, float]:
+def order_statistics(x: np.ndarray, kth: list[int]) -> dict[int, float]:
     """{k: k-th smallest of x} for sorted ``kth`` (exact). Neighbouring ranks are
     bracketed together from a sorted sample of ``x`` (+-4 sigma of the sample's rank
     error); one pass collects the values inside the bracket and a partition of those
@@ -123,7 +123,7 @@ def _percentiles(x: np.ndarray, qs) -> list[float]:
         f = int(np.floor(v))
         pos.append((f, v - f))
         kth.update((f, min(f + 1, n - 1)))
-    stats = _order_stats(x, sorted(kth))
+    stats = order_statistics(x, sorted(kth))
     out = []
     for f, frac in pos:
         lo, hi = stats[f], stats[min(f + 1, n - 1)]
