@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
 
+from mitraseti.atomic import atomic_open
 from mitraseti.console import PROG, CliError, ProgressBar, import_problem, input_errors
 
 INPUT_SUFFIXES = (".fil", ".h5", ".hdf5")
@@ -219,13 +220,10 @@ def merge_hits(outcomes: list[FileOutcome], dest: Path) -> int:
             columns += [c for c in reader.fieldnames or () if c not in columns]
             found = [dict(row, file=str(outcome.path)) for row in reader]
         rows += sorted(found, key=lambda r: float(r.get("frequency_hz") or 0.0))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_open(dest, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["file"] + columns)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, dest)
     return len(rows)
 
 

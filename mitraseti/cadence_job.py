@@ -209,7 +209,7 @@ def write_event_pngs(cad, path: Path) -> Path:
     """events_png.zip: the stacked-waterfall PNG of every event (``event_NNNN.png``)."""
     import tempfile
 
-    from mitraseti.export.atomic import atomic_write_bytes
+    from mitraseti.atomic import atomic_write_bytes
     from mitraseti.signals.cadence_plot import plot_event
 
     buf = io.BytesIO()
@@ -227,7 +227,7 @@ def write_outputs(results, cad, out_dir, params: SearchParams,
                   ) -> dict[str, Path]:
     """Write the job's exports into ``out_dir`` (atomically); returns format -> path.
     ``started``: time.perf_counter() when the job began (for processing_time_seconds)."""
-    from mitraseti.export.atomic import atomic_write_text
+    from mitraseti.atomic import atomic_write_text
     from mitraseti.export.result import jsonable
 
     out = Path(out_dir)

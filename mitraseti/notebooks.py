@@ -25,6 +25,7 @@ import sys
 import threading
 from pathlib import Path
 
+from mitraseti.atomic import move_into_place, temp_file_beside
 from mitraseti.errors import ParameterError
 from mitraseti.export.report import REPORT_HTML, REPORT_NOTEBOOK, write_report_html
 
@@ -185,7 +186,8 @@ def _execute(notebook: Path, out: Path, parameters: dict, *, kernel_name: str, p
         forwarder.start()
     parameters = dict(parameters, progress_path=progress_path or "")
     report = out / REPORT_NOTEBOOK
-    tmp = out / f".report.{os.getpid()}.part.ipynb"
+    fd, tmp = temp_file_beside(report, suffix=".part.ipynb")  # papermill wants .ipynb
+    os.close(fd)
     existing = {} if kernel_manager is None else {"km": kernel_manager}  # nbclient's km
     failed = True
     try:
@@ -197,8 +199,10 @@ def _execute(notebook: Path, out: Path, parameters: dict, *, kernel_name: str, p
         if forwarder is not None:
             forwarder.stop()
             Path(progress_path).unlink(missing_ok=True)
-        if tmp.exists():
-            os.replace(tmp, report)
+        if tmp.stat().st_size == 0:    # papermill stopped before writing anything
+            tmp.unlink()
+        else:
+            move_into_place(tmp, report)
             if html:
                 try:
                     write_report_html(report, out / REPORT_HTML)

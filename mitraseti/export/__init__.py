@@ -1,4 +1,4 @@
-"""Every export of a pipeline run, each written atomically (temp file + os.replace).
+"""Every export of a pipeline run, each written atomically (:mod:`mitraseti.atomic`).
 
 ``write_all(result, out_dir)`` (:mod:`.writers`) writes all of them and returns
 ``{format: path}`` with the format names of the download table
@@ -28,15 +28,13 @@ _EXPORTS = {
     "FILENAMES": "writers", "STAMP_DIR": "writers", "write_all": "writers",
     "PipelineResult": "result", "SCHEMA_PATH": "tables", "write_catalog_json": "tables",
     "write_classified_json": "tables", "write_results_json": "tables",
-    "write_signals_csv": "tables", "atomic_path": "atomic", "atomic_write_bytes": "atomic",
-    "atomic_write_text": "atomic", "write_hits_dat": "dat", "write_catalog_fits": "fits",
+    "write_signals_csv": "tables", "write_hits_dat": "dat", "write_catalog_fits": "fits",
     "write_stamps": "images", "write_thumbnail": "images", "write_waterfall": "images",
 }
 
 __all__ = [
-    "FILENAMES", "PipelineResult", "SCHEMA_PATH", "STAMP_DIR", "atomic_path",
-    "atomic_write_bytes", "atomic_write_text", "write_all", "write_catalog_fits",
-    "write_catalog_json", "write_classified_json", "write_hits_dat", "write_results_json",
+    "FILENAMES", "PipelineResult", "SCHEMA_PATH", "STAMP_DIR", "write_all",
+    "write_catalog_fits", "write_catalog_json", "write_classified_json", "write_hits_dat", "write_results_json",
     "write_signals_csv", "write_stamps", "write_thumbnail", "write_waterfall",
 ]
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from astropy import units as u
 from astropy.coordinates import Angle
 
-from mitraseti.export.atomic import atomic_write_text
+from mitraseti.atomic import atomic_write_text
 
 RULE_O = "# -------------------------- o --------------------------"
 RULE = "# --------------------------"

@@ -13,7 +13,7 @@ import numpy as np
 from astropy.io import fits
 
 from mitraseti import __version__
-from mitraseti.export.atomic import atomic_path
+from mitraseti.atomic import atomic_path
 from mitraseti.export.result import SOFTWARE
 
 COLUMNS = ["SOURCE", "FREQ_HZ", "DRIFT_RATE", "SNR", "CLASS", "INTEREST", "RFI_SRC",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mitraseti.export.atomic import atomic_path
+from mitraseti.atomic import atomic_path
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ZLIB_LEVEL = 1

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from mitraseti.export.atomic import atomic_write_text
+from mitraseti.atomic import atomic_write_text
 
 REPORT_NOTEBOOK = "report.ipynb"
 REPORT_HTML = "report.html"

@@ -16,7 +16,7 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 
 from mitraseti import __version__
-from mitraseti.export.atomic import atomic_write_text
+from mitraseti.atomic import atomic_write_text
 from mitraseti.export.result import SOFTWARE, jsonable
 from mitraseti.search.hit import CSV_COLUMNS
 from mitraseti.taxonomy import LABELS

@@ -10,11 +10,11 @@ the window read, never the file.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import move_into_place, temp_file_beside
 from . import bits
 from .checks import (as_spectra, check_writable_values, sample_dtype, validate_header)
 from .errors import ObservationFormatError
@@ -134,9 +134,7 @@ class FilWriter:
                              f"nchans = {header.nchans}")
         self.n_spectra = 0
         self._leftover = np.zeros(0, dtype=np.uint8)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                   dir=self.path.parent)
-        self._tmp = Path(tmp)
+        fd, self._tmp = temp_file_beside(self.path)
         self._file = os.fdopen(fd, "wb")
         try:
             self._file.write(format_header(header, n_spectra=header.n_spectra))
@@ -176,7 +174,7 @@ class FilWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
-            os.replace(self._tmp, self.path)
+            move_into_place(self._tmp, self.path)
         except BaseException:
             self.abort()
             raise

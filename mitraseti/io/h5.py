@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import h5py
 import hdf5plugin
 import numpy as np
 
+from ..atomic import atomic_path
 from .checks import (H5_NBITS, as_spectra, check_writable_values, sample_dtype,
                      validate_header)
 from .errors import ObservationFormatError
@@ -277,9 +277,7 @@ def write_h5(path: str | os.PathLike, header: ObservationHeader, data, mask=None
     else:
         raise ValueError(f"compression must be 'bitshuffle' or None, got {compression!r}")
     chunks = _chunks(arr.shape, arr.itemsize, header.nfpc)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["CLASS"] = "FILTERBANK"
             f.attrs["VERSION"] = "1.0"
@@ -291,8 +289,4 @@ def write_h5(path: str | os.PathLike, header: ObservationHeader, data, mask=None
                 m = f.create_dataset("mask", data=mask_arr, chunks=chunks, **filt)
                 m.attrs["DIMENSION_LABELS"] = np.array(_DIMENSION_LABELS,
                                                        dtype=h5py.string_dtype())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

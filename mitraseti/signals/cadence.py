@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_open
 from ..errors import InputError, ParameterError
 from ..search.params import SearchParams
 from .interest import SEEN_IN_OFF, interestingness
@@ -271,11 +272,9 @@ def _write_outputs(result: CadenceResult, out: Path, plot: bool) -> None:
             ev.png = p.name
             result.png_paths.append(p)
     path = out / "cadence_events.csv"
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=EVENT_COLUMNS)
         w.writeheader()
         for ev in result.events:
             w.writerow(ev.to_row(result.files))
-    tmp.replace(path)
     result.csv_path = path

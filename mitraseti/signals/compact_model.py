@@ -43,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path
+
 FORMAT = "mitraseti-trees/1"
 # Batches from this many rows on go to the numba kernel: below it numba's start-up in a
 # fresh process (about 0.4 s; already paid when the search ran) outweighs its speed.
@@ -221,14 +223,13 @@ def write_npz(model: CompactModel, path: Path) -> Path:
     path = Path(path)
     members = dict(model.arrays, format=np.array(FORMAT), classes=np.array(model.classes),
                    n_features=np.array(model.n_features, dtype=np.int64))
-    tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED,
+                                                   compresslevel=9) as zf:
         for name, arr in members.items():
             info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             with zf.open(info, "w") as fh:
                 np.lib.format.write_array(fh, np.asarray(arr), allow_pickle=False)
-    tmp.replace(path)
     return path
 
 

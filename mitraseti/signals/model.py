@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..errors import MitraSETIError
 from . import compact_model
 from .compact_model import CompactModel
@@ -138,10 +139,8 @@ def save(model, path: Path, x_ref: np.ndarray, info: dict | None = None) -> Path
     to ``path`` (its suffix is ignored); returns the ``.npz`` path."""
     import skops.io as sio
     full = sklearn_path(path)
-    full.parent.mkdir(parents=True, exist_ok=True)
-    tmp = full.with_name(full.name + ".tmp")
-    sio.dump(model, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
-    tmp.replace(full)
+    with atomic_path(full) as tmp:
+        sio.dump(model, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
     return write_compact(model, path, x_ref, info)
 
 

@@ -1,4 +1,5 @@
-"""Exports are written atomically: no temp file remains, a reader never sees half a file."""
+"""Files are written atomically (mitraseti.atomic, the one place that does it): no temp file
+remains, a reader never sees half a file, a long name still fits."""
 from __future__ import annotations
 
 import json
@@ -7,8 +8,9 @@ import threading
 
 import pytest
 
+from mitraseti.atomic import (NAME_MAX, TMP_SUFFIX, atomic_open, atomic_path,
+                              atomic_write_text, temp_file_beside)
 from mitraseti.export import write_all
-from mitraseti.export.atomic import TMP_SUFFIX, atomic_path, atomic_write_text
 
 
 def test_no_temp_files_left_and_permissions(result, tmp_path):
@@ -60,3 +62,34 @@ def test_concurrent_reader_never_sees_partial_file(tmp_path):
         stop.set()
         thread.join()
     assert reads[0] > 0 and bad == []
+
+
+@pytest.mark.parametrize("name", ["a" * 240 + ".csv", "\u00e9" * 123 + "x.csv"])
+def test_names_near_the_limit_still_get_a_temp_file(tmp_path, name):
+    """The temporary name is shortened so it fits even when the final one barely does."""
+    assert len(name.encode()) > NAME_MAX - 16
+    target = tmp_path / name
+    with atomic_open(target, "w", newline="") as fh:
+        fh.write("a,b\r\n")
+    assert target.read_bytes() == b"a,b\r\n"
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+    fd, tmp = temp_file_beside(target, suffix=".part.ipynb")
+    os.close(fd)
+    assert len(tmp.name.encode()) <= NAME_MAX and tmp.name.endswith(".part.ipynb")
+
+
+def test_every_writer_in_the_package_uses_this_module():
+    """Temp-file-and-rename is written once: no other module of mitraseti calls os.replace
+    or renames a temporary file itself."""
+    import re
+    from pathlib import Path
+
+    import mitraseti
+
+    root = Path(mitraseti.__file__).parent
+    pattern = re.compile(r"os\.replace\(|\.rename\(|\btmp\w*\.replace\(|mkstemp\(")
+    offenders = [f"{p.relative_to(root)}:{i}" for p in root.rglob("*.py")
+                 if p.name != "atomic.py"
+                 for i, line in enumerate(p.read_text().splitlines(), 1)
+                 if pattern.search(line)]
+    assert offenders == []
