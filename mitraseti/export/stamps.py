@@ -36,18 +36,13 @@ class Stamp:
     dt_s: float
 
 
-def channels_per_spectrum(hit: Hit, header: ObservationHeader) -> float:
-    """Drift of ``hit`` in file channels per spectrum (signed, follows the sign of foff)."""
-    return hit.drift_rate * header.dt_s / (header.foff * 1e6)
-
-
 def cut_stamp(block: np.ndarray, header: ObservationHeader, hit: Hit,
               channel_offset: int = 0, half_width: int = HALF_WIDTH) -> Stamp:
     """Cut the stamp of ``hit`` from a ``(n_spectra, n)`` block starting at file channel
     ``channel_offset``."""
     n_spectra, n = block.shape
     c0 = float(hit.channel_index - channel_offset)
-    rate = channels_per_spectrum(hit, header)
+    rate = header.channels_per_spectrum(hit.drift_rate)
     c_end = c0 + rate * (n_spectra - 1)
     lo = int(max(0, math.floor(min(c0, c_end)) - MARGIN))
     hi = int(min(n, math.ceil(max(c0, c_end)) + MARGIN + 1))

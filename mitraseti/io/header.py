@@ -74,6 +74,18 @@ class ObservationHeader:
         """turboSETI >= 2.2.3 drift resolution r = df / ((T - 1) dt) in Hz/s."""
         return self.df_hz / (max(self.n_spectra - 1, 1) * self.tsamp)
 
+    # ---- unit conversions (the one place for Hz/s <-> channels per spectrum) -------
+    def channels_per_spectrum(self, drift_rate: float) -> float:
+        """File channels a signal drifting at ``drift_rate`` Hz/s moves from one spectrum
+        to the next: ``drift_rate * dt / foff``. Signed in file channel order (foff < 0: a
+        rising frequency moves to lower channels)."""
+        return drift_rate * self.dt_s / (self.foff * 1e6)
+
+    def drift_rate_for(self, channels_per_spectrum: float) -> float:
+        """The drift rate in Hz/s of a path moving ``channels_per_spectrum`` file channels
+        per spectrum (the inverse of :meth:`channels_per_spectrum`)."""
+        return channels_per_spectrum * (self.foff * 1e6) / self.dt_s
+
     @property
     def telescope(self) -> str:
         return TELESCOPES.get(int(self.telescope_id), f"telescope {self.telescope_id}")

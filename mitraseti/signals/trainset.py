@@ -153,10 +153,9 @@ def locate_hit(ex: Example, params=None, search=None, prefer_search: bool = True
     no search reports: it is always searched, and None when there is no hit (or no
     search)."""
     hdr = ex.header
-    foff_hz = hdr.foff * 1e6
     t = np.arange(ex.path.size) + 0.5
     slope, icpt = np.polyfit(t, ex.path, 1)
-    drift = slope * foff_hz / hdr.tsamp
+    drift = hdr.drift_rate_for(slope)
     fast = abs(drift) > MAX_DRIFT
     if fast and search is None:
         return None
@@ -166,7 +165,8 @@ def locate_hit(ex: Example, params=None, search=None, prefer_search: bool = True
         _, hits = search(ex.data, hdr, p, coarse_channel=0, channel_offset=0)
         lo, hi = ex.path.min() - ex.width_ch - 4, ex.path.max() + ex.width_ch + 4
         near = [h for h in hits if lo <= h.channel_index <= hi or
-                lo <= h.channel_index + h.drift_rate * hdr.tsamp / foff_hz * hdr.n_spectra <= hi]
+                lo <= h.channel_index + hdr.channels_per_spectrum(h.drift_rate)
+                * hdr.n_spectra <= hi]
         near = [h for h in near if not any(a <= h.channel_index <= b for a, b in ex.rfi)]
         if near:
             h = max(near, key=lambda h: h.snr)
