@@ -17,12 +17,11 @@ from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.netutil import bind_sockets
 
 from mitraseti_server.api import blobs, jobs, keys, misc, uploads
-from mitraseti_server.api.base import NotFoundHandler
+from mitraseti_server.api.base import MAX_BODY, NotFoundHandler
 from mitraseti_server.config import ServiceConfig
 from mitraseti_server.services import Services, build_services
 
 log = logging.getLogger("mitraseti_server")
-MAX_BODY = 16 * 1024 * 1024    # bytes of a JSON body; blob PUTs stream and set their own
 ROUTES = misc.HANDLERS + uploads.HANDLERS + keys.HANDLERS + blobs.HANDLERS + jobs.HANDLERS
 
 __all__ = ["bind", "build_services", "make_app", "make_handlers", "serve",
@@ -89,7 +88,7 @@ async def serve(config: ServiceConfig, sockets: list[socket.socket] | None = Non
     """Run the service until cancelled. ``ready(services)`` is called once listening."""
     sockets = sockets if sockets is not None else bind(config)
     app = make_app(config)
-    server = HTTPServer(app, max_body_size=MAX_BODY)
+    server = HTTPServer(app, max_body_size=MAX_BODY)   # handlers raise it per request
     server.add_sockets(sockets)
     callbacks = start_background(app.services)
     if ready is not None:

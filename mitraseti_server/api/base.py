@@ -21,23 +21,31 @@ from mitraseti.errors import MitraSETIError
 from mitraseti_server.api.validation import parse_body
 from mitraseti_server.auth.tokens import authenticate_request
 from mitraseti_server.config import ServiceConfig
-from mitraseti_server.errors import NotFound, QuotaExceeded, error_body, http_status
+from mitraseti_server.errors import (NotFound, PayloadTooLarge, QuotaExceeded, error_body,
+                                     http_status)
 from mitraseti_server.services import Services
 from mitraseti_server.storage.database import Store, User
 
 log = logging.getLogger("mitraseti_server")
 SERVER_NAME = "MitraSETI"            # the Server header (no software version)
 REASONS = {405: "Method not allowed", 413: "Request body too large"}
+MAX_BODY = 16 * 1024 * 1024          # bytes of a JSON request body
+DRAIN_LIMIT = 64 * 1024 * 1024       # read and drop up to this much of a refused body
 
 
+@tornado.web.stream_request_body
 class BaseHandler(tornado.web.RequestHandler):
-    """JSON handler with ``self.services`` and ``self.user``."""
+    """JSON handler with ``self.services`` and ``self.user``. Bodies are streamed in, so
+    one over ``max_body`` bytes is answered 413 JSON (not dropped by the HTTP layer)."""
 
     auth_required = True
+    max_body = MAX_BODY
 
     def initialize(self, services: Services) -> None:
         self.services = services
         self.user: User | None = None
+        self._chunks: list[bytes] = []
+        self._received = 0
 
     @property
     def config(self) -> ServiceConfig:
@@ -53,8 +61,26 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("Cache-Control", "no-store")
 
     async def prepare(self) -> None:
+        self.limit_body()
         if self.auth_required:
             self.user = await self.authenticate()
+
+    def limit_body(self) -> None:
+        """413 at once for a declared Content-Length over ``max_body``; a body of unknown
+        length is read (up to the drain limit) and refused by ``body()``."""
+        declared = self.request.headers.get("Content-Length", "")
+        size = int(declared) if declared.isdigit() else None
+        connection = self.request.connection
+        if size is not None and size > self.max_body:
+            if size <= self.max_body + DRAIN_LIMIT:
+                connection.set_max_body_size(size)      # drained, so the client reads the 413
+            raise PayloadTooLarge("Request body too large", max_size=self.max_body, size=size)
+        connection.set_max_body_size(self.max_body + DRAIN_LIMIT)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received <= self.max_body and not self._finished:
+            self._chunks.append(chunk)
 
     async def authenticate(self) -> User:
         """The request's user; AuthError (403) otherwise. Override to plug other identity
@@ -68,7 +94,10 @@ class BaseHandler(tornado.web.RequestHandler):
     # ---- in and out ---------------------------------------------------------------
     def body(self, schema_name: str) -> dict[str, Any]:
         """The JSON body checked against ``components/schemas/<schema_name>``."""
-        return parse_body(self.request.body, schema_name)
+        if self._received > self.max_body:
+            raise PayloadTooLarge("Request body too large", max_size=self.max_body,
+                                  size=self._received)
+        return parse_body(b"".join(self._chunks), schema_name)
 
     def blocking(self, fn: Callable, *args: Any):
         """Run a blocking service call (SQLite, blob store, DNS) off the IOLoop."""

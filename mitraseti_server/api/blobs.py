@@ -11,7 +11,7 @@ import mimetypes
 
 import tornado.web
 
-from mitraseti_server.api.base import BaseHandler
+from mitraseti_server.api.base import DRAIN_LIMIT, BaseHandler
 from mitraseti_server.errors import BlobError, NotFound
 from mitraseti_server.storage.blobs import CHUNK, PartWriter, validate_key
 from mitraseti_server.storage.local import LocalBlobStore
@@ -20,7 +20,6 @@ CONTENT_TYPES = {".fil": "application/octet-stream", ".h5": "application/x-hdf5"
                  ".fits": "application/fits", ".json": "application/json",
                  ".csv": "text/csv", ".png": "image/png", ".ipynb": "application/json",
                  ".dat": "text/plain"}
-DRAIN_LIMIT = 64 * 1024 * 1024      # read and drop up to this much of a rejected body
 
 
 def content_type(name: str) -> str:

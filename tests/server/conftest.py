@@ -129,19 +129,33 @@ def start_server(tmp_path):
         server.stop()
 
 
+def account_on(server: LiveServer, tier: str, name: str) -> Account:
+    """A new user ``name`` on ``tier`` in the server's database, with an API key when the
+    tier has them and a local JWT."""
+    store, config = server.services.store, server.services.config
+    user = store.create_user(name, tier)
+    key = create_api_key(store, user.user_id, "test") if config.tier(tier).api_keys else None
+    return Account(user, key.api_key if key else None, key.key_id if key else None,
+                   issue_token(config, user))
+
+
 @pytest.fixture
 def make_account(live_server):
     """``make_account(tier="researcher", name=None)`` -> Account in the live server's DB."""
     counter = iter(range(1, 10_000))
 
     def make(tier: str = "researcher", name: str | None = None) -> Account:
-        services = live_server.services
-        store, config = services.store, services.config
-        user = store.create_user(name or f"{tier}-user-{next(counter)}", tier)
-        key = None
-        if config.tier(tier).api_keys:
-            key = create_api_key(store, user.user_id, "test")
-        return Account(user, key.api_key if key else None, key.key_id if key else None,
-                       issue_token(config, user))
+        return account_on(live_server, tier, name or f"{tier}-user-{next(counter)}")
+
+    return make
+
+
+@pytest.fixture
+def make_account_on():
+    """``make_account_on(server, tier)`` -> Account on a server from ``start_server``."""
+    counter = iter(range(1, 10_000))
+
+    def make(server: LiveServer, tier: str = "researcher") -> Account:
+        return account_on(server, tier, f"{tier}-user-{next(counter)}")
 
     return make

@@ -183,6 +183,7 @@ def test_failed_job_reports_reader_error(env):
     assert job["source_name"] == job["filename"] == "broken.fil"    # defaults to filename
     assert job["error"].startswith("ObservationFormatError"), job["error"]
     assert "broken.fil" in job["error"] and "\n" not in job["error"]
+    assert "/" not in job["error"].split(":")[1], job["error"]     # no server path shown
     # a failed job has no results to download: 404 naming the format
     r = get(env, "rita", f"/jobs/{job['job_id']}/download", format="json")
     assert r.status_code == 404 and r.json()["error"] == "Format not yet available"
