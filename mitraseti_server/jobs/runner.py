@@ -31,6 +31,8 @@ import threading
 import time
 from pathlib import Path
 
+from papermill.exceptions import PapermillExecutionError
+
 from mitraseti.atomic import atomic_write_text
 from mitraseti.export.formats import DOWNLOAD_FORMATS
 from mitraseti.notebooks import run_cadence_notebook, run_notebook
@@ -49,10 +51,10 @@ def write_json_atomic(path: Path, obj) -> None:
 
 def one_line_error(exc: BaseException) -> str:
     """``Name: message`` on one line; papermill errors report the notebook's exception."""
-    name = getattr(exc, "ename", None) or type(exc).__name__
-    value = getattr(exc, "evalue", None)
-    if value is None:
-        value = str(exc)
+    if isinstance(exc, PapermillExecutionError):
+        name, value = exc.ename, exc.evalue
+    else:
+        name, value = type(exc).__name__, str(exc)
     text = f"{name}: {value}" if value else name
     line = " ".join(text.split())
     return line[:500]

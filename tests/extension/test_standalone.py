@@ -18,9 +18,9 @@ def standalone(tmp_path):
 
     from mitraseti_server.app import make_app
     from mitraseti_server.auth.keys import create_api_key
-    from mitraseti_server.config import ServiceConfig as Config
+    from mitraseti_server.config import ServiceConfig
 
-    config = Config.load(data_dir=tmp_path / "data", env={}, port=0)
+    config = ServiceConfig.load(data_dir=tmp_path / "data", env={}, port=0)
     loop = asyncio.new_event_loop()
     started = threading.Event()
     box = {}

@@ -16,7 +16,7 @@ import pytest
 from mitraseti_server.app import bind, serve
 from mitraseti_server.auth.keys import create_api_key
 from mitraseti_server.auth.tokens import issue_token
-from mitraseti_server.config import ServiceConfig as Config
+from mitraseti_server.config import ServiceConfig
 from mitraseti_server.storage.database import User
 
 
@@ -24,7 +24,7 @@ from mitraseti_server.storage.database import User
 class LiveServer:
     """A running service: ``url`` (no trailing slash, includes ``api_prefix``)."""
 
-    config: Config
+    config: ServiceConfig
     url: str = ""
     services: object = None
     _loop: asyncio.AbstractEventLoop | None = None
@@ -89,7 +89,7 @@ class Account:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def make_config(data_dir, **overrides) -> Config:
+def make_config(data_dir, **overrides) -> ServiceConfig:
     """A config isolated from the caller's environment (env={}), listening on port 0.
     No pre-warmed kernels unless asked for (``kernel_pool_size``): each spare runs a
     warm-up pipeline, CPU the tests that never submit a job should not spend;
@@ -97,11 +97,11 @@ def make_config(data_dir, **overrides) -> Config:
     overrides.setdefault("kernel_pool_size", 0)
     overrides.setdefault("port", 0)
     overrides.setdefault("host", "127.0.0.1")
-    return Config.load(data_dir=data_dir, env={}, **overrides)
+    return ServiceConfig.load(data_dir=data_dir, env={}, **overrides)
 
 
 @pytest.fixture
-def server_config(tmp_path) -> Config:
+def server_config(tmp_path) -> ServiceConfig:
     return make_config(tmp_path / "data")
 
 

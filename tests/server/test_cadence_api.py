@@ -313,9 +313,9 @@ def test_retention_keeps_every_file_of_a_queued_cadence_job(tmp_path):
     import time
 
     from mitraseti_server.app import build_services
-    from mitraseti_server.config import ServiceConfig as Config
+    from mitraseti_server.config import ServiceConfig
 
-    services = build_services(Config.load(data_dir=tmp_path / "data", env={}))
+    services = build_services(ServiceConfig.load(data_dir=tmp_path / "data", env={}))
     user = services.store.create_user("una", "free")               # 7 days retention
     now = time.time()
     keys = []

@@ -1,15 +1,15 @@
-"""Config: the reference's tier table, TOML + env precedence, the persisted secret."""
+"""ServiceConfig: the reference's tier table, TOML + env precedence, the persisted secret."""
 import os
 import stat
 
 import pytest
 
-from mitraseti_server.config import ServiceConfig as Config, resolve_data_dir
+from mitraseti_server.config import ServiceConfig, resolve_data_dir
 from mitraseti_server.errors import ConfigError
 
 
 def test_default_tiers_follow_the_reference_table(tmp_path):
-    tiers = Config.load(data_dir=tmp_path, env={}).tiers
+    tiers = ServiceConfig.load(data_dir=tmp_path, env={}).tiers
     assert list(tiers) == ["free", "researcher", "institution", "enterprise"]
     free, res, inst, ent = (tiers[t] for t in tiers)
     # Rate Limits & Quotas: monthly jobs, max file MB, concurrent, history, retention
@@ -32,7 +32,7 @@ def test_toml_then_env_then_overrides(tmp_path):
         '[tiers.free]\nfiles_per_month = 20\n')
     env = {"MITRASETI_PORT": "9100", "MITRASETI_JOB_TIMEOUT_S": "60",
            "MITRASETI_OIDC_ISSUER": "https://idp.test"}
-    cfg = Config.load(data_dir=tmp_path, env=env, max_workers=5)
+    cfg = ServiceConfig.load(data_dir=tmp_path, env=env, max_workers=5)
     assert cfg.host == "0.0.0.0"
     assert cfg.port == 9100                  # env beats TOML
     assert cfg.max_workers == 5              # keyword override beats TOML
@@ -46,26 +46,26 @@ def test_toml_then_env_then_overrides(tmp_path):
 def test_bad_settings_name_their_source(tmp_path):
     (tmp_path / "config.toml").write_text("[server]\nportt = 1\n")
     with pytest.raises(ConfigError, match=r"config\.toml.*portt"):
-        Config.load(data_dir=tmp_path, env={})
+        ServiceConfig.load(data_dir=tmp_path, env={})
     (tmp_path / "config.toml").write_text("[tiers.free]\nmax_file_mb = 'big'\n")
     with pytest.raises(ConfigError, match=r"tiers\.free.*max_file_mb"):
-        Config.load(data_dir=tmp_path, env={})
+        ServiceConfig.load(data_dir=tmp_path, env={})
     (tmp_path / "config.toml").unlink()
     with pytest.raises(ConfigError, match="MITRASETI_PORT"):
-        Config.load(data_dir=tmp_path, env={"MITRASETI_PORT": "eighty"})
+        ServiceConfig.load(data_dir=tmp_path, env={"MITRASETI_PORT": "eighty"})
     with pytest.raises(ConfigError, match="s3_bucket"):
-        Config.load(data_dir=tmp_path, env={"MITRASETI_STORAGE": "s3"})
+        ServiceConfig.load(data_dir=tmp_path, env={"MITRASETI_STORAGE": "s3"})
     with pytest.raises(ConfigError, match="does not exist"):
-        Config.load(data_dir=tmp_path, path=tmp_path / "missing.toml", env={})
+        ServiceConfig.load(data_dir=tmp_path, path=tmp_path / "missing.toml", env={})
 
 
 def test_secret_is_created_once_with_mode_0600(tmp_path):
-    first = Config.load(data_dir=tmp_path / "d", env={}).secret_key
+    first = ServiceConfig.load(data_dir=tmp_path / "d", env={}).secret_key
     path = tmp_path / "d" / "secret.key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(first) == 32
-    assert Config.load(data_dir=tmp_path / "d", env={}).secret_key == first
-    assert Config.load(data_dir=tmp_path / "other", env={}).secret_key != first
+    assert ServiceConfig.load(data_dir=tmp_path / "d", env={}).secret_key == first
+    assert ServiceConfig.load(data_dir=tmp_path / "other", env={}).secret_key != first
 
 
 def test_data_dir_resolution_order(tmp_path):
@@ -74,3 +74,41 @@ def test_data_dir_resolution_order(tmp_path):
     assert resolve_data_dir(None, env) == (tmp_path / "from-env").resolve()
     home = os.path.expanduser("~/.mitraseti")
     assert str(resolve_data_dir(None, {})) == os.path.realpath(home)
+
+
+def test_unknown_keys_and_wrong_types_name_the_key_everywhere(tmp_path):
+    from traitlets.config import Config as JupyterConfig
+
+    cases = [("[executor]\nmax_workers = 'four'\n", {}, None, r"config\.toml.*max_workers"),
+             ("storage = 'ftp'\n", {}, None, r"config\.toml.*storage"),
+             ("[tiers.gold]\nwebhook = true\n", {}, None, r"tiers\.gold.*webhook"),
+             ("", {"MITRASETI_WEBHOOK_ALLOW_PRIVATE": "maybe"}, None,
+              "MITRASETI_WEBHOOK_ALLOW_PRIVATE"),
+             ("", {}, {"max_wokers": 3}, r"c\.ServiceConfig\.max_wokers"),
+             ("", {}, {"port": "80"}, r"c\.ServiceConfig\.port")]
+    for toml, env, jupyter, pattern in cases:
+        (tmp_path / "config.toml").write_text(toml)
+        section = JupyterConfig({"ServiceConfig": jupyter}) if jupyter else None
+        with pytest.raises(ConfigError, match=pattern) as err:
+            ServiceConfig.load(data_dir=tmp_path, env=env, jupyter=section)
+        assert err.value.key, err.value
+
+
+def test_jupyter_config_is_read_after_toml_and_environment(tmp_path):
+    """The Jupyter extension passes Jupyter's traitlets config: ``c.ServiceConfig.<name>``
+    beats config.toml and MITRASETI_* (the same validated settings as ``mitraseti serve``)."""
+    from traitlets.config import Config as JupyterConfig
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "config.toml").write_text("[executor]\nmax_workers = 3\njob_timeout_s = 10\n")
+    jupyter = JupyterConfig()
+    jupyter.ServiceConfig.data_dir = str(data)
+    jupyter.ServiceConfig.max_workers = 4
+    jupyter.ServiceConfig.jupyter_tier = "institution"
+    cfg = ServiceConfig.load(env={"MITRASETI_JOB_TIMEOUT_S": "20"}, jupyter=jupyter)
+    assert cfg.data_dir == data.resolve()
+    assert (cfg.max_workers, cfg.job_timeout_s, cfg.jupyter_tier) == (4, 20.0, "institution")
+    serve_cfg = ServiceConfig.load(data_dir=data, env={})      # what `mitraseti serve` reads
+    assert (serve_cfg.max_workers, serve_cfg.job_timeout_s) == (3, 10.0)
+    assert serve_cfg.secret_key == cfg.secret_key

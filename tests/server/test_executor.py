@@ -23,8 +23,8 @@ from mitraseti_server.jobs.runner import one_line_error, typed_params  # noqa: E
 
 def make_services(tmp_path: Path, **overrides):
     from mitraseti_server.app import build_services
-    from mitraseti_server.config import ServiceConfig as Config
-    cfg = Config.load(data_dir=tmp_path / "data", env={}, **overrides)
+    from mitraseti_server.config import ServiceConfig
+    cfg = ServiceConfig.load(data_dir=tmp_path / "data", env={}, **overrides)
     return build_services(cfg)
 
 

@@ -18,7 +18,6 @@ import numpy as np
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
-REAL_DATA = REPO / ".." / "shared" / "data" / "real"
 PYTHON = sys.executable
 
 
@@ -113,8 +112,8 @@ class LiveServer:
         return self._store
 
     def config(self):
-        from mitraseti_server.config import ServiceConfig as Config
-        return Config.load(data_dir=self.data_dir, env={})
+        from mitraseti_server.config import ServiceConfig
+        return ServiceConfig.load(data_dir=self.data_dir, env={})
 
     def user(self, name: str, tier: str) -> dict:
         """A new user; returns headers for it: x-api-key (researcher+) or a Bearer JWT."""

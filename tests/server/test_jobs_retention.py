@@ -14,8 +14,8 @@ DAY = 86400
 @pytest.fixture
 def services(tmp_path):
     from mitraseti_server.app import build_services
-    from mitraseti_server.config import ServiceConfig as Config
-    return build_services(Config.load(data_dir=tmp_path / "data", env={}))
+    from mitraseti_server.config import ServiceConfig
+    return build_services(ServiceConfig.load(data_dir=tmp_path / "data", env={}))
 
 
 def add_job(services, user, created_at, status=js.COMPLETE):

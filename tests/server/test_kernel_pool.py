@@ -148,10 +148,10 @@ def test_timeout_kills_the_runner_and_its_warm_kernel(start_server, tmp_path, mo
 
 @pytest.mark.parametrize("value", ["-2", "two"])
 def test_bad_pool_size_is_refused(tmp_path, value):
-    from mitraseti_server.config import ServiceConfig as Config
+    from mitraseti_server.config import ServiceConfig
     from mitraseti_server.errors import ConfigError
     with pytest.raises(ConfigError, match="KERNEL_POOL_SIZE|kernel_pool_size"):
-        Config.load(data_dir=tmp_path, env={"MITRASETI_KERNEL_POOL_SIZE": value})
+        ServiceConfig.load(data_dir=tmp_path, env={"MITRASETI_KERNEL_POOL_SIZE": value})
 
 
 
