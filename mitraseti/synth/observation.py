@@ -119,13 +119,15 @@ class SyntheticObservation:
 def make_header(n_spectra: int = 16, n_chans: int = 1024, df_hz: float = VOYAGER_DF_HZ,
                 dt_s: float = VOYAGER_DT_S, fch1_mhz: float = 8421.0, foff_sign: int = -1,
                 tstart: float = 60000.0, source_name: str = "SYNTHETIC",
-                n_coarse_chan: int = 1, **header_fields: Any) -> ObservationHeader:
-    """The header :func:`make_observation` would build for these arguments.
+                n_coarse_chan: int | None = 1, **header_fields: Any) -> ObservationHeader:
+    """The header :func:`make_observation` would build for these arguments; also the one
+    header builder of the test suite.
 
     df_hz: channel width (Hz, > 0); foff_sign: +1 (rising) or -1 (falling frequency with
     channel index); dt_s: time between spectra (s); tstart: MJD of the first spectrum;
-    n_coarse_chan must divide n_chans (sets ``nfpc``). Extra keyword arguments become
-    header fields (telescope_id, machine_id, src_raj, ...).
+    n_coarse_chan must divide n_chans (sets ``nfpc``; None: ``nfpc`` 0, the channelisation
+    left to the reader). Extra keyword arguments become header fields (telescope_id,
+    machine_id, src_raj, nbits, ...).
     """
     if n_spectra < 1 or n_chans < 1:
         raise ValueError(f"n_spectra, n_chans: expected >= 1, got {n_spectra}, {n_chans}")
@@ -133,12 +135,13 @@ def make_header(n_spectra: int = 16, n_chans: int = 1024, df_hz: float = VOYAGER
         raise ValueError(f"df_hz, dt_s: expected > 0, got {df_hz}, {dt_s}")
     if foff_sign not in (1, -1):
         raise ValueError(f"foff_sign: expected +1 or -1, got {foff_sign}")
-    if n_coarse_chan < 1 or n_chans % n_coarse_chan:
+    if n_coarse_chan is not None and (n_coarse_chan < 1 or n_chans % n_coarse_chan):
         raise ValueError(f"n_coarse_chan: expected a divisor of n_chans={n_chans}, got {n_coarse_chan}")
     return ObservationHeader(
         nchans=int(n_chans), fch1=float(fch1_mhz), foff=foff_sign * df_hz / 1e6,
         tsamp=float(dt_s), n_spectra=int(n_spectra), tstart=float(tstart),
-        source_name=source_name, nfpc=int(n_chans // n_coarse_chan), **header_fields)
+        source_name=source_name, nfpc=int(n_chans // n_coarse_chan) if n_coarse_chan else 0,
+        **header_fields)
 
 
 def render_signal(signal: Signal, header: ObservationHeader, pixel_std: float,

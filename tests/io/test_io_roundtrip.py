@@ -6,17 +6,21 @@ import hdf5plugin  # noqa: F401  (registers the bitshuffle filter for plain h5py
 import numpy as np
 import pytest
 
-from mitraseti.io import (FilWriter, ObservationFormatError, ObservationHeader,
-                          frequencies_hz, open_observation, read_observation, write_fil,
-                          write_h5)
+from mitraseti.io import (FilWriter, ObservationFormatError, frequencies_hz, open_observation,
+                          read_observation, write_fil, write_h5)
+from mitraseti.synth import make_header as synth_header
+from mitraseti.synth.observation import VOYAGER_DF_HZ
 
 
-def make_header(nchans=48, nbits=32, nifs=1, foff=-2.7939677238464355e-06, **kw):
-    return ObservationHeader(nchans=nchans, fch1=8421.38671875, foff=foff, tsamp=18.253611008,
-                             n_spectra=0, nbits=nbits, nifs=nifs, tstart=58000.25,
-                             source_name="VOYAGER1", telescope_id=6, machine_id=10,
-                             src_raj=171010.0, src_dej=121010.5, az_start=12.5,
-                             za_start=45.25, rawdatafile="guppi_0001.raw", **kw)
+def make_header(nchans=48, nbits=32, nifs=1, foff=-VOYAGER_DF_HZ / 1e6, nfpc=0, **kw):
+    """A Voyager-like header (:func:`mitraseti.synth.make_header`) with every metadata
+    field the writers must keep; ``foff`` in MHz."""
+    return synth_header(n_chans=nchans, df_hz=abs(foff) * 1e6, fch1_mhz=8421.38671875,
+                        foff_sign=1 if foff > 0 else -1, tstart=58000.25,
+                        source_name="VOYAGER1", n_coarse_chan=nchans // nfpc if nfpc else None,
+                        nbits=nbits, nifs=nifs, telescope_id=6, machine_id=10,
+                        src_raj=171010.0, src_dej=121010.5, az_start=12.5, za_start=45.25,
+                        rawdatafile="guppi_0001.raw", **kw)
 
 
 def random_data(rng, nbits, shape):

@@ -1,29 +1,20 @@
-"""Helpers for the search tests: small generated data, real-file locations."""
+"""Helpers for the search tests: small generated data (real files: the ``real_file``
+fixture of tests/conftest.py)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pytest
 
 from mitraseti.io.header import ObservationHeader
-
-REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real"
-
-
-def real_file(name: str) -> Path:
-    """Path of a shared real-data file; skips the test when it is absent."""
-    path = REAL / name
-    if not path.exists():
-        pytest.skip(f"real data file missing: {path}")
-    return path
+from mitraseti.synth import make_header as synth_header
+from mitraseti.synth.observation import VOYAGER_DF_HZ, VOYAGER_DT_S
 
 
-def make_header(n_spectra=16, nchans=1024, df_hz=2.7939677238464355, dt_s=18.253611008,
+def make_header(n_spectra=16, nchans=1024, df_hz=VOYAGER_DF_HZ, dt_s=VOYAGER_DT_S,
                 fch1=8421.0, foff_sign=-1, nfpc=0) -> ObservationHeader:
-    return ObservationHeader(nchans=nchans, fch1=fch1, foff=foff_sign * df_hz / 1e6,
-                             tsamp=dt_s, n_spectra=n_spectra, tstart=60123.5, nfpc=nfpc,
-                             source_name="test")
+    """:func:`mitraseti.synth.make_header` under the search tests' names; ``nfpc`` 0 (the
+    default) leaves the channelisation to the search."""
+    return synth_header(n_spectra, nchans, df_hz, dt_s, fch1, foff_sign, tstart=60123.5,
+                        source_name="test", n_coarse_chan=nchans // nfpc if nfpc else None)
 
 
 def noise(shape, seed=0, mean=10.0, std=1.0) -> np.ndarray:

@@ -6,14 +6,12 @@ import pytest
 from mitraseti.io import open_observation
 from mitraseti.search import SearchParams, search_observation
 
-from search_helpers import real_file
-
 ILOFAR_START_HZ = 153.000417e6  # every injected tone starts at channel 56 at t = 0
 
 
 @pytest.mark.parametrize("name", ["gbt_DIAG_SGR_B2_finres_32x1024_setigen_sample.fil",
                                   "gbt_DIAG_SGR_B2_finres_64x1024_setigen_nbtest.fil"])
-def test_noise_only_gbt_files_give_no_hits(name):
+def test_noise_only_gbt_files_give_no_hits(name, real_file):
     with open_observation(real_file(name)) as obs:
         result = search_observation(obs, SearchParams(snr=10))
     assert result.raw_hits == [] and result.filtered_hits == []
@@ -23,7 +21,7 @@ def test_noise_only_gbt_files_give_no_hits(name):
 
 @pytest.mark.parametrize("name", ["ilofar_TIC81831095_inj1_setigen.fil",
                                   "ilofar_TIC81831095_inj1_setigen.h5"])
-def test_ilofar_tone_leaving_the_band_is_found(name):
+def test_ilofar_tone_leaving_the_band_is_found(name, real_file):
     calls = []
     with open_observation(real_file(name)) as obs:
         result = search_observation(obs, SearchParams(), progress=lambda d, t: calls.append((d, t)))
@@ -37,7 +35,7 @@ def test_ilofar_tone_leaving_the_band_is_found(name):
     assert hit.spectrum_start == 0 and hit.spectrum_count < 1341
 
 
-def test_ilofar_ten_tones_recovered():
+def test_ilofar_ten_tones_recovered(real_file):
     """inj10 tracks (SOURCES.md): -5.90, -5.84, -4.84, -2.64, -1.97, -1.68, -1.19, -0.07,
     +1.20 Hz/s, all from channel 56. Tones sharing a start share a suppression window, so
     only the ones that separate before leaving the band can be told apart."""

@@ -1,17 +1,16 @@
 """Generated observations written with mitraseti.io read back unchanged; presets match
 the real instrument files they are named after."""
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mitraseti.synth import PRESETS, ChirpSignal, NarrowbandSignal, make_cadence, make_observation
+from mitraseti.synth import (PRESETS, ChirpSignal, NarrowbandSignal, make_cadence, make_header,
+                             make_observation)
 
 io = pytest.importorskip("mitraseti.io")
 if not hasattr(io, "write_fil") or not hasattr(io, "read_observation"):
     pytest.skip("mitraseti.io writers not available yet", allow_module_level=True)
 
-REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real"
 
 
 @pytest.mark.parametrize("suffix", [".fil", ".h5"])
@@ -46,13 +45,17 @@ def test_unknown_suffix_is_refused(tmp_path):
     ("gbt_DIAG_SGR_B2_finres_32x1024_setigen_sample.fil", "gbt_fine"),
     ("ilofar_TIC81831095_inj1_setigen.fil", "ilofar_like"),
 ])
-def test_presets_use_the_real_instrument_grid(name, preset):
-    path = REAL / name
-    if not path.is_file():
-        pytest.skip(f"real data file {path} not present")
-    header, _ = io.read_observation(path)
+def test_presets_use_the_real_instrument_grid(name, preset, real_file):
+    header, _ = io.read_observation(real_file(name))
     p = PRESETS[preset]
     assert p.df_hz == pytest.approx(abs(header.foff) * 1e6, rel=1e-9)
     assert p.dt_s == pytest.approx(header.tsamp, rel=1e-9)
     assert p.fch1_mhz == pytest.approx(header.fch1, abs=1e-9)
     assert p.foff_sign == int(np.sign(header.foff))
+
+
+def test_make_header_can_leave_the_channelisation_to_the_reader():
+    assert make_header(n_chans=64, n_coarse_chan=None).nfpc == 0
+    assert make_header(n_chans=64, n_coarse_chan=4).nfpc == 16
+    with pytest.raises(ValueError, match="n_coarse_chan"):
+        make_header(n_chans=64, n_coarse_chan=5)

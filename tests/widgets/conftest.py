@@ -5,12 +5,7 @@ from pathlib import Path
 
 import pytest
 
-REAL_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real"
-
-
 @pytest.fixture
-def real_data() -> Path:
-    """/work/shared/data/real (relative to the repo); skips when it is absent."""
-    if not REAL_DATA.is_dir():
-        pytest.skip(f"real data folder {REAL_DATA} is missing")
-    return REAL_DATA
+def real_data(real_data_dir: Path) -> Path:
+    """The real-data folder (the root conftest's ``real_data_dir``)."""
+    return real_data_dir

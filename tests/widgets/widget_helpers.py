@@ -1,12 +1,12 @@
 """Helpers for the widget tests: small generated observations and a read-counting observation."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 from mitraseti.io.header import ObservationHeader
+from mitraseti.synth import make_header as synth_header
+from mitraseti.synth.observation import VOYAGER_DF_HZ, VOYAGER_DT_S
 
-REAL_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real"
 
 
 class CountingObservation:
@@ -27,11 +27,12 @@ class CountingObservation:
         pass
 
 
-def make_header(nchans: int, n_spectra: int, foff_hz: float = -2.7939677238464355,
-                tsamp: float = 18.253611008, nfpc: int = 0) -> ObservationHeader:
-    return ObservationHeader(nchans=nchans, fch1=8421.38671875, foff=foff_hz * 1e-6,
-                             tsamp=tsamp, n_spectra=n_spectra, nfpc=nfpc,
-                             source_name="test")
+def make_header(nchans: int, n_spectra: int, foff_hz: float = -VOYAGER_DF_HZ,
+                tsamp: float = VOYAGER_DT_S, nfpc: int = 0) -> ObservationHeader:
+    """:func:`mitraseti.synth.make_header` with foff in Hz (signed) and ``nfpc``."""
+    return synth_header(n_spectra, nchans, abs(foff_hz), tsamp, 8421.38671875,
+                        1 if foff_hz > 0 else -1, source_name="test",
+                        n_coarse_chan=nchans // nfpc if nfpc else None)
 
 
 def drifting_line(header: ObservationHeader, start_channel: int, channels_per_spectrum: int,
