@@ -32,6 +32,7 @@ from typing import Any
 from traitlets import (Bool, Bytes, Callable, Dict, Enum, Float, HasTraits, Int, TraitError,
                        TraitType, Unicode, validate)
 from traitlets.config import Configurable
+from traitlets.config.loader import DeferredConfig
 
 from mitraseti_server.errors import ConfigError
 
@@ -234,9 +235,12 @@ def _set(config: ServiceConfig, name: str, value: Any, where: str,
     if name not in known:
         raise ConfigError(f"{where}: unknown setting {name!r}; expected one of "
                           f"{ServiceConfig.settings()}", key=name)
-    if isinstance(config.traits()[name], Bytes) and isinstance(value, str):
-        value = value.encode()
+    trait = config.traits()[name]
     try:
+        if isinstance(value, DeferredConfig):       # a Jupyter command-line value
+            value = value.get_value(trait)
+        if isinstance(trait, Bytes) and isinstance(value, str):
+            value = value.encode()
         setattr(config, name, value)
     except TraitError as exc:
         raise ConfigError(f"{where}: {_reason(exc)}", key=name) from None

@@ -16,7 +16,9 @@ from mitraseti_server.api.schemas import SCHEMAS, STR, ref
 ERRORS = {400: "Bad request: missing required fields or invalid input",
           403: "Forbidden: missing, invalid or expired credentials, or another user's"
                " resource",
-          404: "Not found", 413: "Payload too large: file exceeds the tier size limit",
+          404: "Not found",
+          413: "Payload too large: a file over the tier's size limit, or a request body over"
+               " 16 MiB",
           429: "Too many requests: monthly quota or concurrent job limit",
           500: "Server error: pipeline or infrastructure failure"}
 
@@ -28,7 +30,10 @@ def _json(schema: dict, description: str) -> dict:
 def _op(summary: str, ok: tuple[int, str, dict], errors: tuple[int, ...] = (),
         body: str | None = None, params: list | None = None, open_: bool = False) -> dict:
     responses = {str(ok[0]): _json(ok[2], ok[1])}
-    for code in ((403,) if not open_ else ()) + tuple(errors):
+    codes = ((403,) if not open_ else ()) + tuple(errors)
+    if body and 413 not in codes:
+        codes += (413,)                     # any request body over 16 MiB
+    for code in codes:
         schema = ref("QuotaError") if code == 429 else ref("Error")
         responses[str(code)] = _json(schema, ERRORS[code])
     op = {"summary": summary, "responses": responses}

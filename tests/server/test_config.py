@@ -109,6 +109,10 @@ def test_jupyter_config_is_read_after_toml_and_environment(tmp_path):
     cfg = ServiceConfig.load(env={"MITRASETI_JOB_TIMEOUT_S": "20"}, jupyter=jupyter)
     assert cfg.data_dir == data.resolve()
     assert (cfg.max_workers, cfg.job_timeout_s, cfg.jupyter_tier) == (4, 20.0, "institution")
+    from traitlets.config.loader import KVArgParseConfigLoader    # jupyter lab --ServiceConfig...
+    argv = KVArgParseConfigLoader(["--ServiceConfig.max_workers=5"]).load_config()
+    jupyter.merge(argv)
+    assert ServiceConfig.load(env={}, jupyter=jupyter).max_workers == 5
     serve_cfg = ServiceConfig.load(data_dir=data, env={})      # what `mitraseti serve` reads
     assert (serve_cfg.max_workers, serve_cfg.job_timeout_s) == (3, 10.0)
     assert serve_cfg.secret_key == cfg.secret_key
