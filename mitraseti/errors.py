@@ -9,9 +9,9 @@ callers map errors by type and read the details without parsing the text:
   ``got``), ``mitraseti.io.ObservationFormatError`` (``path``, ``problem``),
   ``mitraseti.signals.CadenceError``, ``mitraseti.signals.RfiBandError``,
   ``mitraseti.console.CliError``.
-* Other subclasses: ``mitraseti.signals.ModelLoadError``, ``mitraseti.pipeline.PipelineError``,
+* Other subclasses: ``mitraseti.signals.ModelLoadError``,
   ``mitraseti.cli.CommandUnavailable``, ``mitraseti.client.MitraSETIAPIError`` and
-  ``mitraseti.client.JobTimeout``.
+  ``mitraseti.client.JobTimeout``; the REST service adds its own (``mitraseti_server.errors``).
 
 Subclasses also keep the built-in base they had before the root existed (``ValueError``,
 ``RuntimeError``, ``FileNotFoundError``, ``TimeoutError``), so ``except ValueError`` still

@@ -18,7 +18,6 @@ through papermill and keeps ``report.ipynb`` + ``report.html``.
 """
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from contextlib import contextmanager
@@ -28,13 +27,15 @@ from typing import Callable
 
 import numpy as np
 
-from mitraseti.errors import MitraSETIError
 from mitraseti.export.writers import write_all
 from mitraseti.export.result import STAGES, TOP_N, PipelineResult, is_candidate, rank_key
 from mitraseti.export.stamps import StampKeeper
 from mitraseti.export.waterfall import WaterfallAccumulator
+from mitraseti.search import driver
 from mitraseti.search.hit import Hit
 from mitraseti.search.params import ParameterError, SearchParams
+from mitraseti.signals.classify import classify_hits
+from mitraseti.signals.model import ModelLoadError
 
 log = logging.getLogger("mitraseti.pipeline")
 
@@ -42,13 +43,6 @@ ProgressFn = Callable[[str, float, str], None]
 
 __all__ = ["Ingested", "PipelineResult", "SearchOutput", "ParameterError", "classify",
            "dedoppler", "export", "ingest", "make_params", "run", "warm_up"]
-
-
-class PipelineError(MitraSETIError, RuntimeError):
-    """A stage cannot run at all (e.g. the search package is missing). Field: ``stage``."""
-
-    def __init__(self, message: str, *, stage: str) -> None:
-        super().__init__(message, stage=stage)
 
 
 def _noop(stage: str, fraction: float, message: str) -> None:
@@ -137,16 +131,7 @@ class SearchOutput:
     plan: object = None   # mitraseti.search.driver.SearchPlan: the blocks searched
 
 
-def _driver():
-    try:
-        from mitraseti.search import driver
-    except ImportError as exc:
-        raise PipelineError(f"the de-Doppler search is unavailable: cannot import "
-                            f"mitraseti.search.driver ({exc})", stage="dedoppler") from exc
-    return driver
-
-
-def _searched_blocks(driver, obs, params, plan, timings: dict[str, float]):
+def _searched_blocks(obs, params, plan, timings: dict[str, float]):
     """The search's BlockResults in order; reading is charged to ``ingest``, waiting for
     the search threads to ``dedoppler``; hits get the observation start time."""
     inner: dict[str, float] = {}
@@ -180,15 +165,14 @@ def dedoppler(state: Ingested, params: SearchParams, progress: ProgressFn | None
     """Search every coarse channel (both detectors); hits are not yet classified.
     ``memory_budget_mb`` / ``workers``: see mitraseti.search.driver (None: defaults)."""
     progress = progress or _noop
-    driver = _driver()
     obs, header = state.obs, state.header
     timings = state.timings
-    plan = driver.plan_search(obs, params, _budget(driver, memory_budget_mb), workers)
+    plan = driver.plan_search(obs, params, _budget(memory_budget_mb), workers)
     acc = WaterfallAccumulator(header)
     raw_hits: list[Hit] = []
     filtered: list[Hit] = []
     n = len(plan.blocks)
-    for k, item in enumerate(_searched_blocks(driver, obs, params, plan, timings)):
+    for k, item in enumerate(_searched_blocks(obs, params, plan, timings)):
         raw_hits += item.raw_hits
         filtered += item.filtered_hits
         with _timed(timings, "export"):
@@ -199,47 +183,26 @@ def dedoppler(state: Ingested, params: SearchParams, progress: ProgressFn | None
                         waterfall=acc.result(), timings=timings, plan=plan)
 
 
-def _budget(driver, memory_budget_mb: float | None) -> float:
+def _budget(memory_budget_mb: float | None) -> float:
     return driver.DEFAULT_MEMORY_BUDGET_MB if memory_budget_mb is None else memory_budget_mb
 
 
 # ---- stage 3: classify ---------------------------------------------------------------------
 class _Classifier:
-    """Calls ``mitraseti.signals.classify_hits`` on one block. When the signals package or
-    its trained model is unavailable the stage degrades: hits stay unlabelled and
-    ``warning`` says why (it ends up in results.json, classified.json and the CLI output)."""
+    """Calls ``mitraseti.signals.classify_hits`` on one block. When the trained model cannot
+    be used (``ModelLoadError``: missing, tampered or stale file) the stage degrades: hits
+    stay unlabelled and ``warning`` says why (it ends up in results.json, classified.json
+    and the CLI output)."""
 
     def __init__(self) -> None:
         self.warning: str | None = None
-        self._fn = None
-        self._key = None
-        self._model_error: type[BaseException] = ()  # type: ignore[assignment]
-        try:
-            from mitraseti.signals import classify_hits
-        except ImportError as exc:
-            self.warning = (f"classification unavailable (cannot import "
-                            f"mitraseti.signals.classify_hits: {exc}); signals are unlabelled")
-            return
-        try:
-            from mitraseti.signals import ModelLoadError
-            self._model_error = ModelLoadError
-        except ImportError:
-            pass
-        names = inspect.signature(classify_hits).parameters
-        self._key = next((k for k in ("channel_offset", "coarse_channel_offset")
-                          if k in names), None)
-        self._fn = classify_hits
 
     def __call__(self, hits, block, header, offset) -> None:
-        if self._fn is None:
+        if self.warning is not None:
             return
         try:
-            if self._key is None:
-                self._fn(hits, block, header, offset)
-            else:
-                self._fn(hits, block, header, **{self._key: offset})
-        except self._model_error as exc:
-            self._fn = None
+            classify_hits(hits, block, header, channel_offset=offset)
+        except ModelLoadError as exc:
             self.warning = f"classification unavailable ({exc}); signals are unlabelled"
 
 
@@ -260,7 +223,7 @@ def classify(state: Ingested, found: SearchOutput,
     candidates. Returns the PipelineResult (not yet exported)."""
     progress = progress or _noop
     obs, header, timings = state.obs, state.header, state.timings
-    plan = found.plan or _driver().plan_search(obs, found.params)
+    plan = found.plan or driver.plan_search(obs, found.params)
     classify_fn = _Classifier()
     keeper = StampKeeper(rank_key, TOP_N)
     by_block: dict[int, list[Hit]] = {}
@@ -283,7 +246,7 @@ def _result(state, params, raw, filtered, waterfall, keeper, warning, plan) -> P
     if warning:
         log.warning("%s: %s", state.path, warning)
     # the reader's warnings (header vs data disagreements) name the file already
-    warnings = list(getattr(state.obs, "warnings", [])) + ([warning] if warning else [])
+    warnings = list(state.obs.warnings) + ([warning] if warning else [])
     timings = {s: state.timings.get(s, 0.0) for s in STAGES}
     return PipelineResult(
         path=state.path, header=state.header, params=params, source_name=state.source_name,
@@ -337,8 +300,7 @@ def run(path, out_dir=None, *, max_drift: float = 4.0, min_drift: float = 0.0,
     if exports and out_dir is None:
         raise ParameterError("out_dir is required when exports=True", parameter="out_dir",
                              expected="a folder when exports=True", got=None)
-    driver = _driver()
-    budget = driver.check_budget(_budget(driver, memory_budget_mb))
+    budget = driver.check_budget(_budget(memory_budget_mb))
     driver.check_workers(workers)
     classify_fn = _Classifier()
     with ingest(path, params.n_coarse_chan, source_name, progress) as state:
@@ -351,7 +313,7 @@ def run(path, out_dir=None, *, max_drift: float = 4.0, min_drift: float = 0.0,
         n = len(plan.blocks)
         # each block is classified (and drawn) in this thread, in order, while its data are
         # in memory; the search threads work ahead on the next blocks meanwhile
-        for k, item in enumerate(_searched_blocks(driver, obs, params, plan, timings)):
+        for k, item in enumerate(_searched_blocks(obs, params, plan, timings)):
             where, raw, filt = _where(item.spec, plan), item.raw_hits, item.filtered_hits
             progress("dedoppler", (k + 1) / n, f"{where}: {len(raw)} raw hits, "
                                                f"{len(filt)} signals")

@@ -10,7 +10,6 @@ from mitraseti.client import JobTimeout, MitraSETIAPIError
 from mitraseti.errors import InputError, MitraSETIError, ParameterError
 from mitraseti.io import ObservationFormatError
 from mitraseti.io.errors import ObservationNotFoundError
-from mitraseti.pipeline import PipelineError
 from mitraseti.search import SearchParams
 from mitraseti.signals import CadenceError, ModelLoadError, RfiBandError, run_cadence
 from mitraseti.signals.rfi import read_band_file
@@ -27,8 +26,6 @@ CASES = [
      {"source": "x.toml band #2"}),
     (CliError("no such file"), Exception, True, {}),
     (ModelLoadError("checksum", path="m.npz"), RuntimeError, False, {"path": "m.npz"}),
-    (PipelineError("no search", stage="dedoppler"), RuntimeError, False,
-     {"stage": "dedoppler"}),
     (CommandUnavailable("serve", "cannot import tornado"), Exception, False,
      {"command": "serve", "problem": "cannot import tornado"}),
     (MitraSETIAPIError(404, "no such job", {"error": "no such job"}), Exception, False,

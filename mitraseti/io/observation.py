@@ -88,7 +88,7 @@ class Observation:
         self.n_coarse_channels = self.coarse.n
         self.if_index = if_index
         self.n_nonfinite = 0
-        self.warnings: list[str] = list(getattr(self._reader, "warnings", []))
+        self.warnings: list[str] = list(self._reader.warnings)
         for w in self.warnings:
             log.warning("%s", w)
         self._float = bool(self._reader.is_float)

@@ -91,8 +91,8 @@ def classify_hits(hits, data, header, channel_offset: int = 0, model=None,
     ch = np.array([h.channel_index for h in hits], dtype=float)
     drift = np.array([h.drift_rate for h in hits], dtype=float)
     snr = np.array([h.snr for h in hits], dtype=float)
-    starts = [getattr(h, "spectrum_start", 0) or 0 for h in hits]
-    counts = [getattr(h, "spectrum_count", 0) or 0 for h in hits]
+    starts = [h.spectrum_start for h in hits]
+    counts = [h.spectrum_count for h in hits]
     x = segment_features(data, header, ch, drift, snr, starts, counts, channel_offset)
     probs = predict_proba(model, x)
     f = {k: x[:, i] for i, k in enumerate(FEATURE_NAMES)}

@@ -54,7 +54,7 @@ def train_default(seed: int = 0, out: str | Path | None = None,
                 long_settings=sorted(trainset.LONG_TRAIN_SETTINGS),
                 n_dirty=int(sum(m["dirty"] for m in meta)), mix=TRAIN_MIX,
                 noise_models=list(trainset.TRAIN_NOISE),
-                used_search=trainset._search_fn() is not None,
+                used_search=True,
                 build_seconds=round(t_set, 1), fit_seconds=round(t_fit, 1))
     rng = np.random.default_rng(seed)
     ref = x[rng.choice(len(x), size=min(N_REFERENCE_ROWS, len(x)), replace=False)]

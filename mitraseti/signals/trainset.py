@@ -5,7 +5,7 @@ morphology follows the rules of docs/signals.md with a margin from every decisio
 (stationary |drift| <= 1 r, drifting >= 2.5 r; chirp bend >= 1.3 x max(3 ch, width);
 pulsed: >= 30 % of spectra off, >= 2 on-intervals, >= 4 on-spectra; broadband >= 700 Hz;
 noise: power in <= 2 spectra or in one pixel). The hit is located as the pipeline locates
-it: the real search (``mitraseti.search.search_coarse_channel``, when installed) reports
+it: the real search (``mitraseti.search.search_coarse_channel``) reports
 it, or, for a share of clean examples (the search dominates the cost), the best straight
 line through the true path stands in for it; the features are then measured on the raw
 block, so the classifier learns what the pipeline measures.
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..search import search_coarse_channel
 from ..taxonomy import MORPHOLOGIES
 from .features import FEATURE_NAMES, segment_features
 from .trainset_example import HELD_OUT_NOISE, MAX_DRIFT, TRAIN_NOISE, Example
@@ -120,15 +121,6 @@ def make_synth_example(label: str, rng, setting: tuple, noise: str,
 
 
 # ---------------------------------------------------------------- locate + features -
-def _search_fn():
-    """``mitraseti.search.search_coarse_channel`` when that room is installed, else None."""
-    try:
-        from ..search import search_coarse_channel
-        return search_coarse_channel
-    except ImportError:
-        return None
-
-
 def _rules(hit, header, n_chans: int) -> tuple[bool, bool]:
     """(BROADBAND by rule, NOISE by rule) for a found hit, as ``classify_hits`` decides
     them on a block that is a whole coarse channel."""
@@ -172,15 +164,14 @@ def locate_hit(ex: Example, params=None, search=None, prefer_search: bool = True
             h = max(near, key=lambda h: h.snr)
             broad, artifact = _rules(h, hdr, ex.data.shape[1])
             return Located(float(h.channel_index), float(h.drift_rate), float(h.snr),
-                           int(getattr(h, "spectrum_start", 0)),
-                           int(getattr(h, "spectrum_count", 0)), True, broad, artifact)
+                           int(h.spectrum_start),
+                           int(h.spectrum_count), True, broad, artifact)
         if fast:
             return None
     return Located(float(np.rint(icpt)), float(drift), max(ex.snr, 10.0))
 
 
-def _one_example(i: int, seed, settings: dict, noises: tuple, mix: dict, synth_ok: bool,
-                 search):
+def _one_example(i: int, seed, settings: dict, noises: tuple, mix: dict, search):
     """(features, label, meta) of example ``i`` of a set. rng([*seed, i]) draws its kind
     (setting, noise model, dirty or not) and its first signal; when that cannot be
     located (a path faster than the search range that no search reports), rng([*seed,
@@ -194,12 +185,12 @@ def _one_example(i: int, seed, settings: dict, noises: tuple, mix: dict, synth_o
     names = list(pool)
     sname = names[int(rng.integers(len(names)))]
     noise = noises[int(rng.integers(len(noises)))]
-    dirty = synth_ok and mix["dirty_share"] > 0 and rng.random() < mix["dirty_share"]
+    dirty = mix["dirty_share"] > 0 and rng.random() < mix["dirty_share"]
     for k in range(MAX_DRAWS):
         if k:
             rng = np.random.default_rng(key + [k])
         ex = None
-        if dirty or (synth_ok and rng.random() < mix["synth_share"]):
+        if dirty or rng.random() < mix["synth_share"]:
             try:
                 ex = make_synth_example(label, rng, pool[sname], noise, dirty=dirty)
             except ValueError:
@@ -245,22 +236,17 @@ def build_set(seed, n_per_label: int, settings: dict | None = None,
     ``workers`` (processes) build it. It comes from ``long_settings`` with probability
     ``long_share``, else from ``settings``; through a dirty receiver (``mitraseti.synth``,
     always located by the search) with probability ``dirty_share``; else from
-    ``mitraseti.synth`` with probability ``synth_share`` (when installed) or this module's
+    ``mitraseti.synth`` with probability ``synth_share`` or this module's
     injector. A share ``search_share`` of the clean examples is located by the real search
     (it dominates the cost), the rest at their true straight-line path. ``workers`` > 1
     spawns processes: call it from code under ``if __name__ == "__main__":``."""
     settings = settings or TRAIN_SETTINGS
     noises = noises or TRAIN_NOISE
-    search = _search_fn() if use_search else None
-    try:
-        from .. import synth  # noqa: F401
-        synth_ok = True
-    except ImportError:
-        synth_ok = False
+    search = search_coarse_channel if use_search else None
     mix = dict(synth_share=synth_share, search_share=search_share,
                dirty_share=dirty_share if search else 0.0,
                long_settings=long_settings or {}, long_share=long_share if long_settings else 0.0)
-    rest = (seed, settings, noises, mix, synth_ok, search)
+    rest = (seed, settings, noises, mix, search)
     total = n_per_label * len(MORPHOLOGIES)
     step = 100
     chunks = [(lo, min(lo + step, total), rest) for lo in range(0, total, step)]

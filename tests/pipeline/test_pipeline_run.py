@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import jsonschema
 import pytest
@@ -121,13 +120,23 @@ def test_bad_input_raises_named_errors(small_obs, tmp_path):
     assert not (tmp_path / "results.json").exists()
 
 
-def test_missing_classifier_is_reported_not_silent(small_obs, tmp_path, monkeypatch):
-    """Without mitraseti.signals the run completes, unlabelled, and says so everywhere."""
+def test_unusable_classifier_is_reported_not_silent(small_obs, tmp_path, monkeypatch):
+    """With a tampered model file the run completes, unlabelled, and says so everywhere."""
+    from mitraseti.signals import model as model_mod
+
     path, synth = small_obs
-    monkeypatch.setitem(sys.modules, "mitraseti.signals", None)   # import now fails
-    result = pipeline.run(path, tmp_path, n_coarse_chan=n_coarse(synth))
+    shipped = model_mod.default_model_path()
+    bad = tmp_path / "model" / shipped.name
+    bad.parent.mkdir()
+    bad.write_bytes(shipped.read_bytes()[:-100])                    # truncated
+    model_mod.sidecar_path(bad).write_bytes(model_mod.sidecar_path(shipped).read_bytes())
+    monkeypatch.setattr(model_mod, "default_model_path", lambda: bad)
+    monkeypatch.setattr(model_mod, "_CACHE", {})
+    out = tmp_path / "out"
+    result = pipeline.run(path, out, n_coarse_chan=n_coarse(synth))
     assert result.filtered_hits and all(h.classification == "" for h in result.filtered_hits)
     assert result.warnings and "classification unavailable" in result.warnings[0]
-    doc = json.loads((tmp_path / "results.json").read_text())
+    assert "checksum" in result.warnings[0]
+    doc = json.loads((out / "results.json").read_text())
     assert doc["warnings"] == result.warnings and doc["candidates"] == 0
-    assert json.loads((tmp_path / "classified.json").read_text())["classified"] is False
+    assert json.loads((out / "classified.json").read_text())["classified"] is False
