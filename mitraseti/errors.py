@@ -9,7 +9,8 @@ callers map errors by type and read the details without parsing the text:
   ``got``), ``mitraseti.io.ObservationFormatError`` (``path``, ``problem``),
   ``mitraseti.signals.CadenceError``, ``mitraseti.signals.RfiBandError``,
   ``mitraseti.console.CliError``.
-* Other subclasses: ``mitraseti.signals.ModelLoadError``,
+* Other subclasses: :class:`ModelLoadError` (here so that the CLI names it without
+  loading the classifier's dependencies; also ``mitraseti.signals.ModelLoadError``),
   ``mitraseti.cli.CommandUnavailable``, ``mitraseti.client.MitraSETIAPIError`` and
   ``mitraseti.client.JobTimeout``; the REST service adds its own (``mitraseti_server.errors``).
 
@@ -19,9 +20,10 @@ catches a ParameterError. Errors pickle with their fields (multiprocessing, pape
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
-__all__ = ["MitraSETIError", "InputError", "ParameterError"]
+__all__ = ["MitraSETIError", "InputError", "ParameterError", "ModelLoadError"]
 
 _UNSET: Any = object()
 
@@ -86,3 +88,12 @@ class ParameterError(InputError, ValueError):
                 message += f", got {got if number else repr(got)}"
         super().__init__(message, parameter=parameter, expected=expected,
                          got=None if got is _UNSET else got)
+
+
+class ModelLoadError(MitraSETIError, RuntimeError):
+    """The classifier file cannot be trusted or used; the message says why and what to do
+    (``mitraseti train`` rebuilds it). Field: ``path`` (str, the model file; None when
+    unknown)."""
+
+    def __init__(self, message: str, *, path: str | os.PathLike | None = None) -> None:
+        super().__init__(message, path=None if path is None else os.fspath(path))

@@ -12,12 +12,16 @@
 defaults to ``$MITRASETI_API_KEY`` (or ``$MITRASETI_API_TOKEN``).
 
 ``register(subparsers)`` adds them to an argparse sub-parsers object; each sets
-``func(args) -> int`` (0 success, 1 targets missed / failure, 2 bad input).
+``func(args) -> int`` (0 success, 1 targets missed / failure); bad input raises
+(``mitraseti.errors.InputError``, and ``ModelLoadError`` for ``evaluate``), which
+``mitraseti.cli`` reports on one line with exit status 2.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+from ..errors import ModelLoadError
 
 # Heavy imports (numpy, numba, scikit-learn) stay inside the command functions so that
 # registering the parsers, and so `mitraseti --help`, stays fast.
@@ -52,7 +56,7 @@ def register(subparsers) -> None:
                    help="examples per morphology and set (default 200)")
     p.add_argument("--workers", type=int, default=None, help="processes building the "
                    "sets (default: the CPU count, at most 8; same sets whatever the number)")
-    p.set_defaults(func=cmd_evaluate)
+    p.set_defaults(func=cmd_evaluate, input_errors=(ModelLoadError,))
 
     p = subparsers.add_parser("cadence", help="ON/OFF cadence analysis (turboSETI "
                               "find_event levels 1-3)")
@@ -96,13 +100,10 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    """Raises ModelLoadError for an unusable ``--model`` (reported as bad input, exit 2)."""
     from . import model as model_mod
     from .evaluate import EVAL_PER_LABEL, evaluate, format_report
-    try:
-        fitted = model_mod.load(Path(args.model)) if args.model else model_mod.load_default()
-    except model_mod.ModelLoadError as exc:
-        print(f"mitraseti: error: {exc}", file=sys.stderr)
-        return 2
+    fitted = model_mod.load(Path(args.model)) if args.model else model_mod.load_default()
     reps = evaluate(fitted, seed=args.seed, n_per_label=args.n_per_label or EVAL_PER_LABEL,
                     workers=args.workers or _default_workers())
     ok = True
@@ -123,15 +124,11 @@ def cmd_cadence(args) -> int:
         from .cadence_remote import run_remote
         return run_remote(args)
     from ..search.params import SearchParams
-    from .cadence import CadenceError, run_cadence
-    try:
-        params = SearchParams(max_drift=args.max_drift, min_drift=args.min_drift,
-                              snr=args.snr, n_coarse_chan=args.n_coarse_chan)
-        res = run_cadence(args.files, out_dir=args.out, filter_level=args.filter_level,
-                          params=params, plot=not args.no_plots)
-    except (CadenceError, ValueError, FileNotFoundError) as exc:
-        print(f"mitraseti: error: {exc}", file=sys.stderr)
-        return 2
+    from .cadence import run_cadence
+    params = SearchParams(max_drift=args.max_drift, min_drift=args.min_drift,
+                          snr=args.snr, n_coarse_chan=args.n_coarse_chan)
+    res = run_cadence(args.files, out_dir=args.out, filter_level=args.filter_level,
+                      params=params, plot=not args.no_plots)
     print(f"{len(res.events)} event(s) at filter level {res.filter_level}, "
           f"{len(res.candidates)} CANDIDATE_ET; wrote {res.csv_path}")
     for ev in res.events:

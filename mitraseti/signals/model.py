@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path
-from ..errors import MitraSETIError
+from ..errors import ModelLoadError
 from . import compact_model
 from .compact_model import CompactModel
 from .features import FEATURE_NAMES
@@ -56,14 +56,6 @@ TRUSTED_TYPES = [
     "numpy.dtype",
     "builtins.slice",
 ]
-
-
-class ModelLoadError(MitraSETIError, RuntimeError):
-    """The classifier file cannot be trusted or used; the message says why and what to do.
-    Field: ``path`` (str, the model file; None when unknown)."""
-
-    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
-        super().__init__(message, path=None if path is None else str(path))
 
 
 def default_model_path() -> Path:

@@ -3,6 +3,7 @@ import argparse
 
 import pytest
 
+from mitraseti.cli import main
 from mitraseti.signals import commands, model as M
 
 
@@ -47,17 +48,15 @@ def test_evaluate_prints_table_and_confusion(parser, capsys):
         assert f"target macro-F1 >= {target:.2f}" in block
 
 
-def test_evaluate_with_a_tampered_model_exits_2(parser, tmp_path, capsys):
+def test_evaluate_with_a_tampered_model_exits_2(tmp_path, capsys):
     bad = tmp_path / "bad.skops"
     bad.write_bytes(b"not a model")
     (tmp_path / "bad.json").write_text('{"sha256": "0"}')
-    a = parser.parse_args(["evaluate", "--model", str(bad)])
-    assert a.func(a) == 2
+    assert main(["evaluate", "--model", str(bad)]) == 2
     assert "mitraseti train" in capsys.readouterr().err
 
 
-def test_cadence_bad_input_exits_2_naming_the_file(parser, tmp_path, capsys):
-    a = parser.parse_args(["cadence", str(tmp_path / "on.fil"), str(tmp_path / "off.fil"),
-                           "--out", str(tmp_path / "o")])
-    assert a.func(a) == 2
+def test_cadence_bad_input_exits_2_naming_the_file(tmp_path, capsys):
+    assert main(["cadence", str(tmp_path / "on.fil"), str(tmp_path / "off.fil"),
+                 "--out", str(tmp_path / "o")]) == 2
     assert "on.fil" in capsys.readouterr().err
