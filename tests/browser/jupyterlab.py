@@ -98,8 +98,17 @@ def open_notebook(page, lab: LabServer, name: str, timeout: float = 180_000) -> 
     # wait until the kernel is connected and idle before running
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
                            timeout=timeout)
-    page.click(".lm-MenuBar-itemLabel:text-is('Run')")
-    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+    started = ("() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
+               ".some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))")
+    for attempt in range(3):        # a click while the kernel is still connecting is lost
+        page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+        page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+        try:
+            page.wait_for_function(started, timeout=20_000)
+            return
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: try again
+            if attempt == 2:
+                raise
 
 
 def wait_until_cells_ran(page, timeout: float = 300_000) -> None:

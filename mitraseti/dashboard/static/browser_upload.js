@@ -9,10 +9,10 @@
 
 const RETRIES = 3;
 
-function formatBytes(n) {
+function formatBytes(n) {      // binary multiples, as the dashboard's own sizes (1 MB = 2^20 B)
   const units = ["B", "kB", "MB", "GB", "TB"];
   let i = 0;
-  while (n >= 1000 && i < units.length - 1) { n /= 1000; i += 1; }
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }
 
