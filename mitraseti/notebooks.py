@@ -34,8 +34,6 @@ log = logging.getLogger("mitraseti.notebooks")
 NOTEBOOK_ENV = "MITRASETI_PIPELINE_NOTEBOOK"
 CADENCE_NOTEBOOK = "cadence.ipynb"
 PRIVATE_PROGRESS = ".progress.json"
-NOTEBOOK_PARAMETERS = ("input_path", "output_dir", "max_drift", "min_drift", "snr",
-                       "n_coarse_chan", "source_name", "progress_path")
 
 
 def notebook_dirs() -> list[Path]:
