@@ -12,7 +12,8 @@ from .hit import CSV_COLUMNS, DEDOPPLER, MATCHED_FILTER, Hit
 from .hitsearch import top_hits
 from .matched_filter import boxcar, decimate, smear_bands, wide_bands
 from .params import ParameterError, SearchParams
-from .run import SearchResult, Stage, plan_stages, search_coarse_channel, search_observation
+from .driver import search_observation
+from .run import SearchResult, Stage, plan_stages, search_coarse_channel
 from .snr import spectrum_stats
 from .taylor import dedoppler, max_over_drift, taylor_tree
 

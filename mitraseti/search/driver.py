@@ -146,15 +146,15 @@ def check_workers(workers) -> int:
     if workers is None:
         return max(1, get_num_threads())
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ParameterError(f"workers must be a positive integer, got {workers!r}")
+        raise ParameterError(parameter="workers", expected="a positive integer", got=workers)
     return int(workers)
 
 
 def check_budget(memory_budget_mb) -> float:
     if (isinstance(memory_budget_mb, bool) or not isinstance(memory_budget_mb, (int, float))
             or not math.isfinite(memory_budget_mb) or memory_budget_mb <= 0):
-        raise ParameterError(f"memory_budget_mb must be a positive number of MiB, got "
-                             f"{memory_budget_mb!r}")
+        raise ParameterError(parameter="memory_budget_mb", expected="a positive number of MiB",
+                             got=memory_budget_mb)
     return float(memory_budget_mb)
 
 
@@ -170,8 +170,9 @@ def _coarse_split(obs, params: SearchParams) -> tuple[int, int]:
     header = obs.header
     n = params.n_coarse_chan or obs.n_coarse_channels
     if header.nchans % n:
-        raise ParameterError(
-            f"n_coarse_chan={n} does not divide nchans={header.nchans} of {obs.path}")
+        raise ParameterError(f"n_coarse_chan={n} does not divide nchans={header.nchans} of "
+                             f"{obs.path}", parameter="n_coarse_chan",
+                             expected=f"a divisor of nchans ({header.nchans})", got=n)
     return n, header.nchans // n
 
 

@@ -23,7 +23,6 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 
@@ -303,13 +302,15 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
     params = params or SearchParams()
     arr = np.asarray(data)
     if arr.ndim != 2:
-        raise ParameterError(
-            f"data must be 2-D (n_spectra, n_channels), got shape {arr.shape}")
+        raise ParameterError(parameter="data", expected="a 2-D array (n_spectra, n_channels)",
+                             got=f"shape {arr.shape}")
     if arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ParameterError(f"data must hold at least one spectrum and channel, got {arr.shape}")
+        raise ParameterError(parameter="data",
+                             expected="at least one spectrum and one channel",
+                             got=f"shape {arr.shape}")
     if not (header.df_hz > 0 and header.dt_s > 0):
-        raise ParameterError(
-            f"header needs foff != 0 and tsamp > 0, got foff={header.foff}, tsamp={header.tsamp}")
+        raise ParameterError(parameter="header", expected="foff != 0 and tsamp > 0",
+                             got=f"foff={header.foff}, tsamp={header.tsamp}")
     usable = arr.dtype == np.float32 and arr.flags.c_contiguous and arr.flags.writeable
     block = arr if usable and in_place else np.array(arr, dtype=np.float32, order="C")
     timings = timings if timings is not None else {}
@@ -429,13 +430,3 @@ def _feature_hits(flat, header: ObservationHeader, coarse_channel: int,
             start_time_mjd=float(header.tstart),
         ))
     return out
-
-
-def search_observation(obs, params: SearchParams | None = None,
-                       progress: Callable[[int, int], None] | None = None, **options
-                       ) -> SearchResult:
-    """Search every coarse channel of an open ``mitraseti.io.Observation``, in parallel
-    threads within a memory budget (``memory_budget_mb``, ``workers``): see
-    :func:`mitraseti.search.driver.search_observation`, which this calls."""
-    from .driver import search_observation as run_observation
-    return run_observation(obs, params, progress, **options)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..order_stats import order_statistics
+
 
 MAX_STATS_SAMPLES = 1 << 17
 
@@ -64,52 +66,14 @@ def _clipped_std(x: np.ndarray, low: float, high: float) -> float:
 
 @njit(cache=True)
 def _collect_window(x, lo, hi, buf):
-    """Copy the values of ``x`` within [lo, hi] to the front of ``buf`` (size >= len(x)
-    + 1, written branch-free); returns (how many, how many lie below ``lo``)."""
+    """``mitraseti.order_stats``' collecting pass as one branch-free loop (the values of
+    ``x`` within [lo, hi] to the front of ``buf``; returns (how many, how many below lo))."""
     c, below = 0, 0
     for v in x:
         buf[c] = v
         below += v < lo
         c += (v >= lo) & (v <= hi)
     return c, below
-
-
-SELECT_SAMPLE = 4096  # values sampled to bracket each order statistic
-
-
-def order_statistics(x: np.ndarray, kth: list[int]) -> dict[int, float]:
-    """{k: k-th smallest of x} for sorted ``kth`` (exact). Neighbouring ranks are
-    bracketed together from a sorted sample of ``x`` (+-4 sigma of the sample's rank
-    error); one pass collects the values inside the bracket and a partition of those
-    picks the ranks. A bracket that misses (rare) falls back to a full partition."""
-    n = x.size
-    if n < 4 * SELECT_SAMPLE:
-        part = np.partition(x, kth)
-        return {k: float(part[k]) for k in kth}
-    m = SELECT_SAMPLE
-    sample = np.sort(x[(np.arange(m) * n) // m])
-    buf = np.empty(n + 1, dtype=x.dtype)
-    out: dict[int, float] = {}
-    groups: list[list[int]] = []
-    for k in kth:  # ranks within a few apart share one bracket
-        if groups and k - groups[-1][-1] <= 2:
-            groups[-1].append(k)
-        else:
-            groups.append([k])
-    for ks in groups:
-        q_lo, q_hi = ks[0] / (n - 1), ks[-1] / (n - 1)
-        pad = int(4.0 * np.sqrt(max(q_lo * (1 - q_lo), q_hi * (1 - q_hi)) * m)) + 3
-        a, b = int(q_lo * (m - 1)) - pad, int(q_hi * (m - 1)) + 1 + pad
-        lo = sample[a] if a > 0 else -np.inf
-        hi = sample[b] if b < m - 1 else np.inf
-        c, below = _collect_window(x, lo, hi, buf)
-        if below <= ks[0] and ks[-1] < below + c:
-            part = np.partition(buf[:c], [k - below for k in ks])
-            out.update({k: float(part[k - below]) for k in ks})
-        else:
-            part = np.partition(x, ks)
-            out.update({k: float(part[k]) for k in ks})
-    return out
 
 
 def _percentiles(x: np.ndarray, qs) -> list[float]:
@@ -123,7 +87,7 @@ def _percentiles(x: np.ndarray, qs) -> list[float]:
         f = int(np.floor(v))
         pos.append((f, v - f))
         kth.update((f, min(f + 1, n - 1)))
-    stats = order_statistics(x, sorted(kth))
+    stats = order_statistics(x, sorted(kth), collect=_collect_window)
     out = []
     for f, frac in pos:
         lo, hi = stats[f], stats[min(f + 1, n - 1)]

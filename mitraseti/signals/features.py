@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..search.snr import order_statistics
+from ..order_stats import median_float32
 
 MAX_ROWS = 64
 SMOOTH = 16        # channels, boxcar for the width of wide faint signals
@@ -89,7 +89,7 @@ def normalise_block(data: np.ndarray, max_rows: int = MAX_ROWS
     if factor > 1:
         rows = a.shape[0] // factor
         a = a[: rows * factor].reshape(rows, factor, a.shape[1]).mean(axis=1)
-    base = np.array([_median_float32(row) for row in a], dtype=np.float32)
+    base = np.array([median_float32(row) for row in a], dtype=np.float32)
     step = max(1, a.size // 200_000)
     idx = np.arange(0, a.size, step)
     sample = a.ravel()[idx] - base[idx // a.shape[1]]
@@ -97,16 +97,6 @@ def normalise_block(data: np.ndarray, max_rows: int = MAX_ROWS
     if not np.isfinite(sigma) or sigma <= 0:
         sigma = float(np.std(sample)) or 1.0
     return NormalisedBlock(a, base, sigma), factor
-
-
-def _median_float32(x: np.ndarray) -> np.float32:
-    """``np.median`` of a float32 row, exact, from the search's fast order statistics."""
-    k_lo, k_hi = (x.size - 1) // 2, x.size // 2
-    stats = order_statistics(x, sorted({k_lo, k_hi}))
-    lo, hi = stats[k_lo], stats[k_hi]
-    if np.isnan(lo) or np.isnan(hi):
-        return np.float32(np.nan)
-    return (np.float32(lo) + np.float32(hi)) / np.float32(2)
 
 
 def _run_extent(above: np.ndarray, centre: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@ percentiles), computed exactly whatever the shape of the spectrum."""
 import numpy as np
 import pytest
 
+from mitraseti.order_stats import median_float32, order_statistics
 from mitraseti.search.snr import MAX_STATS_SAMPLES, spectrum_stats
 
 
@@ -43,3 +44,13 @@ def test_stats_equal_the_percentile_definition(name):
 def test_gaussian_clipped_std_is_about_079_sigma():
     _, std = spectrum_stats(rng.standard_normal(200_000) * 3.0)
     assert std == pytest.approx(0.79 * 3.0, rel=0.02)
+
+
+@pytest.mark.parametrize("name", SPECTRA)
+def test_order_statistics_are_exact_and_the_median_is_numpys(name):
+    x = SPECTRA[name]
+    x = x[np.isfinite(x)].astype(np.float32)
+    ranks = sorted({0, x.size // 20, x.size // 2, x.size - 1})
+    exact = np.sort(x)
+    assert order_statistics(x, ranks) == {k: float(exact[k]) for k in ranks}
+    assert median_float32(x) == np.median(x)
