@@ -6,8 +6,10 @@ the browser; the kernel learns only its name and size, asks the REST API for upl
 :meth:`start`; the browser PUTs the file's pieces itself (three at a time, each retried up
 to three times) and reports their ETags, or why it failed. So the kernel never holds the
 file and the size is limited only by the tier (no websocket message limit). The widget shows
-the limit (``limit_bytes``) and a progress bar; ``sent_bytes`` follows the upload (synced
-about four times a second).
+the limit (``limit_bytes``) and a progress bar; ``sent_bytes`` follows the upload (reported
+about four times a second). The browser sets the file fields when a file is picked; from
+:meth:`start` on, the kernel owns ``state``, ``sent_bytes`` and ``message``, updated from the
+browser's messages (custom messages arrive in order; synced attributes may arrive late).
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ class BrowserUpload(anywidget.AnyWidget):
 
     def start(self, pieces: list[dict]) -> None:
         """Ask the browser to PUT the file: ``pieces`` [{partNumber, url, offset, length}]."""
+        self.state, self.sent_bytes, self.message = "uploading", 0, ""
         self.send({"type": "start", "pieces": pieces, "parallel": int(self.parallel)})
 
     def finish(self, message: str, ok: bool = True) -> None:
@@ -63,9 +66,15 @@ class BrowserUpload(anywidget.AnyWidget):
         self._on_failed.append(callback)
 
     def _receive(self, _widget, content: dict, _buffers) -> None:
-        if content.get("type") == "sent":
+        kind = content.get("type")
+        if kind == "progress" and self.state == "uploading":
+            self.sent_bytes = int(content.get("sent") or 0)
+        elif kind == "sent":
+            self.sent_bytes, self.state = self.file_size, "finishing"
             for cb in self._on_sent:
                 cb(dict(content.get("etags") or {}))
-        elif content.get("type") == "failed":
+        elif kind == "failed":
+            self.state = "error"
+            self.message = str(content.get("message") or "upload failed")
             for cb in self._on_failed:
-                cb(str(content.get("message") or "upload failed"))
+                cb(self.message)

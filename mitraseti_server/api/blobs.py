@@ -33,9 +33,26 @@ class BlobHandler(BaseHandler):
 
     auth_required = False
 
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        # a signed URL is its own permission (as S3's): pages on any origin may PUT to it
+        # and read the part's ETag (the dashboard's browser uploads)
+        self.set_header("Access-Control-Allow-Origin", "*")
+        self.set_header("Access-Control-Expose-Headers", "ETag")
+
+    def options(self, key: str) -> None:
+        """CORS preflight of a browser's PUT."""
+        self.set_header("Access-Control-Allow-Methods", "GET, HEAD, PUT")
+        self.set_header("Access-Control-Allow-Headers", "Content-Type")
+        self.set_header("Access-Control-Max-Age", "3600")
+        self.set_status(204)
+        self.finish()
+
     def prepare(self) -> None:  # type: ignore[override]
         self.writer: PartWriter | None = None
         self.rejected = False
+        if self.request.method == "OPTIONS":
+            return
         blobs = self.services.blobs
         if not isinstance(blobs, LocalBlobStore):
             raise NotFound("Not found", path=self.request.path)

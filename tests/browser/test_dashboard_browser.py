@@ -115,6 +115,20 @@ def test_sign_in_upload_wait_and_open_the_job(chromium_path, service, dashboard,
             assert any(t.startswith("json") for t in links)
             assert any(t.startswith("fits") for t in links)
             assert not page.query_selector("text=Traceback")
+            # a file from this computer: the browser sends it to the API on another origin
+            # (the service's port, not Voila's), so this also checks the signed URLs' CORS
+            second = small_observation(tmp_path / "from_browser.fil", seed=8)
+            page.click(".lm-TabBar-tabLabel:text-is('Upload')")
+            page.set_input_files(".mitraseti-browser-upload input[type=file]", str(second))
+            page.wait_for_selector(".mitraseti-browser-upload[data-state='chosen']",
+                                   timeout=30_000)
+            page.click("button:has-text('Upload & analyze')")
+            page.wait_for_function("() => document.querySelectorAll('.job-row').length >= 2",
+                                   timeout=120_000)
+            page.click(".lm-TabBar-tabLabel:text-is('Upload')")
+            page.wait_for_selector(".mitraseti-browser-upload[data-state='done']",
+                                   timeout=30_000)
+            page.screenshot(path=str(artifacts / "dashboard_browser_upload.png"), full_page=True)
         except Exception:
             page.screenshot(path=str(artifacts / "dashboard_failure.png"), full_page=True)
             print(voila_log.read_text()[-5000:])

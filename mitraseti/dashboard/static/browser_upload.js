@@ -4,8 +4,11 @@
 //
 // Kernel -> browser: {type: "start", pieces: [{partNumber, url, offset, length}], parallel}
 //                    {type: "reset"}
-// Browser -> kernel: {type: "sent", etags: {partNumber: etag}}  |  {type: "failed", message}
-// Synced state: accept, limit_bytes, file_name, file_size, sent_bytes, state, message.
+// Browser -> kernel: {type: "progress", sent} (4 a second), then
+//                    {type: "sent", etags: {partNumber: etag}}  |  {type: "failed", message}
+// Synced state: accept, limit_bytes, file_name, file_size, sent_bytes, state, message. The
+// browser sets the file fields when a file is picked; from "start" on, the kernel owns the
+// state (custom messages keep their order, synced attributes may be sent late).
 
 const RETRIES = 3;
 
@@ -81,13 +84,14 @@ function render({ model, el }) {
   text.className = "browser-upload-status";
   el.append(input, limit, bar, text);
   let file = null;
-  let lastSync = 0;
+  let localSent = null;       // bytes sent while this view uploads (drawn without a round trip)
+  let lastReport = 0;
 
   function draw() {
     const max = model.get("limit_bytes");
     limit.textContent = max ? `limit: ${formatBytes(max)} per file` : "";
     const size = model.get("file_size");
-    const sent = model.get("sent_bytes");
+    const sent = localSent === null ? model.get("sent_bytes") : localSent;
     bar.value = size ? sent / size : 0;
     const state = model.get("state");
     el.dataset.state = state;
@@ -126,25 +130,22 @@ function render({ model, el }) {
     if (msg.type !== "start" || !file) return;     // another view holds the file
     const chosen = file;
     input.disabled = true;
-    model.set({ state: "uploading", sent_bytes: 0, message: "" });
-    model.save_changes();
+    localSent = 0;
     const report = (sent) => {
-      model.set("sent_bytes", sent);
+      localSent = sent;
       const now = Date.now();
-      if (now - lastSync > 250) { lastSync = now; model.save_changes(); }
+      if (now - lastReport > 250) { lastReport = now; model.send({ type: "progress", sent }); }
       draw();
     };
     try {
       const etags = await sendAll(chosen, msg.pieces, msg.parallel || 3, report);
-      model.set({ sent_bytes: chosen.size, state: "finishing" });
-      model.save_changes();
       model.send({ type: "sent", etags });
     } catch (err) {
-      model.set({ state: "error", message: String(err.message || err) });
-      model.save_changes();
       model.send({ type: "failed", message: String(err.message || err) });
     } finally {
+      localSent = null;
       input.disabled = false;
+      draw();
     }
   }
 
