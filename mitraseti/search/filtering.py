@@ -52,7 +52,7 @@ def dc_blanked(data: np.ndarray, enabled: bool = True):
 def hit_path(hit: Hit, header: ObservationHeader) -> tuple[float, float, int, int]:
     """(file channel at t=0, channels per spectrum, first spectrum, last spectrum)."""
     c0 = (hit.frequency_hz / 1e6 - header.fch1) / header.foff
-    slope = hit.drift_rate * header.tsamp / (header.foff * 1e6)
+    slope = header.channels_per_spectrum(hit.drift_rate)
     first = hit.spectrum_start
     count = hit.spectrum_count or header.n_spectra
     return c0, slope, first, first + max(count, 1) - 1

@@ -44,7 +44,6 @@ def refine_hits(hits: list[Hit], block: np.ndarray, header, channel_offset: int 
     if not todo:
         return
     n_rows, n_chan = block.shape
-    foff_hz = header.foff * 1e6
     for h in todo:
         c_t0, slope0, t0, last = hit_path(h, header)           # file channel at t = 0
         rows = np.arange(t0, min(last + 1, n_rows))
@@ -75,5 +74,5 @@ def refine_hits(hits: list[Hit], block: np.ndarray, header, channel_offset: int 
         start, slope = starts[i], slopes[j]
         c_file_t0 = start + lo - slope * t0 + channel_offset
         h.frequency_hz = header.channel_frequency_hz(c_file_t0)
-        h.drift_rate = slope * foff_hz / header.dt_s
+        h.drift_rate = header.drift_rate_for(slope)
         h.channel_index = int(round(c_file_t0))

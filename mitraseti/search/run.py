@@ -239,7 +239,6 @@ def _stage_hits(best, best_k, stats, stage: Stage, grid: DriftGrid, header, para
     snr = to_snr(best, *stats, out=best)  # best is scratch: S/N in place
     idx = top_hits(snr, params.snr, grid.window)
     hits, pinned = [], []
-    foff_hz = header.foff * 1e6
     inner_lo = grid.k_min > 0 and stage.drift_lo > params.min_drift
     inner_hi = stage.drift_hi < params.max_drift
     for i in idx:
@@ -250,7 +249,7 @@ def _stage_hits(best, best_k, stats, stage: Stage, grid: DriftGrid, header, para
         c_t0 = c_start - slope * stage.t0 + channel_offset
         hits.append(Hit(
             frequency_hz=header.channel_frequency_hz(c_t0),
-            drift_rate=slope * foff_hz / header.dt_s,
+            drift_rate=header.drift_rate_for(slope),
             snr=float(snr[i]),
             channel_index=int(round(c_t0)),
             coarse_channel=int(coarse_channel),
@@ -415,12 +414,11 @@ def _feature_hits(flat, header: ObservationHeader, coarse_channel: int,
                   channel_offset: int) -> list[Hit]:
     """One matched-filter hit per broadband feature of the baseline (boxcar = its width)."""
     out = []
-    foff_hz = header.foff * 1e6
     for f in flat.features:
         c_t0 = f.centre + channel_offset
         out.append(Hit(
             frequency_hz=header.channel_frequency_hz(c_t0),
-            drift_rate=f.slope * foff_hz / header.dt_s,
+            drift_rate=header.drift_rate_for(f.slope),
             snr=float(f.snr),
             channel_index=int(round(c_t0)),
             coarse_channel=int(coarse_channel),

@@ -273,7 +273,7 @@ def compute_features(data, header, channels, drift_rates, snrs, channel_offset: 
     foff_hz = header.foff * 1e6
     df = abs(foff_hz)
     r_res = header.drift_resolution
-    dch_native = drift * header.tsamp / foff_hz        # channels per native spectrum
+    dch_native = header.channels_per_spectrum(drift)  # channels per native spectrum
     dch = dch_native * factor
     w = window_channels(df)
     per = max(1, chunk_elems // (rows_t * w))
@@ -342,8 +342,7 @@ def segment_features(data, header, channels, drift_rates, snrs, starts=None, cou
     drift = np.asarray(drift_rates, dtype=float)
     snr = np.asarray(snrs, dtype=float)
     n_t, nchan = np.asarray(data).shape
-    foff_hz = header.foff * 1e6
-    dch = drift * header.tsamp / foff_hz
+    dch = header.channels_per_spectrum(drift)
     st, cn = measured_spans(n_t, nchan, ch - channel_offset, dch, starts, counts)
     out = np.zeros((ch.size, len(FEATURE_NAMES)), dtype=np.float32)
     for s, c in sorted(set(zip(st.tolist(), cn.tolist()))):
@@ -368,7 +367,7 @@ def stamps(data, header, channels, drift_rates, channel_offset: int = 0,
     rows, cols = shape
     z, factor = normalise_block(data)
     ch = np.asarray(channels, dtype=float) - channel_offset
-    dch = np.asarray(drift_rates, dtype=float) * header.tsamp / (header.foff * 1e6) * factor
+    dch = header.channels_per_spectrum(np.asarray(drift_rates, dtype=float)) * factor
     t_n, nchan = z.shape
     t = np.arange(t_n)
     cols_idx = (np.rint(ch[:, None] + dch[:, None] * t[None, :]).astype(np.int64)[:, :, None]
