@@ -111,7 +111,8 @@ async def test_landing_page_links_the_api_and_dashboard(mounted, jp_fetch):
     assert "dashboard" in page.lower()
 
 
-def test_extension_is_enabled_by_the_installed_config():
+def test_the_config_file_enables_the_extension_point():
+    """The shipped file names the module; test_installed.py checks what an install does."""
     import mitraseti_extension
 
     conf = json.loads((ROOT / "jupyter-config" / "jupyter_server_config.d"
