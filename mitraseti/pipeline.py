@@ -27,7 +27,6 @@ from typing import Callable
 
 import numpy as np
 
-from mitraseti.export.writers import write_all
 from mitraseti.export.result import STAGES, TOP_N, PipelineResult, is_candidate, rank_key
 from mitraseti.export.stamps import StampKeeper
 from mitraseti.export.waterfall import WaterfallAccumulator
@@ -278,6 +277,10 @@ def _coarse_record(obs, plan) -> dict:
 def export(result: PipelineResult, out_dir, progress: ProgressFn | None = None
            ) -> dict[str, Path]:
     """Write every export into ``out_dir`` (see mitraseti.export); returns format -> path."""
+    # imported here: the writers load astropy and matplotlib (~40 MiB), which the search
+    # and classification never need, so they stay out of the memory peak of a search
+    from mitraseti.export.writers import write_all
+
     progress = progress or _noop
     progress("export", 0.0, f"writing exports to {out_dir}")
     outputs = write_all(result, out_dir)
