@@ -47,7 +47,7 @@ from mitraseti_server.storage.blobs import BlobStore
 log = logging.getLogger("mitraseti_server.executor")
 MAX_ATTEMPTS = 2
 # an absolute path in an error message (kept: its last component, the file name)
-_ABS_PATH = re.compile(r"(?<![\w.~])/(?:[^\s'\"/:,;()\[\]]+/)+([^\s'\"/:,;()\[\]]+)")
+_ABS_PATH = re.compile(r"(?<![\w.~/:])/(?:[^\s'\"/:,;()\[\]]+/)+([^\s'\"/:,;()\[\]]+)")
 
 
 def without_paths(message: str) -> str:

@@ -99,7 +99,7 @@ class Job:
         return cls(**d)
 
     def public(self) -> dict[str, Any]:
-        """The JSON of GET /jobs/{id} (API reference shape), also the webhook body."""
+        """The JSON of GET /jobs/{id} (docs/api.md), also the webhook body."""
         out: dict[str, Any] = {
             "job_id": self.job_id, "status": self.status, "source_name": self.source_name,
             "filename": self.filename, "file_size": self.file_size,

@@ -127,8 +127,10 @@ def test_runner_parameters_must_be_typed():
 
 
 def test_one_line_error_uses_notebook_exception_name():
-    class FakePapermillError(Exception):
-        ename, evalue = "ObservationFormatError", "x.fil: bad header\n  at byte 4"
-    assert one_line_error(FakePapermillError()) == \
-        "ObservationFormatError: x.fil: bad header at byte 4"
+    from papermill.exceptions import PapermillExecutionError
+
+    error = PapermillExecutionError(cell_index=3, exec_count=3, source="run()",
+                                    ename="ObservationFormatError",
+                                    evalue="x.fil: bad header\n  at byte 4", traceback=[])
+    assert one_line_error(error) == "ObservationFormatError: x.fil: bad header at byte 4"
     assert one_line_error(ValueError("plain")) == "ValueError: plain"

@@ -198,3 +198,5 @@ def test_job_errors_show_no_server_paths():
     cleaned = without_paths(message)
     assert "/srv" not in cleaned and "broken.fil" in cleaned
     assert cleaned.startswith("ObservationFormatError: broken.fil: header ends early")
+    url = "webhook http://example.org/a/b.json failed"
+    assert without_paths(url) == url                      # URLs are not paths
