@@ -100,7 +100,9 @@ SCHEMAS = {
                           n_coarse_chan={"type": "integer", "minimum": 1,
                                          "maximum": MAX_COARSE_CHANNELS},
                           webhook_url={"type": "string", "format": "uri", "minLength": 1,
-                                       "maxLength": MAX_URL},
+                                       "maxLength": MAX_URL, "pattern": "^https?://[^/]",
+                                       "x-error": "webhook_url must be an absolute http:// "
+                                                  "or https:// URL"},
                           cadence=FILE_KEYS, filter_level=FILTER_LEVEL),
     "AnalyzeResponse": obj(["job_id", "status", "message", "status_url"], job_id=STR,
                            status={"const": "submitted"}, message=STR, status_url=STR),
