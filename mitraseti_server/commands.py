@@ -20,6 +20,7 @@ import sys
 
 import mitraseti
 
+from mitraseti.cli import add_logging_options, configure_logging, log_level_for
 from mitraseti.errors import InputError
 from mitraseti_server.auth.keys import create_api_key
 from mitraseti_server.config import TIER_NAMES, ServiceConfig
@@ -68,8 +69,6 @@ def register(subparsers) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mitraseti.cli import add_logging_options
-
     parser = argparse.ArgumentParser(prog="python -m mitraseti_server",
                                      description="MitraSETI REST service")
     add_logging_options(parser)
@@ -78,8 +77,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mitraseti.cli import configure_logging, log_level_for
-
     args = build_parser().parse_args(argv)
     configure_logging(log_level_for(args))
     try:
