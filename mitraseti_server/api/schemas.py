@@ -87,7 +87,7 @@ SCHEMAS = {
     "CompleteUploadResponse": obj(["message", "file_key"], message=STR, file_key=STR),
     "AbortUploadRequest": obj(["file_key", "upload_id"], file_key=FILE_KEY,
                               upload_id=text(128)),
-    "AnalyzeRequest": obj(["file_key"], file_key=FILE_KEY, filename=FILENAME,
+    "AnalyzeRequest": obj(["file_key"], file_key=FILE_KEY, filename=text(MAX_FILENAME),
                           source_name=text(MAX_SOURCE_NAME),
                           max_drift={"type": "number", "exclusiveMinimum": 0,
                                      "maximum": MAX_DRIFT_HZ_S,

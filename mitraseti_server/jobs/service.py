@@ -18,6 +18,7 @@ from mitraseti.export.formats import DOWNLOAD_FORMATS, INLINE_FORMATS
 from mitraseti.search.params import SearchParams
 from mitraseti_server.errors import Forbidden, NotFound, PayloadTooLarge
 from mitraseti_server.jobs import store as js
+from mitraseti_server.jobs.executor import BaseExecutor
 from mitraseti_server.jobs.sweeper import Retention
 from mitraseti_server.jobs.webhooks import private_address_reason, validate_webhook_url
 from mitraseti_server.storage.database import User
@@ -68,8 +69,8 @@ def search_params(body: dict) -> dict:
 class JobService:
     """Submit, list, read and download jobs for a user."""
 
-    def __init__(self, config, jobs: js.JobStore, uploads: UploadService, executor,
-                 retention: Retention):
+    def __init__(self, config, jobs: js.JobStore, uploads: UploadService,
+                 executor: BaseExecutor, retention: Retention):
         self.config, self.jobs, self.uploads = config, jobs, uploads
         self.executor, self.retention = executor, retention
 
