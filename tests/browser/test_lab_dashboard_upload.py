@@ -94,3 +94,30 @@ def test_browser_upload_of_67_mb_becomes_a_completed_job(chromium_path, lab, tmp
     job = jobs.json()[0]
     assert job["status"] == "complete" and job["file_size"] == size
     assert job["filename"] == observation.name
+
+
+def test_the_dashboard_renders_as_an_app_beside_the_notebook(chromium_path, lab, artifacts):
+    """The notebook toolbar's "Render with Voila" opens the dashboard as an app in a panel
+    of JupyterLab, signed in through the extension (jobs without leaving JupyterLab)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path, args=LAUNCH_ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        try:
+            page.goto(f"{lab.url}/lab/tree/dashboard.ipynb?token={lab.token}",
+                      timeout=120_000)
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+            page.click(".jp-NotebookPanel-toolbar [title='Render with Voilà']")
+            page.click("button:has-text('Render anyway')", timeout=30_000)  # not yet trusted
+            frame = page.frame_locator("iframe[src*='voila/render/dashboard.ipynb']")
+            frame.locator(".mitraseti-dashboard .signed-in").wait_for(timeout=120_000)
+            frame.locator(".lm-TabBar-tabLabel:text-is('Jobs')").click()
+            frame.locator(".jobs-table").wait_for(timeout=30_000)
+            page.screenshot(path=str(artifacts / "lab_dashboard_voila_preview.png"))
+        except Exception:
+            page.screenshot(path=str(artifacts / "lab_voila_failure.png"), full_page=True)
+            print(lab.log())
+            raise
+        finally:
+            browser.close()
