@@ -177,19 +177,20 @@ class Dashboard(w.VBox):
         up = self.browser_upload
         if not up.chosen:
             raise ValueError("choose a .fil or .h5 file first, or give a path on the server")
-        self._browser_plan = self.session.plan_browser_upload(up.file_name, up.file_size)
-        self.upload_status.value = (f"the browser is sending {fmt.esc(up.file_name)} "
-                                    f"({fmt.size(up.file_size)})")
-        up.start(self._browser_plan["pieces"])
+        picked = up.files[0]
+        self._browser_plan = self.session.plan_browser_upload(picked["name"], picked["size"])
+        self.upload_status.value = (f"the browser is sending {fmt.esc(picked['name'])} "
+                                    f"({fmt.size(picked['size'])})")
+        up.start([{"index": 0, "pieces": self._browser_plan["pieces"]}])
         return None
 
     @guarded("upload")
-    def _browser_upload_sent(self, etags: dict) -> dict | None:
+    def _browser_upload_sent(self, etags: list[dict]) -> dict | None:
         plan, self._browser_plan = self._browser_plan, None
         if plan is None:
             return None
         try:
-            job = self.session.finish_browser_upload(plan, etags, **self._search_params())
+            job = self.session.finish_browser_upload(plan, etags[0], **self._search_params())
         except Exception as exc:
             self.browser_upload.finish(fmt.error_message(exc, "upload"), ok=False)
             self.session.abort_browser_upload(plan)

@@ -27,9 +27,11 @@ class BrowserUpload(anywidget.AnyWidget):
 
     _esm = Path(__file__).with_name("static") / "browser_upload.js"
     accept = traitlets.Unicode(".fil,.h5").tag(sync=True)
-    limit_bytes = traitlets.Int(0).tag(sync=True)        # 0: unknown
-    file_name = traitlets.Unicode("").tag(sync=True)
-    file_size = traitlets.Int(0).tag(sync=True)          # bytes
+    multiple = traitlets.Bool(False).tag(sync=True)      # several files may be picked
+    limit_bytes = traitlets.Int(0).tag(sync=True)        # per file; 0: unknown
+    files = traitlets.List(traitlets.Dict()).tag(sync=True)   # [{name, size}] as picked
+    file_name = traitlets.Unicode("").tag(sync=True)     # the name, or "N files"
+    file_size = traitlets.Int(0).tag(sync=True)          # bytes, all files
     sent_bytes = traitlets.Int(0).tag(sync=True)
     state = traitlets.Enum(STATES, "empty").tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
@@ -37,19 +39,20 @@ class BrowserUpload(anywidget.AnyWidget):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._on_sent: list[Callable[[dict], None]] = []
+        self._on_sent: list[Callable[[list[dict]], None]] = []
         self._on_failed: list[Callable[[str], None]] = []
         self.on_msg(self._receive)
 
     @property
     def chosen(self) -> bool:
-        """A file is picked and not being sent."""
-        return self.state == "chosen" and bool(self.file_name)
+        """Files are picked and not being sent."""
+        return self.state == "chosen" and bool(self.files)
 
-    def start(self, pieces: list[dict]) -> None:
-        """Ask the browser to PUT the file: ``pieces`` [{partNumber, url, offset, length}]."""
+    def start(self, uploads: list[dict]) -> None:
+        """Ask the browser to PUT picked files, one after the other: ``uploads``
+        [{index (into ``files``), pieces: [{partNumber, url, offset, length}]}]."""
         self.state, self.sent_bytes, self.message = "uploading", 0, ""
-        self.send({"type": "start", "pieces": pieces, "parallel": int(self.parallel)})
+        self.send({"type": "start", "uploads": uploads, "parallel": int(self.parallel)})
 
     def finish(self, message: str, ok: bool = True) -> None:
         """Show the outcome after the kernel completed (or gave up on) the upload."""
@@ -57,8 +60,9 @@ class BrowserUpload(anywidget.AnyWidget):
         if ok:
             self.send({"type": "reset"})
 
-    def on_sent(self, callback: Callable[[dict], None]) -> None:
-        """``callback(etags)`` when every piece is sent (``etags``: {partNumber: ETag})."""
+    def on_sent(self, callback: Callable[[list[dict]], None]) -> None:
+        """``callback(etags)`` when every piece is sent: one {partNumber: ETag} per upload,
+        in the order given to :meth:`start`."""
         self._on_sent.append(callback)
 
     def on_failed(self, callback: Callable[[str], None]) -> None:
@@ -72,7 +76,7 @@ class BrowserUpload(anywidget.AnyWidget):
         elif kind == "sent":
             self.sent_bytes, self.state = self.file_size, "finishing"
             for cb in self._on_sent:
-                cb(dict(content.get("etags") or {}))
+                cb([dict(e or {}) for e in content.get("etags") or []])
         elif kind == "failed":
             self.state = "error"
             self.message = str(content.get("message") or "upload failed")

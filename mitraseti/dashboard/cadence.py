@@ -23,12 +23,15 @@ FILTER_LEVELS = [("3: in every ON file, in no OFF file", 3), ("2: in no OFF file
 
 @dataclass
 class CadenceFile:
-    """One chosen file: where the dashboard keeps it, and what its header says."""
+    """One chosen file: a path on the server (header read) or a file picked in the browser
+    (``browser_index`` into the picker's files; only its name and size are known)."""
 
     path: Path
     tstart: float | None = None      # MJD of the first spectrum; None: header unreadable
     source_name: str = ""
     problem: str = ""                # why the header could not be read
+    size: int = 0                    # bytes (browser files)
+    browser_index: int | None = None
 
     @property
     def name(self) -> str:
@@ -68,9 +71,13 @@ def cadence_order(roles: list[str]) -> list[int]:
 
 
 def observing_order(files: list[CadenceFile]) -> list[CadenceFile]:
-    """The files sorted by start time when every header gave one, else as chosen."""
+    """The files sorted by start time when every header gave one; files picked in the
+    browser (no header) by name (Breakthrough Listen names carry the MJD and time); else
+    as chosen."""
     if files and all(f.tstart is not None for f in files):
         return sorted(files, key=lambda f: (f.tstart, f.name))
+    if files and all(f.browser_index is not None for f in files):
+        return sorted(files, key=lambda f: f.name)
     return list(files)
 
 
@@ -94,16 +101,26 @@ def event_pngs(zip_bytes: bytes) -> list[tuple[str, bytes]]:
 class CadencePanel(w.VBox):
     """Choose several files, check their ON/OFF roles, submit them as one cadence job.
 
-    ``dashboard``: the :class:`~mitraseti.dashboard.app.Dashboard` (its session, messages,
-    search settings and jobs table)."""
+    Files come from the user's computer (sent by the browser straight to the API, as the
+    single-file upload; ordered by name) or as paths on the server (one per line; ordered
+    by the start times in their headers). ``dashboard``: the
+    :class:`~mitraseti.dashboard.app.Dashboard` (its session, messages, search settings and
+    jobs table)."""
 
     def __init__(self, dashboard, **kwargs):
+        from mitraseti.dashboard.browser_upload import BrowserUpload
+
         self.dashboard = dashboard
         self.files: list[CadenceFile] = []
         self.role_boxes: list[w.Dropdown] = []
-        self.file_upload = w.FileUpload(accept=".fil,.h5", multiple=True,
-                                        description="Choose cadence files")
-        self.file_upload.observe(lambda _c: self.load_files(), names="value")
+        self._plans: list[dict] | None = None
+        self.picker = BrowserUpload(multiple=True)
+        self.picker.observe(lambda _c: self.load_browser_files(), names="files")
+        self.picker.on_sent(self._sent)
+        self.picker.on_failed(self._failed)
+        self.paths = w.Textarea(placeholder="or paths on the server, one per line",
+                                continuous_update=False, layout=w.Layout(width="520px"))
+        self.paths.observe(lambda _c: self.load_paths(), names="value")
         self.rows = w.VBox()
         self.order = w.HTML()
         self.filter_level = w.Dropdown(options=FILTER_LEVELS, value=3,
@@ -113,43 +130,53 @@ class CadencePanel(w.VBox):
         self.submit_button.on_click(lambda _b: self.submit())
         super().__init__([
             w.HTML("<h4>Cadence (ON/OFF)</h4><div style='color:#555;font-size:12px'>Choose "
-                   "every file of an ON/OFF cadence (e.g. six for ABACAD). They are put in "
-                   "observing order; check ON/OFF (guessed from the file names, the "
-                   "header source names, else alternating from the first file). Each file "
-                   "counts against the monthly quota.</div>"),
-            self.file_upload, self.rows, self.order, self.filter_level, self.submit_button],
-            **kwargs)
+                   "every file of an ON/OFF cadence (e.g. six for ABACAD): files on your "
+                   "computer (put in order by name) or paths on the server (put in "
+                   "observing order by their headers). Check ON/OFF (guessed from the file "
+                   "names, the header source names, else alternating from the first file). "
+                   "Each file counts against the monthly quota.</div>"),
+            self.picker, self.paths, self.rows, self.order, self.filter_level,
+            self.submit_button], **kwargs)
         self.add_class("cadence-panel")
 
     # ---- choosing files -----------------------------------------------------------
-    def load_files(self) -> list[CadenceFile]:
-        """Keep the chosen files, read their headers, order them, guess their roles."""
+    def load_browser_files(self) -> list[CadenceFile]:
+        """Files picked in the browser (names and sizes): ordered by name, roles guessed."""
+        picked = [CadenceFile(Path(f["name"]), size=int(f["size"]), browser_index=i)
+                  for i, f in enumerate(self.picker.files)]
+        if picked:
+            self.paths.value = ""
+        return self._show(observing_order(picked))
+
+    def load_paths(self) -> list[CadenceFile]:
+        """Paths on the server, one per line: headers read, observing order, roles."""
+        lines = [ln.strip() for ln in self.paths.value.splitlines() if ln.strip()]
+        if not lines:
+            return self.files
+        return self._show(observing_order([read_header(Path(ln).expanduser())
+                                           for ln in lines]))
+
+    def _show(self, files: list[CadenceFile]) -> list[CadenceFile]:
         from mitraseti.dashboard import format as fmt
 
-        session = self.dashboard.session
-        if session is None or not self.file_upload.value:
-            return self.files
-        try:
-            saved = [session.save_upload(item["name"], item["content"])
-                     for item in self.file_upload.value]
-        except Exception as exc:  # noqa: BLE001 - a readable message, never a traceback
-            self.dashboard.show_error(exc, "choosing the cadence files")
-            return self.files
-        self.files = observing_order([read_header(p) for p in saved])
-        roles = default_roles([f.name for f in self.files],
-                              [f.source_name for f in self.files])
+        self.files = files
+        roles = default_roles([f.name for f in files], [f.source_name for f in files])
         self.role_boxes, rows = [], []
-        for f, role in zip(self.files, roles):
+        for f, role in zip(files, roles):
             box = w.Dropdown(options=[ON, OFF], value=role, layout=w.Layout(width="80px"))
             box.observe(lambda _c: self.show_order(), names="value")
             self.role_boxes.append(box)
-            info = (f"<span style='color:#a00'>{fmt.esc(f.problem)}</span>" if f.problem
-                    else f"{fmt.esc(f.source_name)}, start MJD {f.tstart:.6f}")
+            if f.problem:
+                info = f"<span style='color:#a00'>{fmt.esc(f.problem)}</span>"
+            elif f.browser_index is not None:
+                info = f"{fmt.size(f.size)}, from this computer"
+            else:
+                info = f"{fmt.esc(f.source_name)}, start MJD {f.tstart:.6f}"
             rows.append(w.HBox([box, w.HTML(f"<code>{fmt.esc(f.name)}</code> ({info})")],
                                layout=w.Layout(align_items="center")))
         self.rows.children = rows
         self.show_order()
-        return self.files
+        return files
 
     @property
     def roles(self) -> list[str]:
@@ -159,6 +186,9 @@ class CadencePanel(w.VBox):
         """Show the order the files will be sent in, or why the roles do not work."""
         from mitraseti.dashboard import format as fmt
 
+        if not self.files:
+            self.order.value = ""
+            return
         try:
             order = cadence_order(self.roles)
         except ValueError as exc:
@@ -169,8 +199,15 @@ class CadencePanel(w.VBox):
         self.order.value = f"<div class='cadence-order'>sent as: {names}</div>"
 
     # ---- submitting -----------------------------------------------------------------
+    def _params(self) -> dict:
+        d = self.dashboard
+        return {"filter_level": self.filter_level.value,
+                "source_name": d.source_name.value.strip() or None,
+                "max_drift": d.max_drift.value, "snr": d.snr.value}
+
     def submit(self) -> dict | None:
-        """Upload the files in cadence order and start the cadence job; None after an
+        """Start the cadence: server paths are uploaded from here and the job returned;
+        browser files are sent by the browser (the job follows, None now). None after an
         error (shown as a message)."""
         d = self.dashboard
         with d.lock:
@@ -179,20 +216,59 @@ class CadencePanel(w.VBox):
                     raise RuntimeError("sign in first")
                 if not self.files:
                     raise ValueError("choose the files of the cadence first")
-                order = cadence_order(self.roles)
+                ordered = [self.files[i] for i in cadence_order(self.roles)]
+                if ordered[0].browser_index is not None:
+                    self._plans = [d.session.plan_browser_upload(f.name, f.size)
+                                   for f in ordered]
+                    self.picker.start([{"index": f.browser_index, "pieces": plan["pieces"]}
+                                       for f, plan in zip(ordered, self._plans)])
+                    d.show_info(f"the browser is sending the {len(ordered)} cadence files")
+                    return None
                 d.upload_progress.value = 0.0
-                job = d.session.submit_cadence(
-                    [self.files[i].path for i in order], filter_level=self.filter_level.value,
-                    source_name=d.source_name.value.strip() or None, progress=d._on_progress,
-                    max_drift=d.max_drift.value, snr=d.snr.value)
+                job = d.session.submit_cadence([f.path for f in ordered],
+                                               progress=d._on_progress, **self._params())
             except Exception as exc:  # noqa: BLE001 - a readable message, never a traceback
                 d.show_error(exc, "cadence upload")
                 return None
-            from mitraseti.dashboard.app import TABS
+            return self._submitted(job, len(ordered))
 
-            d.show_info(f"cadence job {job['job_id']} submitted ({len(order)} files)")
-            self.files, self.role_boxes, self.rows.children = [], [], ()
-            self.file_upload.value = ()
-            d.refresh_jobs()
-            d.tabs.selected_index = TABS.index("Jobs")
-            return job
+    def _sent(self, etags: list[dict]) -> dict | None:
+        """Every file was sent by the browser: complete the uploads, start the job."""
+        d = self.dashboard
+        with d.lock:
+            plans, self._plans = self._plans, None
+            if plans is None:
+                return None
+            try:
+                job = d.session.finish_browser_cadence(plans, etags, **self._params())
+            except Exception as exc:  # noqa: BLE001 - a readable message, never a traceback
+                self.picker.finish(str(exc), ok=False)
+                d.show_error(exc, "cadence upload")
+                for plan in plans:
+                    d.session.abort_browser_upload(plan)
+                return None
+            self.picker.finish(f"submitted cadence job {job['job_id']}")
+            return self._submitted(job, len(plans))
+
+    def _failed(self, message: str) -> None:
+        d = self.dashboard
+        with d.lock:
+            plans, self._plans = self._plans, None
+            d.show_error(RuntimeError(message), "cadence upload")
+            for plan in plans or []:
+                try:
+                    d.session.abort_browser_upload(plan)
+                except Exception:  # noqa: BLE001 - the message above says what failed
+                    pass
+
+    def _submitted(self, job: dict, n_files: int) -> dict:
+        from mitraseti.dashboard.app import TABS
+
+        d = self.dashboard
+        d.show_info(f"cadence job {job['job_id']} submitted ({n_files} files)")
+        self.files, self.role_boxes, self.rows.children = [], [], ()
+        self.order.value = ""
+        self.paths.value = ""
+        d.refresh_jobs()
+        d.tabs.selected_index = TABS.index("Jobs")
+        return job

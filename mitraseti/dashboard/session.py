@@ -77,17 +77,6 @@ class DashboardSession:
         return self.client.revoke_key(key_id)
 
     # ---- files and jobs -----------------------------------------------------------
-    def save_upload(self, name: str, content: bytes) -> Path:
-        """Keep an uploaded file's bytes in the session cache; checks the extension."""
-        name = Path(name).name
-        if not name.lower().endswith(SUFFIXES):
-            raise ValueError(f"{name}: only .fil (SIGPROC) and .h5 (Breakthrough Listen) "
-                             f"files can be analysed")
-        folder = Path(tempfile.mkdtemp(dir=self.cache_dir, prefix="upload-"))
-        path = folder / name
-        path.write_bytes(bytes(content))
-        return path
-
     def upload(self, path: str | Path, progress: Progress | None = None) -> str:
         """Stream a file on this machine's disk to the API (the client's upload: one PUT, or
         10 MB parts above 50 MB); returns its file_key. ``progress(done, total)`` bytes."""
@@ -117,12 +106,28 @@ class DashboardSession:
                               **params: Any) -> dict:
         """After the browser sent every piece (``etags``: {partNumber: ETag}), complete a
         multipart upload and start the analysis; returns the 202 body (job_id, ...)."""
+        self._complete(plan, etags)
+        return self.client.analyze(plan["file_key"], filename=plan["filename"],
+                                   source_name=source_name or None, **params)
+
+    def finish_browser_cadence(self, plans: list[dict], etags: list[dict],
+                               filter_level: int = 3, source_name: str | None = None,
+                               **params: Any) -> dict:
+        """The browser sent every file of a cadence (``plans`` in cadence order, ``etags``
+        one dict per file): complete the uploads and start one cadence job."""
+        for plan, tags in zip(plans, etags, strict=True):
+            self._complete(plan, tags)
+        keys = [plan["file_key"] for plan in plans]
+        return self.client.analyze(keys[0], filename=plans[0]["filename"],
+                                   source_name=source_name or None, cadence=keys,
+                                   filter_level=int(filter_level), **params)
+
+    def _complete(self, plan: dict, etags: dict) -> None:
+        """Complete a multipart ``plan`` with the browser's ETags ({partNumber: ETag})."""
         if plan.get("multipart"):
             parts = [{"partNumber": p["partNumber"], "etag": etags[str(p["partNumber"])]}
                      for p in plan["pieces"]]
             self.client.complete_upload(plan, parts)
-        return self.client.analyze(plan["file_key"], filename=plan["filename"],
-                                   source_name=source_name or None, **params)
 
     def abort_browser_upload(self, plan: dict) -> None:
         """Drop the parts of an unfinished multipart upload (a single PUT leaves nothing)."""

@@ -139,7 +139,8 @@ def test_upload_rejects_other_files(service, tmp_path):
     assert d.submit_upload() is None
     assert "choose a .fil or .h5 file" in d.message.value
     # what the browser reports when the user picks a file (name and size, never the bytes)
-    d.browser_upload.set_state({"file_name": "notes.txt", "file_size": 3, "state": "chosen"})
+    d.browser_upload.set_state({"files": [{"name": "notes.txt", "size": 3}],
+                                "file_name": "notes.txt", "file_size": 3, "state": "chosen"})
     assert d.submit_upload() is None
     assert ".fil" in d.message.value and "notes.txt" in d.message.value
     d.close()
@@ -166,7 +167,7 @@ def test_browser_upload_plan_and_finish(service, tmp_path):
             assert resp.ok, resp.text
             etags[str(piece["partNumber"])] = resp.headers.get("ETag", "")
         d._browser_plan = plan
-        job = d._browser_upload_sent(etags)
+        job = d._browser_upload_sent([etags])
         assert job is not None, d.message.value
         assert d.browser_upload.state == "done" and job["job_id"] in d.browser_upload.message
         assert d.session.job(job["job_id"])["filename"] == path.name

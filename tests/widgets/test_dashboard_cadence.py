@@ -7,7 +7,6 @@ import io
 import os
 import time
 import zipfile
-from datetime import datetime, timezone
 
 import pytest
 
@@ -82,25 +81,23 @@ def service(tmp_path_factory):
     svc.stop()
 
 
-def upload_items(paths):
-    return tuple({"name": p.name, "type": "", "size": p.stat().st_size,
-                  "content": memoryview(p.read_bytes()),
-                  "last_modified": datetime.now(timezone.utc)} for p in paths)
-
-
-def test_cadence_upload_and_job_page_with_stacked_waterfalls(service, tmp_path):
+def small_cadence(folder, stem):
     cad = make_cadence([NarrowbandSignal(channel=150.0, drift_rate=0.1, snr=60.0, width=2.0),
                         NarrowbandSignal(channel=600.0, drift_rate=-0.05, snr=60.0,
                                          width=2.0)],
                        presence=["on", "all"], seed=4, n_spectra=16, n_chans=1024,
                        noise=NoiseModel(kind="chi2", dof=32))
-    paths = cad.write(tmp_path / "files", stem="dash")
+    return cad.write(folder, stem=stem)
+
+
+def test_cadence_upload_and_job_page_with_stacked_waterfalls(service, tmp_path):
+    paths = small_cadence(tmp_path / "files", "dash")
     d = Dashboard(api_url=service.url, credential=service.api_key, refresh_s=3600,
                   cache_dir=str(tmp_path / "cache"))
     try:
         panel = d.cadence_panel
         assert panel in d.upload_panel.children
-        panel.file_upload.value = upload_items(paths[::-1])     # chosen in any order
+        panel.paths.value = "\n".join(str(p) for p in paths[::-1])   # given in any order
         assert [f.name for f in panel.files] == [p.name for p in paths]   # by start time
         assert panel.roles == ["ON", "OFF"] * 3
         assert "sent as: ON dash_0_ON.fil, OFF dash_1_OFF.fil" in panel.order.value
@@ -130,5 +127,41 @@ def test_cadence_upload_and_job_page_with_stacked_waterfalls(service, tmp_path):
         links = d.session.download_links(job["job_id"])
         assert {"events", "events_png", "json", "csv", "notebook"} <= set(links)
         assert links["events"]["url"].startswith("data:text/csv;base64,")
+    finally:
+        d.close()
+
+
+def test_cadence_picked_in_the_browser_is_sent_by_the_browser(service, tmp_path):
+    """Files picked in the browser: ordered by name, roles from the names; submitting plans
+    one upload per file and asks the browser to send them; once it has (here requests
+    plays the browser's PUTs, against the real API), one cadence job starts."""
+    import requests
+
+    paths = small_cadence(tmp_path / "files", "pick")
+    d = Dashboard(api_url=service.url, credential=service.api_key, refresh_s=3600,
+                  cache_dir=str(tmp_path / "cache"))
+    try:
+        panel = d.cadence_panel
+        panel.picker.set_state({"files": [{"name": p.name, "size": p.stat().st_size}
+                                          for p in paths[::-1]], "state": "chosen"})
+        assert [f.name for f in panel.files] == [p.name for p in paths]      # by name
+        assert panel.roles == ["ON", "OFF"] * 3
+        assert panel.submit() is None, d.message.value                     # the browser's turn
+        assert panel.picker.state == "uploading"
+        etags = []
+        for plan, path in zip(panel._plans, paths):
+            content, tags = path.read_bytes(), {}
+            for piece in plan["pieces"]:
+                resp = requests.put(piece["url"], timeout=30,
+                                    data=content[piece["offset"]:piece["offset"]
+                                                 + piece["length"]])
+                assert resp.ok, resp.text
+                tags[str(piece["partNumber"])] = resp.headers.get("ETag", "")
+            etags.append(tags)
+        job = panel._sent(etags)
+        assert job is not None, d.message.value
+        assert panel.picker.state == "done"
+        done = d.session.job(job["job_id"])
+        assert [k.rsplit("/", 1)[1] for k in done["cadence"]] == [p.name for p in paths]
     finally:
         d.close()

@@ -2,11 +2,15 @@
 // kernel obtained from the REST API (one URL, or one per 10 MB part), several parts at a time,
 // with a progress bar. The kernel only sees the file's name and size, then the parts' ETags.
 //
-// Kernel -> browser: {type: "start", pieces: [{partNumber, url, offset, length}], parallel}
+// Kernel -> browser: {type: "start", parallel,
+//                     uploads: [{index, pieces: [{partNumber, url, offset, length}]}]}
 //                    {type: "reset"}
 // Browser -> kernel: {type: "progress", sent} (4 a second), then
-//                    {type: "sent", etags: {partNumber: etag}}  |  {type: "failed", message}
-// Synced state: accept, limit_bytes, file_name, file_size, sent_bytes, state, message. The
+//                    {type: "sent", etags: [{partNumber: etag}, ...] (one per upload)}
+//                    | {type: "failed", message}
+// ``index`` is the file's place among the picked files (``files``: [{name, size}]).
+// Synced state: accept, multiple, limit_bytes, files, file_name, file_size (all files),
+// sent_bytes, state, message. The
 // browser sets the file fields when a file is picked; from "start" on, the kernel owns the
 // state (custom messages keep their order, synced attributes may be sent late).
 
@@ -73,6 +77,7 @@ function render({ model, el }) {
   input.type = "file";
   input.className = "browser-upload-input";
   input.accept = model.get("accept");
+  input.multiple = model.get("multiple");
   const limit = document.createElement("div");
   limit.className = "browser-upload-limit";
   const bar = document.createElement("progress");
@@ -83,7 +88,7 @@ function render({ model, el }) {
   const text = document.createElement("div");
   text.className = "browser-upload-status";
   el.append(input, limit, bar, text);
-  let file = null;
+  let picked = [];
   let localSent = null;       // bytes sent while this view uploads (drawn without a round trip)
   let lastReport = 0;
 
@@ -106,29 +111,36 @@ function render({ model, el }) {
   }
 
   input.addEventListener("change", () => {
-    file = input.files && input.files.length ? input.files[0] : null;
+    picked = input.files ? [...input.files] : [];
     const max = model.get("limit_bytes");
-    if (file && max && file.size > max) {
-      model.set({ file_name: file.name, file_size: file.size, sent_bytes: 0, state: "error",
-                  message: `larger than the limit of ${formatBytes(max)}` });
-      file = null;
-    } else if (file) {
-      model.set({ file_name: file.name, file_size: file.size, sent_bytes: 0, state: "chosen",
+    const total = picked.reduce((a, f) => a + f.size, 0);
+    const name = picked.length === 1 ? picked[0].name : `${picked.length} files`;
+    const big = picked.filter((f) => max && f.size > max);
+    const files = picked.map((f) => ({ name: f.name, size: f.size }));
+    if (big.length) {
+      model.set({ files, file_name: name, file_size: total, sent_bytes: 0, state: "error",
+                  message: `${big.map((f) => f.name).join(", ")}: larger than the limit ` +
+                           `of ${formatBytes(max)}` });
+      picked = [];
+    } else if (picked.length) {
+      model.set({ files, file_name: name, file_size: total, sent_bytes: 0, state: "chosen",
                   message: "" });
     } else {
-      model.set({ file_name: "", file_size: 0, sent_bytes: 0, state: "empty", message: "" });
+      model.set({ files: [], file_name: "", file_size: 0, sent_bytes: 0, state: "empty",
+                  message: "" });
     }
     model.save_changes();
   });
 
   async function onMessage(msg) {
     if (msg.type === "reset") {
-      file = null;
+      picked = [];
       input.value = "";
       return;
     }
-    if (msg.type !== "start" || !file) return;     // another view holds the file
-    const chosen = file;
+    const uploads = msg.uploads || [];
+    if (msg.type !== "start" || !uploads.every((u) => picked[u.index])) return;  // not ours
+    const chosen = picked;
     input.disabled = true;
     localSent = 0;
     const report = (sent) => {
@@ -138,7 +150,14 @@ function render({ model, el }) {
       draw();
     };
     try {
-      const etags = await sendAll(chosen, msg.pieces, msg.parallel || 3, report);
+      const etags = [];
+      let before = 0;
+      for (const u of uploads) {           // one file after the other, its parts in parallel
+        const file = chosen[u.index];
+        etags.push(await sendAll(file, u.pieces, msg.parallel || 3,
+                                 (sent) => report(before + sent)));
+        before += file.size;
+      }
       model.send({ type: "sent", etags });
     } catch (err) {
       model.send({ type: "failed", message: String(err.message || err) });
