@@ -116,3 +116,20 @@ def test_jupyter_config_is_read_after_toml_and_environment(tmp_path):
     serve_cfg = ServiceConfig.load(data_dir=data, env={})      # what `mitraseti serve` reads
     assert (serve_cfg.max_workers, serve_cfg.job_timeout_s) == (3, 10.0)
     assert serve_cfg.secret_key == cfg.secret_key
+
+
+@pytest.mark.parametrize("entry", [["-m", "mitraseti_server"],
+                                   ["-c", "import sys; from mitraseti.cli import main; "
+                                          "sys.exit(main(sys.argv[1:]))"]])
+def test_serve_refuses_a_bad_config_naming_the_key(tmp_path, entry):
+    import subprocess
+    import sys
+
+    (tmp_path / "config.toml").write_text("[executor]\nmax_wrkers = 2\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MITRASETI_")}
+    out = subprocess.run([sys.executable, *entry, "serve", "--data-dir", str(tmp_path),
+                          "--port", "0", "--dashboard-port", "0"],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 2, out
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "max_wrkers" in lines[0] and "config.toml" in lines[0], lines
