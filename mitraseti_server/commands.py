@@ -4,7 +4,9 @@
 ``mitraseti.cli`` entry point); each sets ``func(args) -> exit code``. ``main(argv)`` is the
 same parser standalone (``python -m mitraseti_server``). Every command finds the data dir
 the same way: ``--data-dir``, else ``$MITRASETI_DATA_DIR``, else ``~/.mitraseti``. Admin
-commands work while the server runs (SQLite WAL).
+commands work while the server runs (SQLite WAL, or PostgreSQL). ``--database`` (else
+``$MITRASETI_DATABASE``) points every command at a PostgreSQL database instead of the
+data dir's SQLite file.
 
 Registering the commands imports only ``config`` and ``storage.database`` (traitlets and
 the standard library), so it stays cheap; the server and auth modules (tornado, PyJWT) are
@@ -35,6 +37,15 @@ def _data_dir_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None,
                         help="service data folder (default: $MITRASETI_DATA_DIR or "
                              "~/.mitraseti)")
+    parser.add_argument("--database", default=None,
+                        help="metadata database: postgresql://USER@HOST:PORT/DB or "
+                             "sqlite:///PATH (default: $MITRASETI_DATABASE, else the "
+                             "SQLite file in the data folder)")
+
+
+def _overrides(args, *names: str) -> dict:
+    """The command-line settings ``names`` the user gave (None: not given)."""
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
 def register(subparsers) -> None:
@@ -88,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
 
 # ---- admin -----------------------------------------------------------------------------
 def _open(args) -> tuple[ServiceConfig, Store]:
-    config = ServiceConfig.load(data_dir=args.data_dir)
-    store = Store(config.db_path)
+    config = ServiceConfig.load(data_dir=args.data_dir, **_overrides(args, "database"))
+    store = Store(config.database_url)
     store.migrate()
     return config, store
 
@@ -179,9 +190,9 @@ def cmd_serve(args) -> int:
 
     from mitraseti_server.app import bind, serve
 
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    overrides = _overrides(args, "host", "port", "database")
     config = ServiceConfig.load(data_dir=args.data_dir, **overrides)
-    store = Store(config.db_path)
+    store = Store(config.database_url)
     store.migrate()
     api_key = ensure_local_account(config, store)
     sockets = bind(config)

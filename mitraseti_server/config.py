@@ -74,6 +74,9 @@ def default_tiers() -> dict[str, TierLimits]:
     return {tier: TierLimits(**dict(zip(order, row))) for tier, row in rows.items()}
 
 
+DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
+
+
 class PathTrait(TraitType):
     """A file system path (str or Path; ``~`` expanded)."""
 
@@ -92,6 +95,10 @@ class ServiceConfig(Configurable):
     """Everything the service reads at start-up (see the module docstring for sources)."""
 
     data_dir = PathTrait(Path("~/.mitraseti"), help="SQLite file, blobs, work dirs, secret")
+    database = Unicode("", help="metadata database: '' -> the SQLite file "
+                       "data_dir/mitraseti.db; sqlite:///PATH or "
+                       "postgresql://USER@HOST:PORT/DB (shared by several API processes)"
+                       ).tag(config=True)
     host = Unicode("127.0.0.1", help="bind address").tag(config=True)
     port = Int(8000, min=0, max=65535, help="TCP port (0 picks a free one)").tag(config=True)
     base_url = Unicode("", help="public URL of the app; '' -> http://{host}:{port}").tag(
@@ -162,6 +169,11 @@ class ServiceConfig(Configurable):
         return self.data_dir / "mitraseti.db"
 
     @property
+    def database_url(self) -> str:
+        """Where the metadata lives: ``database``, else the SQLite file ``db_path``."""
+        return self.database or str(self.db_path)
+
+    @property
     def blobs_dir(self) -> Path:
         return self.data_dir / "blobs"
 
@@ -225,6 +237,9 @@ class ServiceConfig(Configurable):
         if self.storage == "s3" and not self.s3_bucket:
             raise ConfigError("storage = 's3' needs s3_bucket (MITRASETI_S3_BUCKET)",
                               key="s3_bucket")
+        if self.database and not self.database.startswith(DATABASE_SCHEMES):
+            raise ConfigError(f"database {self.database!r}: expected sqlite:///PATH or "
+                              "postgresql://USER@HOST:PORT/DB", key="database")
 
 
 def _set(config: ServiceConfig, name: str, value: Any, where: str,

@@ -34,10 +34,10 @@ class Services:
 
 def build_services(config: ServiceConfig) -> Services:
     """Open (and migrate) the database, the blob store and every service on top."""
-    store = Store(config.db_path)
+    store = Store(config.database_url)
+    store.migrate()                         # every table, the jobs layer's included
     blobs = make_blob_store(config)
-    job_store = JobStore(store)             # registers the jobs tables ...
-    store.migrate()                         # ... created here with the platform's
+    job_store = JobStore(store)
     retention = Retention(config, store, job_store, blobs)
     uploads = UploadService(config, store, blobs)
     executor = LocalExecutor(config, job_store, blobs, retention)

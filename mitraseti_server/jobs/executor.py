@@ -12,6 +12,9 @@ and is replaced in the background when it ends. Without one a runner is spawned 
 Queue: jobs wait in ``submitted``; a dispatcher thread starts the oldest ones while fewer
 than ``max_workers`` run. Restart reconciliation (``start()``): a job left ``processing``
 by a crash is re-queued once (attempts < 2), else failed with error "interrupted".
+Several API processes may share one database: each claimed job records its executor
+(``owner``: host, pid, token), and reconciliation leaves alone the jobs of executors still
+alive on this host and those of other hosts.
 
 Settings (``ServiceConfig``): ``max_workers`` (0 pauses processing: jobs queue in
 ``submitted``), ``job_timeout_s``, ``kernel_name``, ``kernel_pool_size`` (-1: as many
@@ -26,10 +29,12 @@ import logging
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from tornado.ioloop import IOLoop
@@ -72,6 +77,7 @@ class BaseExecutor:
         self._stopping = False
         self._released: set[str] = set()     # killed by stop(): not a failure
         self._dispatcher: threading.Thread | None = None
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
     # ---- life cycle ---------------------------------------------------------------
     def start(self, io_loop=None) -> None:
@@ -127,7 +133,7 @@ class BaseExecutor:
     def reconcile(self) -> None:
         """Jobs left ``processing`` by a previous server: kill orphans, re-queue or fail."""
         for job in self.jobs.with_status(js.PROCESSING):
-            if job.job_id in self._active:
+            if job.job_id in self._active or not owner_is_gone(job.owner, self.owner):
                 continue
             if job.pid and is_runner_of(job.pid, job.job_id):
                 kill_group(job.pid)
@@ -161,7 +167,7 @@ class BaseExecutor:
                 return
             if job.job_id in self._active:
                 continue
-            claimed = self.jobs.claim(job.job_id)
+            claimed = self.jobs.claim(job.job_id, owner=self.owner)
             if claimed is None:
                 continue
             t = threading.Thread(target=self.run_job, args=(claimed,), daemon=True,
@@ -377,6 +383,19 @@ class LocalExecutor(BaseExecutor):
                 log.exception("could not keep the report of failed job %s", job.job_id)
         shutil.rmtree(out_dir, ignore_errors=True)
         super().on_failure(job, error)
+
+
+def owner_is_gone(owner: str | None, me: str) -> bool:
+    """True when the executor ``owner`` (``host:pid:token``) of a processing job is no
+    longer running: a job without owner, an earlier executor of this process, or one
+    whose process has ended on this host. Executors on other hosts count as alive."""
+    if not owner or owner == me:
+        return True
+    host, pid, _token = owner.rsplit(":", 2)
+    my_host, my_pid, _ = me.rsplit(":", 2)
+    if host != my_host:
+        return False
+    return pid == my_pid or not Path(f"/proc/{pid}").exists()
 
 
 def is_runner_of(pid: int, job_id: str) -> bool:

@@ -1,67 +1,76 @@
 """The jobs table: one row per analysis job, plus a monthly usage counter.
 
-Rows live in the service's SQLite file (``storage.database.Store``); the schema is
-registered through ``store.register_schema`` so ``store.migrate()`` creates it with the
-platform's tables. Every query on these tables is here. Times are unix seconds (int). ``params``, ``results``, ``exports`` and
-``progress`` are JSON text. ``exports`` maps a download format to its blob key.
+Rows live in the service's database (``storage.database.Store``: SQLite or PostgreSQL);
+the tables are defined here and created by the Alembic revision ``0002_jobs`` (and later
+ones) that ``store.migrate()`` applies. Every query on these tables is here. Times are
+unix seconds (int). ``params``, ``results``, ``exports`` and ``progress`` are JSON text.
+``exports`` maps a download format to its blob key.
 
 Monthly quotas count ``job_usage`` (user, month) rather than job rows, so pruning old
 history never gives a user new quota. The counter counts FILES: a cadence job (``params``
 holds ``cadence``, its file keys in observing order, and ``filter_level``) adds one per
 file, but is one job for the concurrency limit.
+
+Several API processes may share one database: ``submit`` serialises a user's quota checks
+by locking the user's ``job_usage`` row (``BEGIN IMMEDIATE`` on SQLite), and ``claim``
+takes a queued job with ``SELECT ... FOR UPDATE SKIP LOCKED`` (SQLite: inside
+``BEGIN IMMEDIATE``) and records the claiming executor in ``owner``.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import sqlite3
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
+
+import sqlalchemy as sa
 
 from mitraseti_server.errors import QuotaExceeded
-from mitraseti_server.storage.database import Store
+from mitraseti_server.storage.database import Store, metadata
 
 SUBMITTED, PROCESSING, COMPLETE, FAILED = "submitted", "processing", "complete", "failed"
 STATUSES = (SUBMITTED, PROCESSING, COMPLETE, FAILED)
 RUNNING = (SUBMITTED, PROCESSING)
 FINISHED = (COMPLETE, FAILED)
 
-SCHEMA_NAME = "0002_jobs"
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    job_id        TEXT PRIMARY KEY,
-    user_id       TEXT NOT NULL,
-    status        TEXT NOT NULL DEFAULT 'submitted'
-                  CHECK (status IN ('submitted', 'processing', 'complete', 'failed')),
-    file_key      TEXT NOT NULL,
-    filename      TEXT NOT NULL,
-    source_name   TEXT NOT NULL,
-    file_size     INTEGER NOT NULL DEFAULT 0,
-    params        TEXT NOT NULL DEFAULT '{}',
-    webhook_url   TEXT,
-    created_at    INTEGER NOT NULL,
-    started_at    INTEGER,
-    completed_at  INTEGER,
-    error         TEXT,
-    results       TEXT,
-    exports       TEXT NOT NULL DEFAULT '{}',
-    exports_ready INTEGER NOT NULL DEFAULT 0,
-    progress      TEXT,
-    attempts      INTEGER NOT NULL DEFAULT 0,
-    pid           INTEGER,
-    updated_at    INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_user_created ON jobs (user_id, created_at DESC);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
-CREATE TABLE IF NOT EXISTS job_usage (
-    user_id TEXT NOT NULL,
-    month   TEXT NOT NULL,
-    jobs    INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (user_id, month)
-);
-"""
+jobs = sa.Table(
+    "jobs", metadata,
+    sa.Column("job_id", sa.Text, primary_key=True),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="submitted"),
+    sa.Column("file_key", sa.Text, nullable=False),
+    sa.Column("filename", sa.Text, nullable=False),
+    sa.Column("source_name", sa.Text, nullable=False),
+    sa.Column("file_size", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("params", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("webhook_url", sa.Text),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("started_at", sa.BigInteger),
+    sa.Column("completed_at", sa.BigInteger),
+    sa.Column("error", sa.Text),
+    sa.Column("results", sa.Text),
+    sa.Column("exports", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("exports_ready", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("progress", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("pid", sa.Integer),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("inserted_ns", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("owner", sa.Text),
+    sa.CheckConstraint("status IN ('submitted', 'processing', 'complete', 'failed')",
+                       name="jobs_status_check"),
+    sa.Index("jobs_user_created", "user_id", sa.text("created_at DESC")),
+    sa.Index("jobs_status", "status", "created_at"),
+    sa.Index("jobs_queue", "status", "created_at", "inserted_ns"),
+)
+job_usage = sa.Table(
+    "job_usage", metadata,
+    sa.Column("user_id", sa.Text, primary_key=True),
+    sa.Column("month", sa.Text, primary_key=True),
+    sa.Column("jobs", sa.Integer, nullable=False, server_default="0"),
+)
 
 
 @dataclass
@@ -88,10 +97,13 @@ class Job:
     attempts: int
     pid: int | None
     updated_at: int
+    inserted_ns: int = 0
+    owner: str | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row | tuple, names: list[str]) -> "Job":
-        d = dict(zip(names, row))
+    def from_row(cls, row: Mapping[str, Any]) -> "Job":
+        """A Job from a jobs row (a row's ``_mapping``)."""
+        d = dict(row)
         for key, default in (("params", {}), ("results", None), ("exports", {}),
                              ("progress", None)):
             d[key] = json.loads(d[key]) if d[key] else default
@@ -146,108 +158,111 @@ def seconds_until_next_month(ts: float) -> int:
 
 
 class JobStore:
-    """Queries on the jobs table; every method opens its own short transaction."""
+    """Queries on the jobs tables; every method opens its own short transaction."""
 
     def __init__(self, store: Store):
         self.store = store
-        store.register_schema(SCHEMA, name=SCHEMA_NAME)
 
     # ---- helpers ------------------------------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
-        return self.store.connect()
+    def _query(self, query: sa.Select) -> list[Job]:
+        with self.store.read() as conn:
+            return [Job.from_row(r._mapping) for r in conn.execute(query)]
 
-    def _query(self, sql: str, args: Iterable = ()) -> list[Job]:
-        cur = self._conn().execute(sql, tuple(args))
-        names = [c[0] for c in cur.description]
-        return [Job.from_row(r, names) for r in cur.fetchall()]
+    @staticmethod
+    def _encode(fields: dict[str, Any]) -> dict[str, Any]:
+        return {k: json.dumps(v) if isinstance(v, (dict, list)) else v
+                for k, v in fields.items()}
 
     # ---- creation -----------------------------------------------------------------
     def submit(self, *, user_id: str, tier: str, monthly_limit: int, concurrent_limit: int,
                file_key: str, filename: str, source_name: str, file_size: int,
                params: dict, webhook_url: str | None = None,
                now: float | None = None, files: int = 1) -> Job:
-        """Check the monthly and concurrent quotas and insert the job in ONE
-        ``BEGIN IMMEDIATE`` transaction; raise QuotaExceeded instead. ``files``:
-        how many files the job analyses (a cadence: all of them), each counted against the
-        monthly quota; the job counts once against the concurrency limit."""
+        """Check the monthly and concurrent quotas and insert the job in ONE transaction
+        that holds the user's ``job_usage`` row locked (so the checks hold across API
+        processes); raise QuotaExceeded instead. ``files``: how many files the job
+        analyses (a cadence: all of them), each counted against the monthly quota; the
+        job counts once against the concurrency limit."""
         now = time.time() if now is None else now
         month = month_key(now)
         job_id = str(uuid.uuid4())
+        usage = (job_usage.c.user_id == user_id) & (job_usage.c.month == month)
         with self.store.transaction(immediate=True) as conn:
-            row = conn.execute("SELECT jobs FROM job_usage WHERE user_id=? AND month=?",
-                               (user_id, month)).fetchone()
-            used = int(row[0]) if row else 0
+            self.store.insert_or_ignore(conn, job_usage, ["user_id", "month"],
+                                        user_id=user_id, month=month, jobs=0)
+            used = int(conn.execute(sa.select(job_usage.c.jobs).where(usage)
+                                    .with_for_update()).scalar_one())
             if used + files > monthly_limit:
                 extra = {"requested": int(files)} if files != 1 else {}
                 raise QuotaExceeded("Monthly limit reached", limit=monthly_limit, used=used,
                                     tier=tier, retry_after=seconds_until_next_month(now),
                                     **extra)
-            running = conn.execute(
-                "SELECT COUNT(*) FROM jobs WHERE user_id=? AND status IN (?, ?)",
-                (user_id, *RUNNING)).fetchone()[0]
+            running = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(
+                jobs.c.user_id == user_id, jobs.c.status.in_(RUNNING))).scalar_one()
             if running >= concurrent_limit:
                 raise QuotaExceeded("Too many concurrent jobs", limit=concurrent_limit,
                                     running=running, tier=tier, retry_after=30)
-            conn.execute(
-                "INSERT INTO jobs (job_id, user_id, status, file_key, filename, source_name,"
-                " file_size, params, webhook_url, created_at, updated_at)"
-                " VALUES (?, ?, 'submitted', ?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, user_id, file_key, filename, source_name, int(file_size),
-                 json.dumps(params), webhook_url, int(now), int(now)))
-            conn.execute(
-                "INSERT INTO job_usage (user_id, month, jobs) VALUES (?, ?, ?)"
-                " ON CONFLICT (user_id, month) DO UPDATE SET jobs = jobs + excluded.jobs",
-                (user_id, month, int(files)))
+            conn.execute(jobs.insert().values(
+                job_id=job_id, user_id=user_id, status=SUBMITTED, file_key=file_key,
+                filename=filename, source_name=source_name, file_size=int(file_size),
+                params=json.dumps(params), webhook_url=webhook_url, created_at=int(now),
+                updated_at=int(now), inserted_ns=time.time_ns()))
+            conn.execute(job_usage.update().where(usage)
+                         .values(jobs=job_usage.c.jobs + int(files)))
         return self.get(job_id)
 
     # ---- reads --------------------------------------------------------------------
     def get(self, job_id: str) -> Job | None:
-        jobs = self._query("SELECT * FROM jobs WHERE job_id=?", (job_id,))
-        return jobs[0] if jobs else None
+        found = self._query(sa.select(jobs).where(jobs.c.job_id == job_id))
+        return found[0] if found else None
 
     def list_for_user(self, user_id: str, limit: int = 50) -> list[Job]:
         """Most recent first."""
-        return self._query("SELECT * FROM jobs WHERE user_id=? ORDER BY created_at DESC,"
-                           " rowid DESC LIMIT ?", (user_id, int(limit)))
+        return self._query(sa.select(jobs).where(jobs.c.user_id == user_id)
+                           .order_by(jobs.c.created_at.desc(), jobs.c.inserted_ns.desc())
+                           .limit(int(limit)))
 
     def with_status(self, *statuses: str) -> list[Job]:
         """Jobs in any of ``statuses``, oldest first (queue order)."""
-        marks = ",".join("?" * len(statuses))
-        return self._query(f"SELECT * FROM jobs WHERE status IN ({marks})"
-                           " ORDER BY created_at, rowid", statuses)
+        return self._query(sa.select(jobs).where(jobs.c.status.in_(statuses))
+                           .order_by(jobs.c.created_at, jobs.c.inserted_ns))
 
     def usage_this_month(self, user_id: str, now: float | None = None) -> int:
         """Files submitted by the user in the current UTC month (one per single-file job,
         one per file of a cadence; pruning does not lower it)."""
         now = time.time() if now is None else now
-        row = self._conn().execute("SELECT jobs FROM job_usage WHERE user_id=? AND month=?",
-                                   (user_id, month_key(now))).fetchone()
-        return int(row[0]) if row else 0
+        with self.store.read() as conn:
+            used = conn.execute(sa.select(job_usage.c.jobs).where(
+                job_usage.c.user_id == user_id,
+                job_usage.c.month == month_key(now))).scalar()
+        return int(used or 0)
 
     # ---- state changes ------------------------------------------------------------
-    def claim(self, job_id: str, pid: int | None = None) -> Job | None:
-        """submitted -> processing (atomic); None when another worker got it first."""
+    def claim(self, job_id: str, pid: int | None = None,
+              owner: str | None = None) -> Job | None:
+        """submitted -> processing for the executor ``owner`` (atomic: the row is taken
+        with ``FOR UPDATE SKIP LOCKED``); None when another executor got it first."""
         now = int(time.time())
         with self.store.transaction(immediate=True) as conn:
-            cur = conn.execute(
-                "UPDATE jobs SET status='processing', started_at=?, updated_at=?, pid=?,"
-                " attempts=attempts+1, progress=? WHERE job_id=? AND status='submitted'",
-                (now, now, pid, json.dumps({"stage": "starting", "fraction": 0.0}), job_id))
-            claimed = cur.rowcount == 1
-        return self.get(job_id) if claimed else None
+            free = conn.execute(sa.select(jobs.c.job_id).where(
+                jobs.c.job_id == job_id, jobs.c.status == SUBMITTED)
+                .with_for_update(skip_locked=True)).scalar()
+            if free is None:
+                return None
+            conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(
+                status=PROCESSING, started_at=now, updated_at=now, pid=pid, owner=owner,
+                attempts=jobs.c.attempts + 1,
+                progress=json.dumps({"stage": "starting", "fraction": 0.0})))
+        return self.get(job_id)
 
     def update(self, job_id: str, **fields: Any) -> None:
         """Set columns; dict values are JSON-encoded; updated_at is refreshed."""
         if not fields:
             return
         fields["updated_at"] = int(time.time())
-        cols, vals = [], []
-        for k, v in fields.items():
-            cols.append(f"{k}=?")
-            vals.append(json.dumps(v) if isinstance(v, (dict, list)) else v)
         with self.store.transaction(immediate=True) as conn:
-            conn.execute(f"UPDATE jobs SET {', '.join(cols)} WHERE job_id=?",
-                         (*vals, job_id))
+            conn.execute(jobs.update().where(jobs.c.job_id == job_id)
+                         .values(**self._encode(fields)))
 
     def finish(self, job_id: str, status: str, *, results: dict | None = None,
                error: str | None = None) -> None:
@@ -259,43 +274,46 @@ class JobStore:
     def add_export(self, job_id: str, fmt: str, key: str) -> None:
         """Record one uploaded export (format -> blob key) atomically."""
         with self.store.transaction(immediate=True) as conn:
-            row = conn.execute("SELECT exports FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+            row = conn.execute(sa.select(jobs.c.exports).where(jobs.c.job_id == job_id)
+                               .with_for_update()).first()
             if row is None:
                 return
             exports = json.loads(row[0] or "{}")
             exports[fmt] = key
-            conn.execute("UPDATE jobs SET exports=?, updated_at=? WHERE job_id=?",
-                         (json.dumps(exports), int(time.time()), job_id))
+            conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(
+                exports=json.dumps(exports), updated_at=int(time.time())))
 
     def requeue(self, job_id: str, **fields: Any) -> None:
         """processing -> submitted after an interruption (attempts kept unless given)."""
         self.update(job_id, status=SUBMITTED, pid=None, started_at=None, progress=None,
-                    **fields)
+                    owner=None, **fields)
 
     def delete(self, job_ids: Iterable[str]) -> int:
         ids = list(job_ids)
         if not ids:
             return 0
-        marks = ",".join("?" * len(ids))
         with self.store.transaction(immediate=True) as conn:
-            return conn.execute(f"DELETE FROM jobs WHERE job_id IN ({marks})", ids).rowcount
+            return conn.execute(jobs.delete().where(jobs.c.job_id.in_(ids))).rowcount
 
     # ---- retention ----------------------------------------------------------------
     def beyond_history(self, user_id: str, keep: int) -> list[Job]:
         """Finished jobs of the user beyond the newest ``keep`` jobs (oldest first)."""
-        total = self._conn().execute("SELECT COUNT(*) FROM jobs WHERE user_id=?",
-                                     (user_id,)).fetchone()[0]
+        with self.store.read() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(jobs)
+                                 .where(jobs.c.user_id == user_id)).scalar_one()
         excess = total - int(keep)
         if excess <= 0:
             return []
-        return self._query(
-            "SELECT * FROM jobs WHERE user_id=? AND status IN (?, ?)"
-            " ORDER BY created_at, rowid LIMIT ?", (user_id, *FINISHED, excess))
+        return self._query(sa.select(jobs).where(jobs.c.user_id == user_id,
+                                                 jobs.c.status.in_(FINISHED))
+                           .order_by(jobs.c.created_at, jobs.c.inserted_ns).limit(excess))
 
     def finished_before(self, user_id: str, cutoff: float) -> list[Job]:
         """Finished jobs of the user created before ``cutoff`` (unix s)."""
-        return self._query("SELECT * FROM jobs WHERE user_id=? AND status IN (?, ?)"
-                           " AND created_at < ?", (user_id, *FINISHED, int(cutoff)))
+        return self._query(sa.select(jobs).where(jobs.c.user_id == user_id,
+                                                 jobs.c.status.in_(FINISHED),
+                                                 jobs.c.created_at < int(cutoff)))
 
     def users_with_jobs(self) -> list[str]:
-        return [r[0] for r in self._conn().execute("SELECT DISTINCT user_id FROM jobs")]
+        with self.store.read() as conn:
+            return list(conn.execute(sa.select(jobs.c.user_id).distinct()).scalars())

@@ -8,6 +8,7 @@ IOLoop in a thread), a real SQLite file and blob folder in tmp_path, and real ac
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from dataclasses import dataclass, field
 
@@ -159,3 +160,34 @@ def make_account_on():
         return account_on(server, tier, f"{tier}-user-{next(counter)}")
 
     return make
+
+
+# ---- PostgreSQL (a real server from Debian's packages; see postgres.py) ---------------
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throw-away PostgreSQL cluster for the session. Where it cannot start, the tests
+    that use it FAIL in CI (``CI`` set) and are skipped elsewhere, with the reason."""
+    from postgres import PostgresServer, PostgresUnavailable
+
+    server = None
+    try:
+        server = PostgresServer()
+        server.start()
+    except PostgresUnavailable as exc:
+        if server is not None:
+            server.stop()
+        message = f"PostgreSQL tests need a PostgreSQL 15 server: {exc}"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request):
+    """The ``database`` setting of a test run on each engine: None (the embedded SQLite
+    file) or the URL of a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    return request.getfixturevalue("postgres_server").create_database()

@@ -16,6 +16,7 @@ import jwt
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
+from dbutil import rows
 
 from mitraseti_server.auth.tokens import issue_token
 
@@ -176,8 +177,8 @@ def test_concurrent_requests(live_server, make_account):
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(call, range(24)))
     assert results == [(200, True, 201)] * 24
-    n = live_server.services.store.connect().execute(
-        "SELECT COUNT(*) FROM api_keys WHERE name LIKE 'k%'").fetchone()[0]
+    n = rows(live_server.services.store,
+             "SELECT COUNT(*) AS n FROM api_keys WHERE name LIKE 'k%'")[0]["n"]
     assert n == 24
 
 

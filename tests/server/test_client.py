@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_jobs_harness as H  # noqa: E402
+from dbutil import rows  # noqa: E402
 
 from mitraseti.client import Client, JobTimeout, MitraSETIAPIError  # noqa: E402
 
@@ -101,9 +102,9 @@ def test_client_multipart_upload_is_byte_exact(live, tmp_path):
     stored = live["server"].data_dir / "blobs" / "objects" / key
     assert stored.stat().st_size == big.stat().st_size > 50 * 1024 * 1024
     assert sha256(stored) == sha256(big)
-    row = live["server"].store.connect().execute(
-        "SELECT multipart, parts, state FROM uploads WHERE file_key=?", (key,)).fetchone()
-    assert tuple(row) == (1, 6, "complete")
+    row, = rows(live["server"].store,
+                "SELECT multipart, parts, state FROM uploads WHERE file_key=:k", k=key)
+    assert tuple(row.values()) == (1, 6, "complete")
 
 
 def test_client_imports_no_web_server():

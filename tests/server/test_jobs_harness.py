@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import requests
+from dbutil import rows
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -24,8 +25,9 @@ PYTHON = sys.executable
 class LiveServer:
     """The service as a subprocess; ``url`` is its base URL."""
 
-    def __init__(self, data_dir: Path, config_toml: str = ""):
+    def __init__(self, data_dir: Path, config_toml: str = "", database: str | None = None):
         self.data_dir = Path(data_dir)
+        self.database = database             # None: the data dir's SQLite file
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if config_toml:
             (self.data_dir / "config.toml").write_text(config_toml)
@@ -64,7 +66,8 @@ class LiveServer:
     def command(self) -> list[str]:
         """``python -m mitraseti_server serve ...`` (the CLI users run)."""
         return [PYTHON, "-m", "mitraseti_server", "serve", "--host", "127.0.0.1",
-                "--port", "0", "--dashboard-port", "0", "--data-dir", str(self.data_dir)]
+                "--port", "0", "--dashboard-port", "0", "--data-dir", str(self.data_dir),
+                *(["--database", self.database] if self.database else [])]
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
@@ -108,7 +111,7 @@ class LiveServer:
     def store(self):
         if self._store is None:
             from mitraseti_server.storage.database import Store
-            self._store = Store(self.data_dir / "mitraseti.db")
+            self._store = Store(self.database or self.data_dir / "mitraseti.db")
         return self._store
 
     def config(self):
@@ -136,9 +139,8 @@ class LiveServer:
         return (self.data_dir / "secret.key").read_bytes()
 
     def job_row(self, job_id: str) -> dict:
-        row = self.store.connect().execute("SELECT * FROM jobs WHERE job_id=?",
-                                           (job_id,)).fetchone()
-        return dict(row) if row else None
+        found = rows(self.store, "SELECT * FROM jobs WHERE job_id=:id", id=job_id)
+        return found[0] if found else None
 
 
 # ---- observations ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_jobs_harness as H  # noqa: E402
+from dbutil import rows  # noqa: E402
 
 
 def test_50_parallel_submissions_start_exactly_5_jobs(tmp_path):
@@ -36,10 +37,9 @@ def test_50_parallel_submissions_start_exactly_5_jobs(tmp_path):
                 assert r.json() == {"error": "Too many concurrent jobs", "limit": 5,
                                     "running": 5, "tier": "researcher", "retry_after": 30}
                 assert r.headers["Retry-After"] == "30"
-        rows = server.store.connect().execute(
-            "SELECT status, COUNT(*) FROM jobs WHERE user_id=? GROUP BY status",
-            (racer["user"].user_id,)).fetchall()
-        assert [tuple(r) for r in rows] == [("submitted", 5)]     # queued, none lost
+        found = rows(server.store, "SELECT status, COUNT(*) AS n FROM jobs WHERE user_id=:u"
+                     " GROUP BY status", u=racer["user"].user_id)
+        assert [(r["status"], r["n"]) for r in found] == [("submitted", 5)]     # queued, none lost
         accepted = {r.json()["job_id"] for r in answers if r.status_code == 202}
         listed = requests.get(server.url + "/jobs", headers=racer["headers"],
                               timeout=30).json()

@@ -3,6 +3,7 @@ import hashlib
 import re
 
 import requests
+from dbutil import execute, rows
 
 KEY_FORMAT = re.compile(r"^sk_live_[0-9a-f]{8}_[A-Za-z0-9_-]{43,}$")
 LIST_FIELDS = {"key_id", "name", "created_at", "expires_at", "active", "expired"}
@@ -24,11 +25,11 @@ def test_create_key_shown_once_and_usable(live_server, make_account):
         acct.user.user_id
 
     # only a SHA-256 digest is stored, never the key itself
-    rows = live_server.services.store.connect().execute(
-        "SELECT * FROM api_keys WHERE key_id=?", (body["key_id"],)).fetchall()
-    assert len(rows) == 1
-    assert all(body["api_key"] not in str(v) for v in tuple(rows[0]))
-    assert rows[0]["digest"] == hashlib.sha256(body["api_key"].encode()).hexdigest()
+    found = rows(live_server.services.store, "SELECT * FROM api_keys WHERE key_id=:k",
+                 k=body["key_id"])
+    assert len(found) == 1
+    assert all(body["api_key"] not in str(v) for v in found[0].values())
+    assert found[0]["digest"] == hashlib.sha256(body["api_key"].encode()).hexdigest()
 
     listing = requests.get(live_server.url + "/api-keys", headers=acct.headers)
     assert listing.status_code == 200
@@ -91,9 +92,9 @@ def test_expired_key_is_listed_as_expired_and_rejected(live_server, make_account
     other = requests.post(live_server.url + "/api-keys", headers=acct.headers,
                           json={"name": "old-test", "ttl_days": 1}).json()
     # move the clock: set the expiry into the past in the real SQLite file
-    with live_server.services.store.transaction() as conn:
-        conn.execute("UPDATE api_keys SET expires_at = created_at - 10 WHERE key_id=?",
-                     (other["key_id"],))
+    execute(live_server.services.store,
+            "UPDATE api_keys SET expires_at = created_at - 10 WHERE key_id=:k",
+            k=other["key_id"])
     r = requests.get(live_server.url + "/usage", headers={"x-api-key": other["api_key"]})
     assert r.status_code == 403
     assert "expired" in r.json()["error"].lower()

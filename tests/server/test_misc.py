@@ -2,6 +2,7 @@
 import json
 
 import requests
+from dbutil import rows
 
 
 def submit_job(live_server, acct):
@@ -78,8 +79,8 @@ def test_reports(live_server, make_account):
     body = r.json()
     assert body["message"] == "Report submitted. Thank you."
     assert body["report_id"].startswith("rpt-") and len(body["report_id"]) == 36
-    row = live_server.services.store.connect().execute(
-        "SELECT * FROM reports WHERE report_id=?", (body["report_id"],)).fetchone()
+    row, = rows(live_server.services.store, "SELECT * FROM reports WHERE report_id=:r",
+                r=body["report_id"])
     assert (row["user_id"], row["job_id"], row["error_type"], row["description"]) == \
         (alice.user.user_id, job_id, "pipeline_failure", "it broke")
     assert json.loads(row["metadata"]) == {"browser": "firefox", "screen": [1920, 1080]}

@@ -15,6 +15,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from waiting import alive  # noqa: E402
 import test_jobs_harness as H  # noqa: E402
+from dbutil import rows  # noqa: E402
 
 
 def wait_processing(server, headers, job_id, attempts):
@@ -68,8 +69,8 @@ def test_sigkill_mid_job_then_restart(tmp_path):
                            timeout=30).json()
         assert (job["status"], job["error"]) == ("failed", "interrupted")
         assert gone(row["pid"])
-        assert all(r["status"] != "processing" for r in map(dict, server.store.connect()
-                   .execute("SELECT status FROM jobs").fetchall()))
+        assert all(r["status"] != "processing"
+                   for r in rows(server.store, "SELECT status FROM jobs"))
 
         # the upload survived both crashes (a re-queued job completing from it: below)
         assert os.path.getsize(data / "blobs" / "objects" / key) == obs.stat().st_size

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
+from dbutil import rows
 
 
 MB = 1024 * 1024
@@ -75,8 +76,8 @@ def test_single_upload_streams_and_returns_md5_etag(live_server, make_account, t
     assert put.headers["ETag"] == f'"{hashlib.md5(data).hexdigest()}"'
     blobs = live_server.services.blobs
     assert blobs.local_path(key).read_bytes() == data
-    row = live_server.services.store.connect().execute(
-        "SELECT state FROM uploads WHERE file_key=?", (key,)).fetchone()
+    row, = rows(live_server.services.store, "SELECT state FROM uploads WHERE file_key=:k",
+                k=key)
     assert row["state"] == "complete"
 
     # a signed GET URL serves it back with type and file name
@@ -265,8 +266,9 @@ def test_sweep_stale_uploads(live_server, make_account):
     assert services.uploads.sweep_stale() == 0             # nothing is stale yet
     later = time.time() + services.config.stale_upload_s + 60
     assert services.uploads.sweep_stale(now=later) == 2
-    states = dict(services.store.connect().execute(
-        "SELECT upload_id, state FROM uploads WHERE user_id=?", (acct.user.user_id,)))
+    states = {r["upload_id"]: r["state"] for r in rows(
+        services.store, "SELECT upload_id, state FROM uploads WHERE user_id=:u",
+        u=acct.user.user_id)}
     assert states[multi["upload_id"]] == "aborted"
     assert list(states.values()).count("complete") == 1
     assert not (services.blobs.multipart / multi["upload_id"]).exists()
