@@ -61,7 +61,7 @@ jobs = sa.Table(
     sa.Column("owner", sa.Text),
     sa.CheckConstraint("status IN ('submitted', 'processing', 'complete', 'failed')",
                        name="jobs_status_check"),
-    sa.Index("jobs_user_created", "user_id", sa.text("created_at DESC")),
+    sa.Index("jobs_user_created", "user_id", "created_at"),
     sa.Index("jobs_status", "status", "created_at"),
     sa.Index("jobs_queue", "status", "created_at", "inserted_ns"),
 )

@@ -73,7 +73,7 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (every table, ``jobs`` included), in one
     transaction that excludes other migrating processes. A database made by the
     pre-Alembic code (a ``schema_migrations`` table) is first stamped with the revision
-    its history equals."""
+    its history equals, and that table is dropped."""
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
@@ -87,6 +87,7 @@ def migrate(engine: Engine) -> None:
             legacy = _legacy_revision(conn)
             if legacy is not None:
                 command.stamp(cfg, legacy)
+                conn.execute(sa.text("DROP TABLE schema_migrations"))   # now Alembic's
             command.upgrade(cfg, "head")
 
 

@@ -38,7 +38,7 @@ def upgrade() -> None:
         sa.CheckConstraint("status IN ('submitted', 'processing', 'complete', 'failed')",
                            name="jobs_status_check"),
     )
-    op.create_index("jobs_user_created", "jobs", ["user_id", sa.text("created_at DESC")])
+    op.create_index("jobs_user_created", "jobs", ["user_id", "created_at"])
     op.create_index("jobs_status", "jobs", ["status", "created_at"])
     op.create_table(
         "job_usage",
