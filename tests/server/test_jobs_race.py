@@ -16,8 +16,10 @@ import test_jobs_harness as H  # noqa: E402
 from dbutil import rows  # noqa: E402
 
 
-def test_50_parallel_submissions_start_exactly_5_jobs(tmp_path):
-    server = H.LiveServer(tmp_path / "data", "[executor]\nmax_workers = 0\n").start()
+def test_50_parallel_submissions_start_exactly_5_jobs(tmp_path, database):
+    """On the embedded SQLite file and on PostgreSQL (``database``)."""
+    server = H.LiveServer(tmp_path / "data", "[executor]\nmax_workers = 0\n",
+                          database=database).start()
     try:
         check_list_order_and_limit(server, tmp_path)
         racer = server.user("racer", "researcher")

@@ -162,9 +162,13 @@ def test_scripts_match_the_reference():
     assert blocks["python"] == PYTHON_EXAMPLE
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = H.LiveServer(tmp_path_factory.mktemp("quickstart") / "data").start()
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory):
+    """The service on the embedded SQLite file, then on PostgreSQL."""
+    database = (request.getfixturevalue("postgres_server").create_database()
+                if request.param == "postgresql" else None)
+    srv = H.LiveServer(tmp_path_factory.mktemp("quickstart") / "data",
+                       database=database).start()
     yield srv
     srv.stop()
 

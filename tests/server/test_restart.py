@@ -41,9 +41,10 @@ def gone(pid: int, within: float = 15.0) -> bool:
 
 
 @pytest.mark.slow
-def test_sigkill_mid_job_then_restart(tmp_path):
+def test_sigkill_mid_job_then_restart(tmp_path, database):
+    """On the embedded SQLite file and on PostgreSQL (``database``)."""
     data = tmp_path / "data"
-    server = H.LiveServer(data).start()
+    server = H.LiveServer(data, database=database).start()
     try:
         rita = server.user("rita", "researcher")
         obs = H.write_observation(tmp_path / "observation.fil", nchans=1024)

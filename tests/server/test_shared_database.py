@@ -1,0 +1,101 @@
+"""Several ``mitraseti serve`` processes on one PostgreSQL (a real PostgreSQL 15 server;
+see postgres.py): the concurrency limit holds across processes, every job is claimed by
+one process and runs once, and a process starting while another runs jobs leaves them
+alone. Both processes share one data dir (one blob folder and secret), as processes on
+one machine behind a proxy do."""
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import test_jobs_harness as H  # noqa: E402
+from dbutil import rows  # noqa: E402
+from waiting import wait_for  # noqa: E402
+
+
+@pytest.fixture
+def pg_url(postgres_server) -> str:
+    return postgres_server.create_database()
+
+
+def start_two(data_dir: Path, url: str, config_toml: str) -> list[H.LiveServer]:
+    servers = [H.LiveServer(data_dir, config_toml, database=url) for _ in range(2)]
+    for server in servers:
+        server.start()
+    return servers
+
+
+def test_12_parallel_submissions_over_2_processes_accept_exactly_5(tmp_path, pg_url):
+    servers = start_two(tmp_path / "data", pg_url, "[executor]\nmax_workers = 0\n")
+    try:
+        a, b = servers
+        racer = a.user("racer", "researcher")             # concurrent limit: 5
+        obs = H.write_observation(tmp_path / "observation.fil", nchans=256)
+        key = H.upload(a, racer["headers"], obs)
+        barrier = threading.Barrier(12)
+        answers = [None] * 12
+
+        def submit(i: int) -> None:
+            barrier.wait()
+            answers[i] = requests.post(servers[i % 2].url + "/analyze", timeout=120,
+                                       json={"file_key": key}, headers=racer["headers"])
+
+        threads = [threading.Thread(target=submit, args=(i,)) for i in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(180)
+        codes = [r.status_code for r in answers]
+        assert codes.count(202) == 5 and codes.count(429) == 7, sorted(codes)
+        assert {r.json()["error"] for r in answers if r.status_code == 429} == \
+            {"Too many concurrent jobs"}
+        # each process accepted some: the limit held across them, not inside one
+        assert all(any(answers[i].status_code == 202 for i in range(s, 12, 2))
+                   for s in (0, 1)), codes
+        found = rows(a.store, "SELECT status, COUNT(*) AS n FROM jobs WHERE user_id=:u"
+                     " GROUP BY status", u=racer["user"].user_id)
+        assert [(r["status"], r["n"]) for r in found] == [("submitted", 5)]
+        for server in servers:                            # both read the same state
+            usage = requests.get(server.url + "/usage", headers=racer["headers"],
+                                 timeout=30).json()
+            assert usage["usage_this_month"] == 5
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.mark.slow
+def test_jobs_run_once_across_processes_and_a_new_process_leaves_them_alone(tmp_path,
+                                                                             pg_url):
+    data = tmp_path / "data"
+    first = H.LiveServer(data, "[executor]\nmax_workers = 1\n", database=pg_url).start()
+    second = H.LiveServer(data, "[executor]\nmax_workers = 1\n", database=pg_url)
+    try:
+        user = first.user("runner", "researcher")
+        obs = H.write_observation(tmp_path / "observation.fil", nchans=1024)
+        key = H.upload(first, user["headers"], obs)
+        post = lambda server: requests.post(  # noqa: E731
+            server.url + "/analyze", json={"file_key": key}, headers=user["headers"],
+            timeout=60)
+        r = post(first)
+        assert r.status_code == 202
+        running = r.json()["job_id"]
+        wait_for(lambda: first.job_row(running)["status"] == "processing", timeout=120)
+        owner = first.job_row(running)["owner"]
+        second.start()                      # its start-up reconciliation runs now
+        assert first.job_row(running)["owner"] == owner
+        more = [post(s).json()["job_id"] for s in (second, first, second)]
+        for job_id in [running, *more]:
+            job = H.wait_job(first, user["headers"], job_id, timeout=300)
+            assert job["status"] == "complete", (job, first.log())
+        jobs = rows(first.store, "SELECT job_id, attempts, owner FROM jobs")
+        assert sorted(j["attempts"] for j in jobs) == [1, 1, 1, 1]     # none ran twice
+        assert next(j for j in jobs if j["job_id"] == running)["owner"] == owner
+    finally:
+        second.stop()
+        first.stop()
