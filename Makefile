@@ -10,7 +10,7 @@ PORT   ?= 8000
 
 TURBO  := benchmarks/.turboseti-venv
 
-.PHONY: run test install browser turboseti clean lab
+.PHONY: run test install browser postgres turboseti clean lab
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ browser:
 	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) >/dev/null; \
 	  else echo "chromium missing: browser tests will be skipped (install Debian's chromium)"; fi; }
 
+# Debian's PostgreSQL server (15 on bookworm) for the database tests (they start a throw-away cluster as
+# the unprivileged postgres user; nothing listens beyond 127.0.0.1). Without it those tests
+# are skipped, and fail under CI=true.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql) >/dev/null; \
+	  else echo "PostgreSQL 15 missing: database tests will be skipped (install Debian's postgresql)"; fi; }
+
 # turboSETI 2.3.2 in its own environment (it needs numpy < 2): the .dat reader test and
 # benchmarks/compare_turboseti.py use it. Best effort: without it that one test is skipped.
 $(TURBO)/.installed:
@@ -38,7 +47,7 @@ $(TURBO)/.installed:
 
 turboseti: $(TURBO)/.installed
 
-test: install browser turboseti
+test: install browser postgres turboseti
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 run: install

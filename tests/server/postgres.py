@@ -18,7 +18,9 @@ import tempfile
 import uuid
 from pathlib import Path
 
-BIN_DIRS = (Path("/usr/lib/postgresql/15/bin"),)
+# Debian's server binaries: 15 (bookworm) first, else the newest installed
+BIN_DIRS = (Path("/usr/lib/postgresql/15/bin"),
+            *sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True))
 SUPERUSER = "mitraseti"
 RUN_AS = "postgres"                 # the unprivileged account of Debian's package
 
@@ -40,7 +42,7 @@ class PostgresServer:
         self.bin = next((d for d in BIN_DIRS if (d / "pg_ctl").exists()), None)
         if self.bin is None:
             raise PostgresUnavailable(
-                "PostgreSQL 15 is not installed (no /usr/lib/postgresql/15/bin/pg_ctl); "
+                "PostgreSQL is not installed (no /usr/lib/postgresql/15/bin/pg_ctl); "
                 "run `make postgres` as root, or apt-get install postgresql")
         self.as_root = os.geteuid() == 0
         self.root = Path(tempfile.mkdtemp(prefix="mitraseti-pg-"))
