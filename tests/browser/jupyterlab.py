@@ -1,8 +1,9 @@
 """A real JupyterLab for the browser tests, started the way a user does: ``mitraseti lab``.
 
 ``LabServer(root, data_dir).start()`` runs ``mitraseti lab --no-browser`` on a free port of
-127.0.0.1 with a random token, its own MitraSETI data dir and JupyterLab settings that render
-every notebook cell (no windowing, so off-screen outputs are painted too). ``open_notebook``
+127.0.0.1 with a random token, its own MitraSETI data dir, its own Jupyter data dir (runtime files,
+notebook trust) and JupyterLab settings that render every notebook cell (no windowing, so
+off-screen outputs are painted too). ``open_notebook``
 opens a notebook in Playwright and runs all its cells through JupyterLab's Run menu.
 """
 from __future__ import annotations
@@ -54,6 +55,8 @@ class LabServer:
                "--ServerApp.port_retries=0", "--allow-root"]
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("MITRASETI_API_")}
+        # its own Jupyter data dir: runtime files and notebook trust start empty each time
+        env["JUPYTER_DATA_DIR"] = str(self.work / "jupyter-data")
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                          cwd=str(self.work), start_new_session=True)
