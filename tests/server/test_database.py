@@ -63,6 +63,16 @@ def test_migrations_make_the_schema_the_stores_query(store):
             "alembic_version"} <= tables
 
 
+def test_processes_starting_together_migrate_once(database, tmp_path):
+    target = database or tmp_path / "mitraseti.db"
+    out = in_parallel(4, lambda i: Store(target).migrate())
+    assert out == [None] * 4
+    db = Store(target)
+    assert engine.current_revision(db.engine) == engine.HEAD
+    assert rows(db, "SELECT COUNT(*) AS n FROM alembic_version")[0]["n"] == 1
+    db.close()
+
+
 def test_a_database_made_before_alembic_upgrades_in_place(tmp_path):
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as conn:
