@@ -4,7 +4,7 @@
 - ``jobs``: the jobs service, its table, the executor, the runner process, kernel pool,
   retention sweeps and webhooks;
 - ``auth``: API keys and bearer tokens;
-- ``storage``: the SQLite database and the blob stores (local, S3) behind a registry;
+- ``storage``: the database (SQLite or PostgreSQL) and the blob stores (local, S3);
 - ``config``, ``errors``: the validated configuration and the error types every layer uses.
 
 ``services`` wires the layers together, ``app`` serves them, ``commands`` is the CLI.

@@ -94,7 +94,7 @@ class PathTrait(TraitType):
 class ServiceConfig(Configurable):
     """Everything the service reads at start-up (see the module docstring for sources)."""
 
-    data_dir = PathTrait(Path("~/.mitraseti"), help="SQLite file, blobs, work dirs, secret")
+    data_dir = PathTrait(Path("~/.mitraseti"), help="blobs, work dirs, secret, SQLite file")
     database = Unicode("", help="metadata database: '' -> the SQLite file "
                        "data_dir/mitraseti.db; sqlite:///PATH or "
                        "postgresql://USER@HOST:PORT/DB (shared by several API processes)"
