@@ -99,3 +99,4 @@ async def serve(config: ServiceConfig, sockets: list[socket.socket] | None = Non
         stop_background(app.services, callbacks)
         server.stop()
         app.services.blobs.close()
+        app.services.store.close()           # pooled database connections
