@@ -14,7 +14,8 @@ than ``max_workers`` run. Restart reconciliation (``start()``): a job left ``pro
 by a crash is re-queued once (attempts < 2), else failed with error "interrupted".
 Several API processes may share one database: each claimed job records its executor
 (``owner``: host, pid, token), and reconciliation leaves alone the jobs of executors still
-alive on this host and those of other hosts.
+alive on this host and those of other hosts. The dispatcher repeats that check every
+``RECONCILE_EVERY_S``, so a surviving process takes over the jobs of one that crashed.
 
 Settings (``ServiceConfig``): ``max_workers`` (0 pauses processing: jobs queue in
 ``submitted``), ``job_timeout_s``, ``kernel_name``, ``kernel_pool_size`` (-1: as many
@@ -51,6 +52,7 @@ from mitraseti_server.storage.blobs import BlobStore
 
 log = logging.getLogger("mitraseti_server.executor")
 MAX_ATTEMPTS = 2
+RECONCILE_EVERY_S = 15.0       # re-check jobs of ended executors (another process's crash)
 # an absolute path in an error message (kept: its last component, the file name)
 _ABS_PATH = re.compile(r"(?<![\w.~/:])/(?:[^\s'\"/:,;()\[\]]+/)+([^\s'\"/:,;()\[\]]+)")
 
@@ -146,10 +148,18 @@ class BaseExecutor:
             self.notify(job.job_id)
 
     def _dispatch_loop(self) -> None:
+        reconciled = time.monotonic()
         while True:
             with self._cond:
                 if self._stopping:
                     return
+            if time.monotonic() - reconciled >= RECONCILE_EVERY_S:
+                reconciled = time.monotonic()
+                try:
+                    self.reconcile()
+                except Exception:  # noqa: BLE001 - e.g. a locked database: retry later
+                    log.exception("reconciling interrupted jobs failed")
+            with self._cond:
                 free = self.max_workers - len(self._active)
             if free > 0:
                 try:

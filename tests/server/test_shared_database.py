@@ -99,3 +99,29 @@ def test_jobs_run_once_across_processes_and_a_new_process_leaves_them_alone(tmp_
     finally:
         second.stop()
         first.stop()
+
+
+@pytest.mark.slow
+def test_a_surviving_process_takes_over_the_jobs_of_one_that_crashed(tmp_path, pg_url):
+    data = tmp_path / "data"
+    crashing = H.LiveServer(data, "[executor]\nmax_workers = 1\n", database=pg_url).start()
+    survivor = H.LiveServer(data, "[executor]\nmax_workers = 1\n", database=pg_url)
+    try:
+        user = crashing.user("taken-over", "researcher")
+        obs = H.write_observation(tmp_path / "observation.fil", nchans=1024)
+        key = H.upload(crashing, user["headers"], obs)
+        r = requests.post(crashing.url + "/analyze", json={"file_key": key},
+                          headers=user["headers"], timeout=60)
+        job_id = r.json()["job_id"]
+        wait_for(lambda: crashing.job_row(job_id)["status"] == "processing", timeout=120)
+        assert crashing.job_row(job_id)["owner"].split(":")[1] == str(crashing.proc.pid)
+        survivor.start()
+        crashing.kill9()                    # its job stays "processing", owner gone
+        job = H.wait_job(survivor, user["headers"], job_id, timeout=300)
+        assert job["status"] == "complete", survivor.log()
+        row = survivor.job_row(job_id)
+        assert row["attempts"] == 2
+        assert row["owner"].split(":")[1] == str(survivor.proc.pid)
+    finally:
+        survivor.stop()
+        crashing.stop()
