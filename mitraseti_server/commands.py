@@ -8,9 +8,10 @@ commands work while the server runs (SQLite WAL, or PostgreSQL). ``--database`` 
 ``$MITRASETI_DATABASE``) points every command at a PostgreSQL database instead of the
 data dir's SQLite file.
 
-Registering the commands imports only ``config`` and ``storage.database`` (traitlets and
-the standard library), so it stays cheap; the server and auth modules (tornado, PyJWT) are
-imported when a command runs. Configuration and database errors are
+Registering the commands imports only ``config`` and ``errors`` (traitlets and the
+standard library), so ``mitraseti --help`` and ``mitraseti analyze`` stay cheap; the
+database (SQLAlchemy, Alembic), server and auth modules (tornado, PyJWT) are imported when
+a command runs. Configuration and database errors are
 ``mitraseti.errors.InputError`` subclasses, which the CLI reports on one line with exit
 status 2. ``serve`` logs at INFO by default (``default_log_level``); ``-v`` /
 ``--log-level`` change it.
@@ -19,15 +20,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 import mitraseti
 
 from mitraseti.cli import add_logging_options, configure_logging, log_level_for
 from mitraseti.errors import InputError
-from mitraseti_server.auth.keys import create_api_key
 from mitraseti_server.config import TIER_NAMES, ServiceConfig
 from mitraseti_server.errors import StoreError
-from mitraseti_server.storage.database import Store
+
+if TYPE_CHECKING:  # the database layer (SQLAlchemy, Alembic) loads when a command runs
+    from mitraseti_server.storage.database import Store
 
 LOCAL_USER = "local"
 LOCAL_TIER = "researcher"
@@ -99,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
 
 # ---- admin -----------------------------------------------------------------------------
 def _open(args) -> tuple[ServiceConfig, Store]:
+    from mitraseti_server.storage.database import Store
+
     config = ServiceConfig.load(data_dir=args.data_dir, **_overrides(args, "database"))
     store = Store(config.database_url)
     store.migrate()
@@ -106,6 +111,8 @@ def _open(args) -> tuple[ServiceConfig, Store]:
 
 
 def cmd_create_user(args) -> int:
+    from mitraseti_server.auth.keys import create_api_key
+
     config, store = _open(args)
     user = store.create_user(args.name, args.tier)
     print(f"user_id: {user.user_id}")
@@ -141,6 +148,8 @@ def cmd_token(args) -> int:
 def ensure_local_account(config: ServiceConfig, store: Store) -> str | None:
     """On first start create the researcher account "local"; return its new API key
     (None when it already existed)."""
+    from mitraseti_server.auth.keys import create_api_key
+
     if store.get_user_by_name(LOCAL_USER) is not None:
         return None
     try:
@@ -189,6 +198,7 @@ def cmd_serve(args) -> int:
     import signal
 
     from mitraseti_server.app import bind, serve
+    from mitraseti_server.storage.database import Store
 
     overrides = _overrides(args, "host", "port", "database")
     config = ServiceConfig.load(data_dir=args.data_dir, **overrides)
