@@ -10,7 +10,8 @@ import pytest
 
 from mitraseti.cli import CommandParser, CommandUnavailable, OneLineParser, _register
 
-HEAVY = ("numpy", "numba", "sklearn", "tornado", "matplotlib", "jwt", "h5py", "scipy")
+HEAVY = ("numpy", "numba", "sklearn", "tornado", "matplotlib", "jwt", "h5py", "scipy",
+         "sqlalchemy", "alembic")
 
 
 def run_cli(args, tmp_path, pythonpath=None):
