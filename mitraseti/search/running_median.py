@@ -136,13 +136,23 @@ def _block_medians(x, block, out):
 @njit(cache=True)
 def _window_median(v, k, out):
     n = v.shape[0]
-    buf = np.empty(2 * k + 1, dtype=np.float64)
+    buf = np.empty(2 * k + 2, dtype=np.float64)  # the window's finite values, sorted
+    m = 0
+    hi = -1
+    lo = 0
     for i in range(n):
-        m = 0
-        for j in range(max(0, i - k), min(n, i + k + 1)):
-            if np.isfinite(v[j]):
-                _insert(buf, m, v[j])
+        new_hi = min(n - 1, i + k)
+        new_lo = max(0, i - k)
+        while hi < new_hi:
+            hi += 1
+            if np.isfinite(v[hi]):
+                _insert(buf, m, v[hi])
                 m += 1
+        while lo < new_lo:
+            if np.isfinite(v[lo]):
+                _remove(buf, m, v[lo])
+                m -= 1
+            lo += 1
         if m == 0:
             out[i] = np.nan
         else:

@@ -197,3 +197,18 @@ def test_weak_positive_offset_is_treated_as_additive():
     assert not info.power_like
     assert abs(float(np.median(data))) < 0.05
     assert float(clipped_std(data.ravel())) == pytest.approx(1.0, rel=0.05)
+
+
+def test_window_median_equals_the_median_of_each_clipped_window_of_finite_values():
+    rng = np.random.default_rng(12)
+    for _ in range(20):
+        v = rng.standard_normal(int(rng.integers(1, 300)))
+        v[rng.random(v.size) < 0.2] = np.nan
+        v[rng.random(v.size) < 0.1] = 1.0  # ties
+        k = int(rng.integers(1, 10))
+        expected = []
+        for i in range(v.size):
+            w = v[max(0, i - k):i + k + 1]
+            w = w[np.isfinite(w)]
+            expected.append(np.median(w) if w.size else np.nan)
+        assert np.array_equal(window_median(v, k), np.array(expected), equal_nan=True)
