@@ -3,7 +3,7 @@
 - ``jupyter server extension list`` of this environment (the one ``make install`` built)
   lists it enabled and validated;
 - a plain ``jupyter server`` started here, with no extension options, serves the REST API
-  through it (Jupyter's token authenticates);
+  through it (Jupyter's token authenticates), and so does ``mitraseti lab``;
 - a wheel (what pip and a conda environment install) carries the config file, and its
   data files laid into a fresh prefix enable the extension there; ``python -m
   mitraseti_extension enable`` (what ``make install`` runs after an editable install,
@@ -46,19 +46,27 @@ def test_jupyter_lists_the_extension_enabled_and_validated():
     assert re.search(r"^\s*mitraseti_extension\s.*\bOK\s*$", text, re.M), text
 
 
-@pytest.fixture
-def jupyter_server(tmp_path):
-    """``jupyter server`` on a free port, as a user starts it: no extension options."""
+JUPYTER_SERVER = [str(BIN / "jupyter"), "server", "--no-browser", "--ServerApp.ip=127.0.0.1",
+                  "--ServerApp.port={port}", "--ServerApp.root_dir={root}"]
+MITRASETI_LAB = [str(BIN / "mitraseti"), "lab", "--no-browser", "--port", "{port}", "--dir",
+                 "{root}", "--"]
+
+
+@pytest.fixture(params=["jupyter server", "mitraseti lab"])
+def jupyter_server(request, tmp_path):
+    """``jupyter server`` on a free port as a user starts it (no extension options), or
+    ``mitraseti lab``."""
     port, token = free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MITRASETI_")}
     env["MITRASETI_DATA_DIR"] = str(tmp_path / "data")
+    env["JUPYTER_DATA_DIR"] = str(tmp_path / "jupyter-data")
+    base = JUPYTER_SERVER if request.param == "jupyter server" else MITRASETI_LAB
+    cmd = [a.format(port=port, root=tmp_path) for a in base] + [
+        "--ServerApp.port_retries=0", "--allow-root", f"--IdentityProvider.token={token}"]
     log = tmp_path / "jupyter.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "jupyter"), "server", "--no-browser", f"--ServerApp.port={port}",
-             "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", "--allow-root",
-             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
