@@ -214,7 +214,11 @@ class Dashboard(w.VBox):
                                     f"({fmt.esc(job.get('status'))})")
         self.show_info(f"job {job['job_id']} submitted")
         self.refresh_jobs()
-        self.tabs.selected_index = TABS.index("Jobs")
+        self.show_tab("Jobs")
+
+    def show_tab(self, title: str) -> None:
+        """Bring the tab ``title`` (one of TABS) to the front."""
+        self.tabs.selected_index = TABS.index(title)
 
     # ---- jobs ---------------------------------------------------------------------
     def _build_jobs(self) -> None:
@@ -273,7 +277,7 @@ class Dashboard(w.VBox):
             self.job_page.explorer.close()
         self.job_page = JobPage(self.session, job_id)
         self.job_box.children = [self.job_page]
-        self.tabs.selected_index = TABS.index("Job")
+        self.show_tab("Job")
         return self.job_page
 
     # ---- API keys -----------------------------------------------------------------

@@ -262,13 +262,11 @@ class CadencePanel(w.VBox):
                     pass
 
     def _submitted(self, job: dict, n_files: int) -> dict:
-        from mitraseti.dashboard.app import TABS
-
         d = self.dashboard
         d.show_info(f"cadence job {job['job_id']} submitted ({n_files} files)")
         self.files, self.role_boxes, self.rows.children = [], [], ()
         self.order.value = ""
         self.paths.value = ""
         d.refresh_jobs()
-        d.tabs.selected_index = TABS.index("Jobs")
+        d.show_tab("Jobs")
         return job
