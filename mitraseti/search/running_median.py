@@ -338,19 +338,27 @@ def sum_and_trimmed_mean(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True)
+def clipped_moments(x, lo, hi):
+    """(count, sum of squared deviations from their mean) of the values of the 1-D ``x``
+    within [lo, hi], in float64: what a clipped std is made of."""
+    n, total = 0, 0.0
+    for v in x:
+        if lo <= v <= hi:
+            n += 1
+            total += v
+    mean = total / max(n, 1)
+    ss = 0.0
+    for v in x:
+        if lo <= v <= hi:
+            ss += (v - mean) ** 2
+    return n, ss
+
+
+@njit(cache=True)
 def _clipped_std_rows(x, lo, hi, out):
     """out[r]: sample std of the values of row r within [lo[r], hi[r]] (0 if < 2)."""
     for r in range(x.shape[0]):
-        n, s = 0, 0.0
-        for v in x[r]:
-            if lo[r] <= v <= hi[r]:
-                n += 1
-                s += v
-        mean = s / max(n, 1)
-        ss = 0.0
-        for v in x[r]:
-            if lo[r] <= v <= hi[r]:
-                ss += (v - mean) ** 2
+        n, ss = clipped_moments(x[r], lo[r], hi[r])
         out[r] = np.sqrt(ss / max(n - 1, 1))
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit
 
 from ..order_stats import order_statistics
+from .running_median import clipped_moments
 
 
 MAX_STATS_SAMPLES = 1 << 17
@@ -42,26 +43,10 @@ def spectrum_stats(time_summed: np.ndarray) -> tuple[float, float]:
     return float(median), std
 
 
-@njit(cache=True)
-def _clipped_std_kernel(x, low, high):
-    n, total = 0, 0.0
-    for v in x:
-        if low <= v <= high:
-            n += 1
-            total += v
-    if n < 2:
-        return 0.0
-    mean = total / n
-    ss = 0.0
-    for v in x:
-        if low <= v <= high:
-            ss += (v - mean) ** 2
-    return np.sqrt(ss / n)
-
-
 def _clipped_std(x: np.ndarray, low: float, high: float) -> float:
     """Population std (float64) of the values of ``x`` within [low, high] (0 if < 2)."""
-    return float(_clipped_std_kernel(x, low, high))
+    n, ss = clipped_moments(x, low, high)
+    return float(np.sqrt(ss / n)) if n >= 2 else 0.0
 
 
 @njit(cache=True)
