@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import os
-from pathlib import Path
 
 from jupyter_server.utils import url_path_join
 from tornado.ioloop import IOLoop

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
-from mitraseti.atomic import TMP_SUFFIX, move_into_place, temp_file_beside
+from mitraseti.atomic import move_into_place, temp_file_beside
 from mitraseti_server.errors import BlobError
 
 CHUNK = 1024 * 1024               # bytes per read when streaming a file
