@@ -3,18 +3,22 @@
 ``LabServer(root, data_dir).start()`` runs ``mitraseti lab --no-browser`` on a free port of
 127.0.0.1 with a random token, its own MitraSETI data dir, its own Jupyter data dir (runtime files,
 notebook trust) and JupyterLab settings that render every notebook cell (no windowing, so
-off-screen outputs are painted too). ``open_notebook``
-opens a notebook in Playwright and runs all its cells through JupyterLab's Run menu.
+off-screen outputs are painted too). ``lab_serving(tmp_path, *notebooks)`` gives one on a
+copy of the notebooks and stops it afterwards; ``lab_page`` a Chromium page that leaves a
+failure screenshot and the server's log when the test fails. ``open_notebook`` opens a
+notebook in Playwright and runs all its cells through JupyterLab's Run menu.
 """
 from __future__ import annotations
 
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -27,6 +31,7 @@ NOTEBOOK_SETTINGS = {"windowingMode": "none", "autoStartDefaultKernel": True}
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run",
                "--disable-dev-shm-usage"]
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 class LabServer:
@@ -94,6 +99,41 @@ class LabServer:
             self.proc.wait(timeout=20)
         except ProcessLookupError:
             pass
+
+
+@contextmanager
+def lab_serving(tmp_path: Path, *notebooks: Path):
+    """A started :class:`LabServer` on copies of ``notebooks`` (in ``tmp_path/notebooks``),
+    stopped when the block ends."""
+    root = tmp_path / "notebooks"
+    root.mkdir(exist_ok=True)
+    for notebook in notebooks:
+        shutil.copy(notebook, root / notebook.name)
+    server = LabServer(root, tmp_path / "data", tmp_path / "lab").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def lab_page(chromium_path: str, lab: LabServer, artifacts: Path, name: str,
+             height: int = 1200):
+    """A Chromium page 1500 x ``height`` px; when the block fails, a full-page screenshot
+    ``artifacts/<name>_failure.png`` and the server's log are left before the error goes on."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path, args=LAUNCH_ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": height})
+        try:
+            yield page
+        except Exception:
+            page.screenshot(path=str(artifacts / f"{name}_failure.png"), full_page=True)
+            print(lab.log())
+            raise
+        finally:
+            browser.close()
 
 
 PROMPTS = "[...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"

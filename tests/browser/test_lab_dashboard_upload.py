@@ -8,16 +8,14 @@ tests/artifacts/.
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 import requests
 
-from jupyterlab import LAUNCH_ARGS, LabServer, open_notebook, wait_until_cells_ran
+from jupyterlab import NOTEBOOKS, lab_page, lab_serving, open_notebook, wait_until_cells_ran
 
 pytestmark = pytest.mark.browser
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 UPLOAD = ".mitraseti-browser-upload"
 
 
@@ -36,59 +34,44 @@ def observation_67mb(path: Path) -> Path:
 
 @pytest.fixture
 def lab(tmp_path):
-    root = tmp_path / "notebooks"
-    root.mkdir()
-    shutil.copy(NOTEBOOKS / "dashboard.ipynb", root / "dashboard.ipynb")
-    server = LabServer(root, tmp_path / "data", tmp_path / "lab").start()
-    yield server
-    server.stop()
+    with lab_serving(tmp_path, NOTEBOOKS / "dashboard.ipynb") as server:
+        yield server
 
 
 def test_browser_upload_of_67_mb_becomes_a_completed_job(chromium_path, lab, tmp_path,
                                                          artifacts):
-    from playwright.sync_api import sync_playwright
-
     observation = observation_67mb(tmp_path / "upload_67mb.fil")
     size = observation.stat().st_size
     assert size > 67_000_000
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1300})
-        try:
-            open_notebook(page, lab, "dashboard.ipynb")
-            wait_until_cells_ran(page)
-            page.wait_for_selector(".mitraseti-dashboard .signed-in", timeout=60_000)
-            limit = page.inner_text(f"{UPLOAD} .browser-upload-limit")
-            assert limit.startswith("limit: ") and "GB" in limit       # researcher: 1 GiB
-            page.set_input_files(f"{UPLOAD} input[type=file]", str(observation))
-            page.wait_for_selector(f"{UPLOAD}[data-state='chosen']", timeout=30_000)
-            page.click("button:has-text('Upload & analyze')")
-            page.wait_for_selector(f"{UPLOAD}[data-state='uploading']", timeout=30_000)
-            page.screenshot(path=str(artifacts / "lab_dashboard_uploading.png"))
-            # done: the dashboard then shows its Jobs tab, so the Upload tab is hidden
-            page.wait_for_selector(f"{UPLOAD}[data-state='done']", state="attached",
-                                   timeout=180_000)
-            assert page.eval_on_selector(f"{UPLOAD} progress", "e => e.value") == 1
-            status = page.text_content(f"{UPLOAD} .browser-upload-status")
-            assert "(100 %)" in status and "submitted job" in status
-            page.screenshot(path=str(artifacts / "lab_dashboard_uploaded.png"))
-            page.wait_for_selector(".job-row.job-complete", timeout=300_000)
-            page.screenshot(path=str(artifacts / "lab_dashboard_jobs.png"))
-            page.click(".job-row.job-complete .open-job")
-            page.wait_for_selector(".mitraseti-job-page .candidates-table tbody tr",
-                                   timeout=60_000)
-            assert "complete" in page.inner_text(".mitraseti-job-page .job-title")
-            rows = page.query_selector_all(
-                ".mitraseti-job-page table.candidates-table tbody tr")
-            assert any("NARROWBAND_DRIFTING" in r.inner_text() for r in rows)
-            page.wait_for_timeout(1000)
-            page.screenshot(path=str(artifacts / "lab_dashboard_job_page.png"))
-        except Exception:
-            page.screenshot(path=str(artifacts / "lab_dashboard_failure.png"), full_page=True)
-            print(lab.log())
-            raise
-        finally:
-            browser.close()
+    with lab_page(chromium_path, lab, artifacts, "lab_dashboard", height=1300) as page:
+        open_notebook(page, lab, "dashboard.ipynb")
+        wait_until_cells_ran(page)
+        page.wait_for_selector(".mitraseti-dashboard .signed-in", timeout=60_000)
+        limit = page.inner_text(f"{UPLOAD} .browser-upload-limit")
+        assert limit.startswith("limit: ") and "GB" in limit       # researcher: 1 GiB
+        page.set_input_files(f"{UPLOAD} input[type=file]", str(observation))
+        page.wait_for_selector(f"{UPLOAD}[data-state='chosen']", timeout=30_000)
+        page.click("button:has-text('Upload & analyze')")
+        page.wait_for_selector(f"{UPLOAD}[data-state='uploading']", timeout=30_000)
+        page.screenshot(path=str(artifacts / "lab_dashboard_uploading.png"))
+        # done: the dashboard then shows its Jobs tab, so the Upload tab is hidden
+        page.wait_for_selector(f"{UPLOAD}[data-state='done']", state="attached",
+                               timeout=180_000)
+        assert page.eval_on_selector(f"{UPLOAD} progress", "e => e.value") == 1
+        status = page.text_content(f"{UPLOAD} .browser-upload-status")
+        assert "(100 %)" in status and "submitted job" in status
+        page.screenshot(path=str(artifacts / "lab_dashboard_uploaded.png"))
+        page.wait_for_selector(".job-row.job-complete", timeout=300_000)
+        page.screenshot(path=str(artifacts / "lab_dashboard_jobs.png"))
+        page.click(".job-row.job-complete .open-job")
+        page.wait_for_selector(".mitraseti-job-page .candidates-table tbody tr",
+                               timeout=60_000)
+        assert "complete" in page.inner_text(".mitraseti-job-page .job-title")
+        rows = page.query_selector_all(
+            ".mitraseti-job-page table.candidates-table tbody tr")
+        assert any("NARROWBAND_DRIFTING" in r.inner_text() for r in rows)
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(artifacts / "lab_dashboard_job_page.png"))
     # the API (mounted in this JupyterLab) received the whole file as one upload
     jobs = requests.get(f"{lab.url}/mitraseti/api/jobs", headers=lab.headers, timeout=30)
     job = jobs.json()[0]
@@ -99,25 +82,14 @@ def test_browser_upload_of_67_mb_becomes_a_completed_job(chromium_path, lab, tmp
 def test_the_dashboard_renders_as_an_app_beside_the_notebook(chromium_path, lab, artifacts):
     """The notebook toolbar's "Render with Voila" opens the dashboard as an app in a panel
     of JupyterLab, signed in through the extension (jobs without leaving JupyterLab)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1000})
-        try:
-            page.goto(f"{lab.url}/lab/tree/dashboard.ipynb?token={lab.token}",
-                      timeout=120_000)
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-            page.click(".jp-NotebookPanel-toolbar [title='Render with Voilà']")
-            page.click("button:has-text('Render anyway')", timeout=30_000)  # not yet trusted
-            frame = page.frame_locator("iframe[src*='voila/render/dashboard.ipynb']")
-            frame.locator(".mitraseti-dashboard .signed-in").wait_for(timeout=120_000)
-            frame.locator(".lm-TabBar-tabLabel:text-is('Jobs')").click()
-            frame.locator(".jobs-table").wait_for(timeout=30_000)
-            page.screenshot(path=str(artifacts / "lab_dashboard_voila_preview.png"))
-        except Exception:
-            page.screenshot(path=str(artifacts / "lab_voila_failure.png"), full_page=True)
-            print(lab.log())
-            raise
-        finally:
-            browser.close()
+    with lab_page(chromium_path, lab, artifacts, "lab_voila", height=1000) as page:
+        page.goto(f"{lab.url}/lab/tree/dashboard.ipynb?token={lab.token}",
+                  timeout=120_000)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+        page.click(".jp-NotebookPanel-toolbar [title='Render with Voilà']")
+        page.click("button:has-text('Render anyway')", timeout=30_000)  # not yet trusted
+        frame = page.frame_locator("iframe[src*='voila/render/dashboard.ipynb']")
+        frame.locator(".mitraseti-dashboard .signed-in").wait_for(timeout=120_000)
+        frame.locator(".lm-TabBar-tabLabel:text-is('Jobs')").click()
+        frame.locator(".jobs-table").wait_for(timeout=30_000)
+        page.screenshot(path=str(artifacts / "lab_dashboard_voila_preview.png"))

@@ -8,29 +8,21 @@ time from the zoom to the redrawn canvas is printed. Screenshots go to tests/art
 """
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import nbformat
 import pytest
 
 from big_observation import write_big_fil
-from jupyterlab import LAUNCH_ARGS, LabServer, open_notebook, wait_until_cells_ran
+from jupyterlab import NOTEBOOKS, lab_page, lab_serving, open_notebook, wait_until_cells_ran
 from test_dashboard_browser import distinct_colours
 
 pytestmark = pytest.mark.browser
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 WINDOW = ".mitraseti-explorer .explorer-window"
 
 
 @pytest.fixture
 def lab(tmp_path):
-    root = tmp_path / "notebooks"
-    root.mkdir()
-    shutil.copy(NOTEBOOKS / "explore.ipynb", root / "explore.ipynb")
-    server = LabServer(root, tmp_path / "data", tmp_path / "lab").start()
-    yield server
-    server.stop()
+    with lab_serving(tmp_path, NOTEBOOKS / "explore.ipynb") as server:
+        yield server
 
 
 def window_of(page) -> dict:
@@ -71,42 +63,31 @@ def zoom_to_full_resolution(page, canvas, max_steps: int = 12) -> list[float]:
 
 
 def test_explore_notebook_in_jupyterlab(chromium_path, lab, artifacts):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1200})
-        try:
-            open_notebook(page, lab, "explore.ipynb")
-            wait_until_cells_ran(page)
-            canvas = page.wait_for_selector(".mitraseti-explorer canvas", timeout=120_000)
-            page.wait_for_selector(WINDOW, timeout=60_000)
-            canvas.scroll_into_view_if_needed()
-            page.wait_for_timeout(1500)                       # let bokeh paint
-            page.screenshot(path=str(artifacts / "lab_explore.png"))
-            shot = canvas.screenshot()
-            (artifacts / "lab_explore_canvas.png").write_bytes(shot)
-            assert distinct_colours(shot) > 50                # an image, not a blank canvas
-            first = window_of(page)
-            assert (first["u0"], first["u1"]) == (0, 4096) and first["perPixel"] > 1
-            times = zoom_to_full_resolution(page, canvas)
-            last = window_of(page)
-            assert last["perPixel"] == 1 and last["u1"] - last["u0"] < 4096
-            page.wait_for_timeout(800)
-            page.screenshot(path=str(artifacts / "lab_explore_zoomed.png"))
-            print(f"explore.ipynb zoom-to-redraw (ms): {[round(t) for t in times]}")
-            rows = page.query_selector_all(
-                ".mitraseti-explorer .explorer-candidates table.candidates-table tbody tr")
-            assert len(rows) >= 2            # both injected signals are listed
-            assert not page.query_selector(".jp-OutputArea-output[data-mime-type="
-                                           "'application/vnd.jupyter.stderr'] >> "
-                                           "text=Traceback")
-        except Exception:
-            page.screenshot(path=str(artifacts / "lab_explore_failure.png"), full_page=True)
-            print(lab.log())
-            raise
-        finally:
-            browser.close()
+    with lab_page(chromium_path, lab, artifacts, "lab_explore") as page:
+        open_notebook(page, lab, "explore.ipynb")
+        wait_until_cells_ran(page)
+        canvas = page.wait_for_selector(".mitraseti-explorer canvas", timeout=120_000)
+        page.wait_for_selector(WINDOW, timeout=60_000)
+        canvas.scroll_into_view_if_needed()
+        page.wait_for_timeout(1500)                       # let bokeh paint
+        page.screenshot(path=str(artifacts / "lab_explore.png"))
+        shot = canvas.screenshot()
+        (artifacts / "lab_explore_canvas.png").write_bytes(shot)
+        assert distinct_colours(shot) > 50                # an image, not a blank canvas
+        first = window_of(page)
+        assert (first["u0"], first["u1"]) == (0, 4096) and first["perPixel"] > 1
+        times = zoom_to_full_resolution(page, canvas)
+        last = window_of(page)
+        assert last["perPixel"] == 1 and last["u1"] - last["u0"] < 4096
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(artifacts / "lab_explore_zoomed.png"))
+        print(f"explore.ipynb zoom-to-redraw (ms): {[round(t) for t in times]}")
+        rows = page.query_selector_all(
+            ".mitraseti-explorer .explorer-candidates table.candidates-table tbody tr")
+        assert len(rows) >= 2            # both injected signals are listed
+        assert not page.query_selector(".jp-OutputArea-output[data-mime-type="
+                                       "'application/vnd.jupyter.stderr'] >> "
+                                       "text=Traceback")
 
 
 BIG_NOTEBOOK = """\
@@ -121,46 +102,32 @@ print(f"peak kernel memory: {{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 def test_a_4_gib_observation_opens_and_zooms_in_jupyterlab(chromium_path, tmp_path,
                                                             artifacts):
-    from playwright.sync_api import sync_playwright
-
     big = write_big_fil(tmp_path / "big.fil")
     assert big.stat().st_size > 4 * 2**30
-    root = tmp_path / "notebooks"
-    root.mkdir()
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell(BIG_NOTEBOOK.format(path=str(big)))])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
-    nbformat.write(nb, root / "big.ipynb")
-    lab = LabServer(root, tmp_path / "data", tmp_path / "lab").start()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1200})
-        try:
-            open_notebook(page, lab, "big.ipynb")
-            wait_until_cells_ran(page)
-            canvas = page.wait_for_selector(".mitraseti-explorer canvas", timeout=120_000)
-            page.wait_for_selector(WINDOW, timeout=60_000)
-            first = window_of(page)
-            assert (first["u0"], first["u1"]) == (0, 1 << 20)      # one coarse channel
-            # opened without loading: the kernel's peak memory is far below the 4 GiB
-            text = page.wait_for_selector("text=/peak kernel memory: \\d+ MiB/",
-                                          timeout=60_000).inner_text()
-            print(text)
-            assert int(text.split(":")[1].split()[0]) < 1536
-            times, window = [], first
-            for _ in range(3):
-                times.append(wheel_zoom_once(page, canvas, window))
-                page.wait_for_timeout(300)
-                window = window_of(page)
-            assert window["u1"] - window["u0"] < first["u1"] - first["u0"]
-            page.wait_for_timeout(800)
-            page.screenshot(path=str(artifacts / "lab_big_zoomed.png"))
-            print(f"4 GiB observation zoom-to-redraw (ms): {[round(t) for t in times]}")
-        except Exception:
-            page.screenshot(path=str(artifacts / "lab_big_failure.png"), full_page=True)
-            print(lab.log())
-            raise
-        finally:
-            browser.close()
-            lab.stop()
+    nbformat.write(nb, tmp_path / "big.ipynb")
+    with lab_serving(tmp_path, tmp_path / "big.ipynb") as lab, \
+            lab_page(chromium_path, lab, artifacts, "lab_big") as page:
+        open_notebook(page, lab, "big.ipynb")
+        wait_until_cells_ran(page)
+        canvas = page.wait_for_selector(".mitraseti-explorer canvas", timeout=120_000)
+        page.wait_for_selector(WINDOW, timeout=60_000)
+        first = window_of(page)
+        assert (first["u0"], first["u1"]) == (0, 1 << 20)      # one coarse channel
+        # opened without loading: the kernel's peak memory is far below the 4 GiB
+        text = page.wait_for_selector("text=/peak kernel memory: \\d+ MiB/",
+                                      timeout=60_000).inner_text()
+        print(text)
+        assert int(text.split(":")[1].split()[0]) < 1536
+        times, window = [], first
+        for _ in range(3):
+            times.append(wheel_zoom_once(page, canvas, window))
+            page.wait_for_timeout(300)
+            window = window_of(page)
+        assert window["u1"] - window["u0"] < first["u1"] - first["u0"]
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(artifacts / "lab_big_zoomed.png"))
+        print(f"4 GiB observation zoom-to-redraw (ms): {[round(t) for t in times]}")
