@@ -14,7 +14,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import requests
 
-from live_service import free_port
+from live_service import free_port, stop_process_group
 
 # every cell rendered (off-screen outputs painted too); the notebook's kernel started without
 # asking (JupyterLab asks when its kernel specs arrive after the notebook opens)
@@ -89,16 +88,7 @@ class LabServer:
 
     def stop(self) -> None:
         """Stop JupyterLab and its kernels (the process group)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=20)
-        except ProcessLookupError:
-            pass
+        stop_process_group(self.proc, timeout=20)
 
 
 @contextmanager

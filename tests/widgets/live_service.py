@@ -72,16 +72,22 @@ class LiveService:
 
     def stop(self) -> None:
         """Stop the service and the job processes it started (its process group)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=15)
-        except ProcessLookupError:
-            pass
+        stop_process_group(self.proc, timeout=15)
+
+
+def stop_process_group(proc: subprocess.Popen | None, timeout: float) -> None:
+    """SIGTERM the process group led by ``proc`` and wait; SIGKILL it after ``timeout`` s
+    (nothing when it has already exited)."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=timeout)
+    except ProcessLookupError:
+        pass
 
 
 def small_observation(path: Path, n_chans: int = 4096, seed: int = 5) -> Path:
