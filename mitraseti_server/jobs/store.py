@@ -31,9 +31,10 @@ from mitraseti_server.errors import QuotaExceeded
 from mitraseti_server.storage.database import Store, metadata
 
 SUBMITTED, PROCESSING, COMPLETE, FAILED = "submitted", "processing", "complete", "failed"
-STATUSES = (SUBMITTED, PROCESSING, COMPLETE, FAILED)
+CANCELLED = "cancelled"
+STATUSES = (SUBMITTED, PROCESSING, COMPLETE, FAILED, CANCELLED)
 RUNNING = (SUBMITTED, PROCESSING)
-FINISHED = (COMPLETE, FAILED)
+FINISHED = (COMPLETE, FAILED, CANCELLED)
 
 jobs = sa.Table(
     "jobs", metadata,
@@ -59,8 +60,9 @@ jobs = sa.Table(
     sa.Column("updated_at", sa.BigInteger, nullable=False),
     sa.Column("inserted_ns", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("owner", sa.Text),
-    sa.CheckConstraint("status IN ('submitted', 'processing', 'complete', 'failed')",
-                       name="jobs_status_check"),
+    sa.Column("retries", sa.Integer, nullable=False, server_default="0"),
+    sa.CheckConstraint("status IN ('submitted', 'processing', 'complete', 'failed', "
+                       "'cancelled')", name="jobs_status_check"),
     sa.Index("jobs_user_created", "user_id", "created_at"),
     sa.Index("jobs_status", "status", "created_at"),
     sa.Index("jobs_queue", "status", "created_at", "inserted_ns"),
@@ -99,6 +101,7 @@ class Job:
     updated_at: int
     inserted_ns: int = 0
     owner: str | None = None
+    retries: int = 0
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Job":

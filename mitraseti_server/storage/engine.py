@@ -18,7 +18,7 @@ from mitraseti_server.errors import ConfigError
 
 BUSY_TIMEOUT_S = 30.0
 MIGRATIONS = "mitraseti_server.storage:migrations"
-HEAD = "0003_order_owner"
+HEAD = "0004_job_control"
 # schema_migrations names of the pre-Alembic code -> the Alembic revision they equal
 LEGACY_REVISIONS = {"0001_platform": "0001_platform", "0002_jobs": "0002_jobs"}
 # key of the PostgreSQL advisory lock held while migrating (any constant bigint)

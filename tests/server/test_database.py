@@ -17,6 +17,7 @@ from alembic.migration import MigrationContext
 
 from mitraseti_server.config import ServiceConfig
 from mitraseti_server.errors import ConfigError, QuotaExceeded
+from mitraseti_server.jobs import outbox  # noqa: F401 - registers webhook_deliveries
 from mitraseti_server.jobs import store as js
 from mitraseti_server.jobs.executor import owner_is_gone
 from mitraseti_server.storage import engine
