@@ -9,6 +9,8 @@
     cad = api.analyze_cadence(["on1.h5", "off1.h5", "on2.h5", "off2.h5", "on3.h5",
                                "off3.h5"])                  # upload all + one cadence job
     api.download(cad["job_id"], "events", dest="events.csv")
+    api.cancel(job_id); api.retry(job_id)                   # job control
+    for job in api.iter_jobs(): ...                         # every job, page by page
 
 Uses requests + tqdm only. Every non-2xx answer raises ``MitraSETIAPIError`` carrying the
 HTTP status, the ``error`` text and the whole JSON body.
@@ -18,7 +20,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import requests
 
@@ -26,9 +28,16 @@ from mitraseti.errors import MitraSETIError
 from mitraseti.export import formats
 
 MULTIPART_THRESHOLD = 50 * 1024 * 1024   # bytes; the server decides, this is the hint
-FINISHED = ("complete", "failed")
+FINISHED = ("complete", "failed", "cancelled")
+DEFAULT_API_URL = "http://127.0.0.1:8000"
 # formats the API returns inline (text/csv) -> file name used when ``dest`` is a folder
 INLINE_FORMATS = {fmt: formats.DOWNLOAD_FORMATS[fmt] for fmt in formats.INLINE_FORMATS}
+
+
+def api_url_from_env(env: dict | None = None) -> str:
+    """``$MITRASETI_API_URL`` or http://127.0.0.1:8000 (no trailing slash)."""
+    env = os.environ if env is None else env
+    return (env.get("MITRASETI_API_URL") or DEFAULT_API_URL).rstrip("/")
 
 
 class MitraSETIAPIError(MitraSETIError):
@@ -219,13 +228,45 @@ class Client:
     def job(self, job_id: str) -> dict:
         return self._json("GET", f"/jobs/{job_id}")
 
-    def jobs(self, limit: int = 50) -> list[dict]:
-        return self._json("GET", "/jobs", params={"limit": limit})
+    def jobs(self, limit: int = 50, cursor: str | None = None) -> list[dict]:
+        """One page of the caller's jobs, newest first (``limit`` 1-100), after
+        ``cursor`` (see :meth:`jobs_page`)."""
+        return self.jobs_page(limit, cursor)[0]
+
+    def jobs_page(self, limit: int = 50,
+                  cursor: str | None = None) -> tuple[list[dict], str | None]:
+        """(jobs, the next page's cursor or None on the last page)."""
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        resp = self.request("GET", "/jobs", params=params)
+        return resp.json(), resp.headers.get("X-Next-Cursor") or None
+
+    def iter_jobs(self, page_size: int = 100) -> Iterator[dict]:
+        """Every job of the caller, newest first, fetched ``page_size`` at a time; jobs
+        submitted during the walk are not shown and shift nothing."""
+        cursor = None
+        while True:
+            page, cursor = self.jobs_page(page_size, cursor)
+            yield from page
+            if not cursor:
+                return
+
+    def cancel(self, job_id: str) -> dict:
+        """Cancel a queued or running job; returns the job (status ``cancelled``). A
+        finished job raises MitraSETIAPIError with status 409."""
+        return self._json("POST", f"/jobs/{job_id}/cancel")
+
+    def retry(self, job_id: str) -> dict:
+        """Run a failed or cancelled job again (same id); returns the 202 body. 409 for
+        another status, 429 at the concurrent-job limit."""
+        return self._json("POST", f"/jobs/{job_id}/retry")
 
     def wait(self, job_id: str, timeout: float = 3600, poll: float = 2,
              progress: bool = True, exports: bool = False) -> dict:
-        """Poll until the job is complete or failed (and, with ``exports``, until its
-        exports are uploaded); returns the final job JSON or raises JobTimeout."""
+        """Poll until the job is complete, failed or cancelled (and, with ``exports``,
+        until a complete job's exports are uploaded); returns the final job JSON or raises
+        JobTimeout."""
         from tqdm.auto import tqdm
 
         deadline = time.monotonic() + timeout
@@ -237,7 +278,7 @@ class Client:
                 done = job["status"] in FINISHED
                 bar.n = 100 if done else int(100 * float(frac))
                 bar.set_postfix_str(job["status"])
-                if done and (not exports or job["status"] == "failed"
+                if done and (not exports or job["status"] != "complete"
                              or job.get("exports_ready")):
                     return job
                 if time.monotonic() + poll > deadline:

@@ -11,6 +11,7 @@ InputError, ParameterError  400     the request's body or parameters are wrong
 AuthError                   403     credentials are missing, invalid, expired, revoked
 Forbidden                   403     the resource is another user's, or the tier lacks it
 NotFound                    404     no such job, file, key or route
+Conflict                    409     the job's status does not allow it (cancel, retry)
 PayloadTooLarge             413     a file or body exceeds the tier's or server's limit
 QuotaExceeded               429     monthly quota or concurrent-job limit
 BlobError                   varies  S3-style storage errors (``code`` names them)
@@ -23,8 +24,8 @@ from typing import Any
 
 from mitraseti.errors import InputError, MitraSETIError, ParameterError
 
-__all__ = ["AuthError", "BlobError", "ConfigError", "Forbidden", "InputError", "JobFailed",
-           "NotFound", "ParameterError", "PayloadTooLarge", "QuotaExceeded", "ServiceError",
+__all__ = ["AuthError", "BlobError", "ConfigError", "Conflict", "Forbidden", "InputError",
+           "JobCancelled", "JobFailed", "NotFound", "ParameterError", "PayloadTooLarge", "QuotaExceeded", "ServiceError",
            "StoreError", "http_status", "error_body"]
 
 
@@ -53,6 +54,11 @@ class NotFound(ServiceError):
     """The job, file, key or route does not exist (for this user)."""
 
 
+class Conflict(ServiceError):
+    """The job's status does not allow the request (cancel a finished job, retry one that
+    did not fail); ``job_id`` and ``status`` are fields."""
+
+
 class PayloadTooLarge(ServiceError):
     """A file or request body exceeds a size limit."""
 
@@ -63,6 +69,10 @@ class QuotaExceeded(ServiceError):
 
 class JobFailed(ServiceError):
     """A job's pipeline failed; the message is the job's one-line error."""
+
+
+class JobCancelled(ServiceError):
+    """The job was cancelled (its row says ``cancelled``) while an executor ran it."""
 
 
 # S3 error code -> HTTP status (the codes S3 and the local blob store answer with)
@@ -87,7 +97,7 @@ class BlobError(ServiceError):
 
 STATUS_BY_TYPE: tuple[tuple[type, int], ...] = (
     (InputError, 400), (AuthError, 403), (Forbidden, 403), (NotFound, 404),
-    (PayloadTooLarge, 413), (QuotaExceeded, 429))
+    (Conflict, 409), (PayloadTooLarge, 413), (QuotaExceeded, 429))
 
 
 def http_status(exc: MitraSETIError) -> int:

@@ -15,7 +15,7 @@ from mitraseti.widgets.hits import colour_of
 from mitraseti.widgets.tables import candidates_html, esc, table  # noqa: F401
 
 STATUS_COLOURS = {"submitted": "#777", "processing": "#1f77b4", "complete": "#2ca02c",
-                  "failed": "#d62728"}
+                  "failed": "#d62728", "cancelled": "#8c564b"}
 
 
 def when(ts: Any) -> str:

@@ -1,5 +1,7 @@
 """The job page: status, counts, candidates, the waterfall explorer, stamps, downloads; for a
-cadence job, its events and the stacked waterfalls of each event instead of the explorer."""
+cadence job, its events and the stacked waterfalls of each event instead of the explorer.
+A Cancel button shows while the job is queued or running, Retry once it failed or was
+cancelled."""
 from __future__ import annotations
 
 import io
@@ -15,6 +17,8 @@ from mitraseti.dashboard.session import DashboardSession
 
 log = logging.getLogger("mitraseti.dashboard")
 N_STAMPS = 4
+CANCELLABLE = ("submitted", "processing")
+RETRYABLE = ("failed", "cancelled")
 
 
 def stamp_png(stamp, hit: dict) -> bytes:
@@ -56,6 +60,13 @@ class JobPage(w.VBox):
         self.explorer = None
         self._downloads_for: Any = None
         self.header = w.HTML()
+        self.cancel_button = w.Button(description="Cancel", button_style="warning",
+                                      icon="stop", layout=w.Layout(display="none"))
+        self.retry_button = w.Button(description="Retry", button_style="info",
+                                     icon="redo", layout=w.Layout(display="none"))
+        self.cancel_button.on_click(lambda _b: self.cancel())
+        self.retry_button.on_click(lambda _b: self.retry())
+        self.actions = w.HBox([self.cancel_button, self.retry_button])
         self.message = w.HTML()
         self.counts = w.HTML()
         self.candidates = w.HTML()
@@ -71,7 +82,7 @@ class JobPage(w.VBox):
             self.event_images], layout=w.Layout(display="none"))
         self.file_section = w.VBox([w.HTML("<h4>Waterfall</h4>"), self.explorer_box,
                                     w.HTML("<h4>Stamps</h4>"), self.stamps_box])
-        super().__init__([self.header, self.message, self.counts,
+        super().__init__([self.header, self.actions, self.message, self.counts,
                           w.HTML("<h4>Top candidates</h4>"), self.candidates,
                           self.events_section, self.file_section,
                           w.HTML("<h4>Downloads</h4>"), self.downloads], **kwargs)
@@ -81,8 +92,27 @@ class JobPage(w.VBox):
     @property
     def finished(self) -> bool:
         status = self.job.get("status")
-        return status == "failed" or (status == "complete" and bool(self.job.get(
+        return status in RETRYABLE or (status == "complete" and bool(self.job.get(
             "exports_ready", True)) and self.results is not None)
+
+    def cancel(self) -> None:
+        """Cancel the job (the Cancel button), then show its new state."""
+        self._act(self.session.cancel, "cancelling the job")
+
+    def retry(self) -> None:
+        """Run the failed or cancelled job again (the Retry button)."""
+        self._act(self.session.retry, "retrying the job")
+        self.results, self.explorer = None, None
+        self._downloads_for = self._events_for = None
+
+    def _act(self, call, what: str) -> None:
+        try:
+            call(self.job_id)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
+            self.refresh()
+            self.message.value = fmt.error_html(exc, what)
+            return
+        self.refresh()
 
     def refresh(self) -> None:
         """Fetch the job; fill in whatever became available since the last refresh."""
@@ -93,9 +123,18 @@ class JobPage(w.VBox):
             return
         self.message.value = ""
         self._show_header()
-        if self.job.get("status") == "failed":
+        status = self.job.get("status")
+        self.cancel_button.layout.display = None if status in CANCELLABLE else "none"
+        self.retry_button.layout.display = None if status in RETRYABLE else "none"
+        if status == "failed":
             self.message.value = fmt.error_html(RuntimeError(self.job.get("error", "")),
                                                 "the analysis")
+            return
+        if status == "cancelled":
+            self.message.value = (f"<i>cancelled {fmt.when(self.job.get('cancelled_at'))}"
+                                  "; the report of the cells run so far is under Downloads "
+                                  "(notebook)</i>")
+            self._show_downloads()
             return
         if self.job.get("status") != "complete":
             return

@@ -9,25 +9,18 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 from mitraseti.client import INLINE_FORMATS as INLINE  # formats the API sends inline
-from mitraseti.client import Client, MitraSETIAPIError
+from mitraseti.client import DEFAULT_API_URL, Client, MitraSETIAPIError, api_url_from_env
 from mitraseti.export.formats import DOWNLOAD_FORMATS
 
-DEFAULT_API_URL = "http://127.0.0.1:8000"
+__all__ = ["DEFAULT_API_URL", "FORMATS", "DashboardSession", "api_url_from_env"]
 FORMATS = list(DOWNLOAD_FORMATS)
 SUFFIXES = (".fil", ".h5")
 Progress = Callable[[int, int], None]
-
-
-def api_url_from_env(env: dict | None = None) -> str:
-    """``$MITRASETI_API_URL`` or http://127.0.0.1:8000 (no trailing slash)."""
-    env = os.environ if env is None else env
-    return (env.get("MITRASETI_API_URL") or DEFAULT_API_URL).rstrip("/")
 
 
 class DashboardSession:
@@ -169,6 +162,14 @@ class DashboardSession:
 
     def job(self, job_id: str) -> dict:
         return self.client.job(job_id)
+
+    def cancel(self, job_id: str) -> dict:
+        """Cancel a queued or running job; returns the job."""
+        return self.client.cancel(job_id)
+
+    def retry(self, job_id: str) -> dict:
+        """Run a failed or cancelled job again; returns the 202 body."""
+        return self.client.retry(job_id)
 
     def local_observation(self, job_id: str) -> Path | None:
         """The file this dashboard uploaded for ``job_id``, if it still exists."""

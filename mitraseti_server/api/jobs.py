@@ -1,9 +1,12 @@
-"""Job routes: POST /analyze, GET /jobs, GET /jobs/{id}, GET /jobs/{id}/download.
+"""Job routes: POST /analyze, GET /jobs, GET and DELETE /jobs/{id}, POST /jobs/{id}/cancel,
+POST /jobs/{id}/retry, GET /jobs/{id}/download.
 
 Each handler parses the request and calls one method of ``jobs.service.JobService``;
 errors are typed and answered by ``api.base``. See docs/api.md for bodies and statuses.
 """
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from mitraseti.errors import ParameterError
 from mitraseti_server.api.base import BaseHandler
@@ -12,22 +15,28 @@ MAX_LIST_LIMIT = 100
 DEFAULT_LIST_LIMIT = 50
 
 
+def accepted(job) -> dict:
+    """The 202 body of POST /analyze and POST /jobs/{id}/retry."""
+    return {"job_id": job.job_id, "status": job.status,
+            "message": "Processing started. Poll GET /jobs/{job_id} for status.",
+            "status_url": f"/jobs/{job.job_id}"}
+
+
 class AnalyzeHandler(BaseHandler):
     """POST /analyze: 202 with the new job's id (quota check and insert in one
     transaction; a ``cadence`` makes it a whole ON/OFF cadence job)."""
 
     async def post(self) -> None:
         body = self.body("AnalyzeRequest")
-        job = await self.blocking(self.services.jobs.submit, self.user, body)
-        self.write_json({
-            "job_id": job.job_id, "status": job.status,
-            "message": "Processing started. Poll GET /jobs/{job_id} for status.",
-            "status_url": f"/jobs/{job.job_id}",
-        }, status=202)
+        keys = body.get("cadence") or [body["file_key"]]
+        sizes = await self.services.uploads.owned_sizes(self.user, keys)   # on the IOLoop
+        job = await self.blocking(self.services.jobs.submit, self.user, body, sizes)
+        self.write_json(accepted(job), status=202)
 
 
 class JobsListHandler(BaseHandler):
-    """GET /jobs?limit=N (1-100, default 50), most recent first."""
+    """GET /jobs?limit=N&cursor=C (limit 1-100, default 50), most recent first; when more
+    jobs follow, ``Link: <...>; rel="next"`` and ``X-Next-Cursor`` name the next page."""
 
     async def get(self) -> None:
         raw = self.get_query_argument("limit", str(DEFAULT_LIST_LIMIT))
@@ -38,16 +47,43 @@ class JobsListHandler(BaseHandler):
         if not 1 <= limit <= MAX_LIST_LIMIT:
             raise ParameterError("Invalid limit parameter", parameter="limit",
                                  expected=f"an integer 1-{MAX_LIST_LIMIT}")
-        jobs = await self.blocking(self.services.jobs.list, self.user, limit)
+        cursor = self.get_query_argument("cursor", None) or None
+        jobs, following = await self.blocking(self.services.jobs.list, self.user, limit,
+                                               cursor)
+        if following:
+            query = urlencode({"limit": limit, "cursor": following})
+            url = f"{self.request.protocol}://{self.request.host}{self.request.path}"
+            self.set_header("Link", f'<{url}?{query}>; rel="next"')
+            self.set_header("X-Next-Cursor", following)
         self.write_json([j.public() for j in jobs])
 
 
 class JobHandler(BaseHandler):
-    """GET /jobs/{job_id}."""
+    """GET /jobs/{job_id}; DELETE /jobs/{job_id} cancels it (as POST .../cancel)."""
 
     async def get(self, job_id: str) -> None:
-        job = await self.blocking(self.services.jobs.own, self.user, job_id)
+        self.write_json(await self.blocking(self.services.jobs.describe, self.user, job_id))
+
+    async def delete(self, job_id: str) -> None:
+        job = await self.blocking(self.services.jobs.cancel, self.user, job_id)
         self.write_json(job.public())
+
+
+class CancelHandler(BaseHandler):
+    """POST /jobs/{job_id}/cancel: 200 with the cancelled job; 409 once finished."""
+
+    async def post(self, job_id: str) -> None:
+        job = await self.blocking(self.services.jobs.cancel, self.user, job_id)
+        self.write_json(job.public())
+
+
+class RetryHandler(BaseHandler):
+    """POST /jobs/{job_id}/retry: a failed or cancelled job queued again (202, as
+    POST /analyze); 409 for another status, 429 at the concurrency limit."""
+
+    async def post(self, job_id: str) -> None:
+        job = await self.blocking(self.services.jobs.retry, self.user, job_id)
+        self.write_json(accepted(job), status=202)
 
 
 class DownloadHandler(BaseHandler):
@@ -55,7 +91,7 @@ class DownloadHandler(BaseHandler):
 
     async def get(self, job_id: str) -> None:
         fmt = self.get_query_argument("format", "json")
-        found = await self.blocking(self.services.jobs.download, self.user, job_id, fmt)
+        found = await self.services.jobs.download(self.user, job_id, fmt)
         if found.content is not None:
             self.set_header("Content-Type", "text/csv; charset=utf-8")
             self.set_header("Content-Disposition", f'inline; filename="{found.filename}"')
@@ -70,4 +106,6 @@ HANDLERS = [
     (r"/jobs", JobsListHandler),
     (r"/jobs/([^/]+)", JobHandler),
     (r"/jobs/([^/]+)/download", DownloadHandler),
+    (r"/jobs/([^/]+)/cancel", CancelHandler),
+    (r"/jobs/([^/]+)/retry", RetryHandler),
 ]

@@ -17,6 +17,8 @@ ERRORS = {400: "Bad request: missing required fields or invalid input",
           403: "Forbidden: missing, invalid or expired credentials, or another user's"
                " resource",
           404: "Not found",
+          409: "Conflict: the job's status does not allow it (already finished, or not"
+               " failed or cancelled)",
           413: "Payload too large: a file over the tier's size limit, or a request body over"
                " 16 MiB",
           429: "Too many requests: monthly quota or concurrent job limit",
@@ -73,14 +75,30 @@ PATHS = {
                              " cadence (cadence, filter_level)",
                              (202, "Job accepted", ref("AnalyzeResponse")),
                              (400, 404, 413, 429, 500), body="AnalyzeRequest")},
-    "/jobs": {"get": _op("The caller's jobs, most recent first",
+    "/jobs": {"get": _op("The caller's jobs, most recent first, one page at a time (the"
+                         " next page's cursor is in X-Next-Cursor and Link rel=next)",
                          (200, "Jobs", ref("JobList")), (400,),
                          params=[{"name": "limit", "in": "query", "required": False,
                                   "schema": {"type": "integer", "minimum": 1,
-                                             "maximum": 100, "default": 50}}])},
-    "/jobs/{job_id}": {"get": _op("Job status, with results when complete",
-                                  (200, "Job", ref("Job")), (404,),
-                                  params=[_path_param("job_id")])},
+                                             "maximum": 100, "default": 50}},
+                                 {"name": "cursor", "in": "query", "required": False,
+                                  "description": "X-Next-Cursor of the previous page",
+                                  "schema": STR}])},
+    "/jobs/{job_id}": {
+        "get": _op("Job status, with results when complete", (200, "Job", ref("Job")),
+                   (404,), params=[_path_param("job_id")]),
+        "delete": _op("Cancel a queued or running job (as POST /jobs/{job_id}/cancel)",
+                      (200, "Job cancelled", ref("Job")), (404, 409),
+                      params=[_path_param("job_id")])},
+    "/jobs/{job_id}/cancel": {"post": _op(
+        "Cancel a queued or running job: the kernel stops, the concurrency slot is freed,"
+        " the partial report is kept (format=notebook)",
+        (200, "Job cancelled", ref("Job")), (404, 409), params=[_path_param("job_id")])},
+    "/jobs/{job_id}/retry": {"post": _op(
+        "Queue a failed or cancelled job again under the same id (the monthly quota is"
+        " not charged again)",
+        (202, "Job accepted", ref("AnalyzeResponse")), (404, 409, 429),
+        params=[_path_param("job_id")])},
     "/jobs/{job_id}/download": {"get": _op(
         "Signed download URL of one export (inline text/csv for format=csv and, for a"
         " cadence job, format=events; events_png is a zip of one PNG per event)",
@@ -106,6 +124,11 @@ PATHS = {
 PATHS["/api-keys"]["post"]["requestBody"]["required"] = False
 PATHS["/jobs/{job_id}/download"]["get"]["responses"]["200"]["content"]["text/csv"] = {
     "schema": {"type": "string"}}
+PATHS["/jobs"]["get"]["responses"]["200"]["headers"] = {
+    "X-Next-Cursor": {"description": "cursor of the next page; absent on the last page",
+                      "schema": STR},
+    "Link": {"description": '<URL of the next page>; rel="next"; absent on the last page',
+             "schema": STR}}
 
 
 def build_openapi(server_url: str = "") -> dict:

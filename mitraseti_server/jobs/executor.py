@@ -21,10 +21,16 @@ Settings (``ServiceConfig``): ``max_workers`` (0 pauses processing: jobs queue i
 ``submitted``), ``job_timeout_s``, ``kernel_name``, ``kernel_pool_size`` (-1: as many
 spare warm kernels as ``max_workers``; 0: none, a cold runner per job), and the webhook
 settings. A failed job's error is one line with server paths cut to their file names.
+
+Cancel (``JobStore.cancel``, from any API process) only changes the row; the executor
+running the job notices it (``check_cancelled``, polled about every second), kills the run
+and raises ``JobCancelled``: the status stays ``cancelled``, the partial report is kept as
+the ``notebook`` export, the webhook is told and the history pruned.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -41,18 +47,20 @@ from pathlib import Path
 from tornado.ioloop import IOLoop
 
 from mitraseti.export.formats import DOWNLOAD_FORMATS
-from mitraseti_server.errors import JobFailed
+from mitraseti_server.errors import BlobError, JobCancelled, JobFailed
 from mitraseti_server.jobs import store as js
 from mitraseti_server.jobs.kernel_pool import (POOL_DIR, RUNNER_MODULE, KernelPool, Spare,
                                                kill_group, read_json)
 from mitraseti_server.jobs.runner import PROGRESS_FILE, RUNNER_FILE
 from mitraseti_server.jobs.sweeper import Retention, job_prefix
+from mitraseti_server.jobs.outbox import Outbox
 from mitraseti_server.jobs.webhooks import WebhookSender
 from mitraseti_server.storage.blobs import BlobStore
 
 log = logging.getLogger("mitraseti_server.executor")
 MAX_ATTEMPTS = 2
 RECONCILE_EVERY_S = 15.0       # re-check jobs of ended executors (another process's crash)
+CANCEL_POLL_S = 1.0            # how often a running job's row is read for a cancel
 # an absolute path in an error message (kept: its last component, the file name)
 _ABS_PATH = re.compile(r"(?<![\w.~/:])/(?:[^\s'\"/:,;()\[\]]+/)+([^\s'\"/:,;()\[\]]+)")
 
@@ -71,15 +79,18 @@ class BaseExecutor:
         self.timeout_s = float(config.job_timeout_s)
         self.kernel_name = str(config.kernel_name)
         self.work_dir = Path(config.data_dir) / "work"
-        self.webhooks = WebhookSender(config.secret_key, attempts=config.webhook_attempts,
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self.outbox = Outbox(jobs.store)
+        self.webhooks = WebhookSender(self.outbox, config.secret_key, owner=self.owner,
+                                      attempts=config.webhook_attempts,
                                       backoff_s=config.webhook_backoff_s,
+                                      backoff_max_s=config.webhook_backoff_max_s,
                                       allow_private=config.webhook_allow_private)
         self._cond = threading.Condition()
         self._active: dict[str, threading.Thread] = {}
         self._stopping = False
         self._released: set[str] = set()     # killed by stop(): not a failure
         self._dispatcher: threading.Thread | None = None
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
     # ---- life cycle ---------------------------------------------------------------
     def start(self, io_loop=None) -> None:
@@ -91,7 +102,7 @@ class BaseExecutor:
             except RuntimeError:
                 io_loop = None
         if io_loop is not None:
-            self.webhooks.bind(io_loop)
+            self.webhooks.start(io_loop)
         self.reconcile()
         self._stopping = False
         self.before_dispatch()
@@ -115,6 +126,7 @@ class BaseExecutor:
                     continue
                 self.kill_job(job_id, job.pid)
                 self.jobs.requeue(job_id, attempts=max(job.attempts - 1, 0))
+        self.webhooks.stop()
         self.after_stop()
 
     def before_dispatch(self) -> None:
@@ -195,6 +207,10 @@ class BaseExecutor:
                 outcome = self.execute(job)
                 if job.job_id in self._released:
                     return                   # shut down mid-run: re-queued by stop()
+            except JobCancelled:
+                if job.job_id in self._released:
+                    return
+                self.on_cancelled(job)
             except JobFailed as exc:
                 if job.job_id in self._released:
                     return
@@ -225,18 +241,31 @@ class BaseExecutor:
         self.notify(job.job_id)
         self.after_finish(job)
 
+    def check_cancelled(self, job_id: str) -> None:
+        """Raise JobCancelled when the job's row says ``cancelled`` (one-column read)."""
+        if self.jobs.status_of(job_id) == js.CANCELLED:
+            raise JobCancelled("Cancelled by the user", job_id=job_id)
+
+    def on_cancelled(self, job: js.Job) -> None:
+        """The run was stopped after a cancel: the status stays ``cancelled`` (set by
+        ``JobStore.cancel``); tell the webhook, prune the history."""
+        self.jobs.update(job.job_id, pid=None)
+        self.notify(job.job_id)
+        self.after_finish(job)
+
     def after_finish(self, job: js.Job) -> None:
         """Prune the user's history to the tier's job_history."""
         self.retention.prune_user(job.user_id)
 
     # ---- webhooks -----------------------------------------------------------------
     def notify(self, job: js.Job | str) -> None:
-        """Send the job's JSON (a row snapshot, or the current row for an id) to its
-        webhook, if any; non-blocking."""
+        """Queue the job's JSON (a row snapshot, or the current row for an id) for its
+        webhook, if any, in the outbox (one INSERT; the sender delivers it)."""
         if isinstance(job, str):
             job = self.jobs.get(job)
         if job is not None and job.webhook_url:
-            self.webhooks.notify(job.webhook_url, job.job_id, job.public())
+            self.webhooks.notify(job.job_id, job.webhook_url, job.public(),
+                                 created_ns=job.inserted_ns)
 
 
 class LocalExecutor(BaseExecutor):
@@ -269,18 +298,28 @@ class LocalExecutor(BaseExecutor):
     def job_dir(self, job: js.Job) -> Path:
         return self.work_dir / job.job_id
 
-    def input_paths(self, job: js.Job) -> list[str]:
-        """Local paths of every file the job reads (a cadence: all, in observing order)."""
+    def input_paths(self, job: js.Job, pins: contextlib.ExitStack) -> list[str]:
+        """Local paths of every file the job reads (a cadence: all, in observing order),
+        kept until ``pins`` closes (S3: copies in the input cache, pinned; local: the
+        blob files themselves)."""
         paths = []
-        for key in job.file_keys:
-            path = self.blobs.local_path(key)
-            if path is None or not Path(path).exists():
-                raise JobFailed(f"Uploaded file {key} is missing from the blob store")
-            paths.append(str(path))
+        try:
+            for key in job.file_keys:
+                try:
+                    paths.append(str(pins.enter_context(self.blobs.open_local(key))))
+                except BlobError as exc:
+                    if exc.code != "NoSuchKey":
+                        raise
+                    raise JobFailed(f"Uploaded file {key} is missing from the blob store") \
+                        from None
+        except BaseException:
+            pins.close()
+            raise
         return paths
 
     def execute(self, job: js.Job) -> Path:
-        paths = self.input_paths(job)
+        pins = contextlib.ExitStack()           # the input files, released when it ends
+        paths = self.input_paths(job, pins)
         input_path = paths[0]
         out_dir = self.job_dir(job)
         shutil.rmtree(out_dir, ignore_errors=True)
@@ -293,6 +332,7 @@ class LocalExecutor(BaseExecutor):
             proc = self._launch(job, str(input_path), out_dir, params)
             self._wait(job, proc, out_dir)
         finally:
+            pins.close()
             spare = self._spares.pop(job.job_id, None)
             if spare is not None:
                 spare.discard()
@@ -336,9 +376,10 @@ class LocalExecutor(BaseExecutor):
         return proc
 
     def _wait(self, job: js.Job, proc: subprocess.Popen, out_dir: Path) -> None:
-        """Wait for the runner, copying its progress; kill it all on the whole-job timeout."""
+        """Wait for the runner, copying its progress; kill it all on the whole-job timeout
+        (JobFailed) or when the job is cancelled (JobCancelled)."""
         deadline = time.monotonic() + self.timeout_s
-        last_progress = None
+        last_progress, checked = None, time.monotonic()
         while True:
             try:
                 proc.wait(timeout=0.5)
@@ -346,6 +387,14 @@ class LocalExecutor(BaseExecutor):
             except subprocess.TimeoutExpired:
                 pass
             last_progress = self._copy_progress(job, out_dir, last_progress)
+            if time.monotonic() - checked >= CANCEL_POLL_S:
+                checked = time.monotonic()
+                try:
+                    self.check_cancelled(job.job_id)
+                except JobCancelled:
+                    self.kill_job(job.job_id, proc.pid)
+                    proc.wait()
+                    raise
             if time.monotonic() > deadline:
                 self.kill_job(job.job_id, proc.pid)
                 proc.wait()
@@ -368,7 +417,9 @@ class LocalExecutor(BaseExecutor):
         if "json" in outputs:  # core results first, so `complete` can be downloaded
             blobs.put_file(prefix + outputs["json"], str(out_dir / outputs["json"]))
             self.jobs.add_export(job.job_id, "json", prefix + outputs["json"])
-        self.jobs.finish(job.job_id, js.COMPLETE, results=outcome.get("results", {}))
+        if not self.jobs.finish(job.job_id, js.COMPLETE, results=outcome.get("results", {})):
+            self.on_cancelled(job)           # cancelled as it ended: it stays cancelled
+            return
         self.notify(job.job_id)
         try:
             for fmt, name in outputs.items():
@@ -382,17 +433,42 @@ class LocalExecutor(BaseExecutor):
             self.after_finish(job)
 
     def on_failure(self, job: js.Job, error: str) -> None:
+        self.keep_report(job)               # the executed notebook shows where it failed
+        super().on_failure(job, error)
+
+    def on_cancelled(self, job: js.Job) -> None:
+        self.keep_report(job)               # the cells run before the cancel
+        super().on_cancelled(job)
+
+    def keep_report(self, job: js.Job) -> None:
+        """Upload the executed notebook (or, for a killed run, papermill's last save of
+        it) as the ``notebook`` export, then remove the job's work folder."""
         out_dir = self.job_dir(job)
-        report = out_dir / DOWNLOAD_FORMATS["notebook"]
-        if report.exists():  # the executed notebook shows where it failed
-            key = job_prefix(job.user_id, job.job_id) + report.name
+        report = partial_report(out_dir)
+        if report is not None:
+            key = job_prefix(job.user_id, job.job_id) + DOWNLOAD_FORMATS["notebook"]
             try:
                 self.blobs.put_file(key, str(report))
                 self.jobs.add_export(job.job_id, "notebook", key)
             except Exception:  # noqa: BLE001 - the failure itself matters more
-                log.exception("could not keep the report of failed job %s", job.job_id)
+                log.exception("could not keep the report of job %s", job.job_id)
         shutil.rmtree(out_dir, ignore_errors=True)
-        super().on_failure(job, error)
+
+
+def partial_report(out_dir: Path) -> Path | None:
+    """The job's report.ipynb; for a run killed mid-way, the newest readable notebook
+    papermill saved beside it (``.report.ipynb.*.part.ipynb``, saved at each cell)."""
+    name = DOWNLOAD_FORMATS["notebook"]
+    found = [out_dir / name] if (out_dir / name).exists() else []
+    found += sorted(out_dir.glob(f".{name}.*.part.ipynb"),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in found:
+        try:
+            json.loads(path.read_text())
+            return path
+        except (OSError, ValueError):        # cut short by the kill: not a notebook
+            continue
+    return None
 
 
 def owner_is_gone(owner: str | None, me: str) -> bool:

@@ -1,12 +1,15 @@
-"""The jobs service: what POST /analyze, GET /jobs, GET /jobs/{id} and the download route do.
+"""The jobs service: what POST /analyze, GET /jobs, GET /jobs/{id}, the download route and
+job control (cancel, retry) do.
 
 Handlers parse the request (the body already validated against the OpenAPI schema) and
-call one method here; every method is blocking (SQLite, blob-store round trips, a DNS
-lookup for webhook targets), so the API runs them off the IOLoop. Errors are typed
+call one method here; the methods block (SQLite, blob-store round trips, a DNS lookup for
+webhook targets), so the API runs them off the IOLoop, except ``download``, a coroutine
+the API awaits (the blob store's own coroutines). Errors are typed
 (``mitraseti_server.errors``); the API maps them to status codes.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -16,11 +19,12 @@ from pathlib import PurePosixPath
 from mitraseti.errors import ParameterError
 from mitraseti.export.formats import DOWNLOAD_FORMATS, INLINE_FORMATS
 from mitraseti.search.params import SearchParams
-from mitraseti_server.errors import Forbidden, NotFound, PayloadTooLarge
+from mitraseti_server.errors import Conflict, Forbidden, NotFound, PayloadTooLarge
 from mitraseti_server.jobs import store as js
 from mitraseti_server.jobs.executor import BaseExecutor
-from mitraseti_server.jobs.sweeper import Retention
-from mitraseti_server.jobs.webhooks import private_address_reason, validate_webhook_url
+from mitraseti_server.jobs.sweeper import Retention, job_prefix
+from mitraseti_server.jobs.webhooks import (private_address_reason, url_host,
+                                            validate_webhook_url)
 from mitraseti_server.storage.database import User
 from mitraseti_server.storage.uploads import UploadService
 
@@ -75,9 +79,11 @@ class JobService:
         self.executor, self.retention = executor, retention
 
     # ---- POST /analyze ------------------------------------------------------------
-    def submit(self, user: User, body: dict) -> js.Job:
+    def submit(self, user: User, body: dict,
+               sizes: dict[str, int | None] | None = None) -> js.Job:
         """Check the request, the files and the quotas, insert the job (one transaction)
-        and hand it to the executor. A cadence job (``cadence``: file keys of a whole
+        and hand it to the executor. ``sizes``: the files' sizes already resolved by the
+        API (``UploadService.owned_sizes``); a key missing there is looked up here. A cadence job (``cadence``: file keys of a whole
         ON/OFF cadence, ``file_key`` its first) is one job for the concurrency limit and
         one file per key against the monthly quota; each file is checked like a single one
         (404 unknown or another user's, 413 over the tier's size)."""
@@ -91,7 +97,8 @@ class JobService:
         if webhook_url is not None:
             self._check_webhook(user, limits, webhook_url)
         keys = cadence or [file_key]
-        size = sum(self._checked_size(user, key, limits, cadence is not None) for key in keys)
+        size = sum(self._checked_size(user, key, limits, cadence is not None, sizes or {})
+                   for key in keys)
         filename = body.get("filename") or PurePosixPath(file_key).name
         job = self.jobs.submit(
             user_id=user.user_id, tier=user.tier, monthly_limit=limits.files_per_month,
@@ -100,10 +107,7 @@ class JobService:
             webhook_url=webhook_url, now=self.config.now(), files=len(keys))
         self.executor.notify(job)            # the "submitted" webhook, before any worker sees it
         self.executor.submit(job.job_id)
-        try:
-            self.retention.prune_history(user.user_id, int(limits.job_history))
-        except Exception:  # noqa: BLE001 - the job is accepted; pruning is housekeeping
-            log.exception("pruning the job history of %s failed", user.user_id)
+        self._prune(user)
         return job
 
     def _check_webhook(self, user: User, limits, url: str) -> None:
@@ -118,10 +122,12 @@ class JobService:
             if reason:
                 raise ParameterError(reason, parameter="webhook_url")
 
-    def _checked_size(self, user: User, file_key: str, limits, in_cadence: bool) -> int:
+    def _checked_size(self, user: User, file_key: str, limits, in_cadence: bool,
+                      sizes: dict[str, int | None]) -> int:
         """Size (bytes) of the caller's upload; NotFound when unknown, unfinished or
         another user's, PayloadTooLarge over the tier's limit."""
-        size = self.uploads.owned_size(user, file_key)
+        size = (sizes[file_key] if file_key in sizes
+                else self.uploads.owned_size(user, file_key))
         if size is None:
             raise NotFound(f"File not found in S3 (upload first): {file_key}",
                            file_key=file_key)
@@ -132,9 +138,14 @@ class JobService:
         return size
 
     # ---- reads --------------------------------------------------------------------
-    def list(self, user: User, limit: int) -> list[js.Job]:
-        """The user's jobs, most recent first."""
-        return self.jobs.list_for_user(user.user_id, limit)
+    def list(self, user: User, limit: int,
+             cursor: str | None = None) -> tuple[list[js.Job], str | None]:
+        """One page of the user's jobs, most recent first, after ``cursor`` (from a
+        previous page); returns (jobs, the next page's cursor or None at the end)."""
+        after = js.decode_cursor(cursor) if cursor else None
+        found = self.jobs.list_for_user(user.user_id, limit + 1, after=after)
+        page = found[:limit]
+        return page, js.encode_cursor(page[-1]) if len(found) > limit else None
 
     def own(self, user: User, job_id: str) -> js.Job:
         """The job if it is the caller's: NotFound (no such job) or Forbidden otherwise."""
@@ -150,22 +161,75 @@ class JobService:
             raise Forbidden("Job belongs to a different user", job_id=job_id)
         return job
 
-    def download(self, user: User, job_id: str, fmt: str) -> Download:
-        """One export of the caller's job: inline CSV, or a signed URL valid one hour."""
+    def describe(self, user: User, job_id: str) -> dict:
+        """The GET /jobs/{id} body: the caller's job JSON and, for a job with a webhook,
+        ``webhook {"url_host", "deliveries": [...]}`` (the outbox rows, in order; the
+        URL's path and query are not shown: they may hold the receiver's token)."""
+        job = self.own(user, job_id)
+        out = job.public()
+        if job.webhook_url:
+            out["webhook"] = {"url_host": url_host(job.webhook_url),
+                              "deliveries": self.executor.outbox.for_job(job.job_id)}
+        return out
+
+    # ---- job control --------------------------------------------------------------
+    def cancel(self, user: User, job_id: str) -> js.Job:
+        """Cancel the caller's queued or running job (Conflict once finished). The row
+        changes at once, freeing the concurrency slot; the executor running the job sees
+        it within about a second, stops the kernel and keeps the partial report. A queued
+        job was never started, so its webhook and history pruning happen here."""
+        job = self.own(user, job_id)
+        changed, before = self.jobs.cancel(job.job_id)
+        if not changed:
+            raise Conflict("Job already finished", job_id=job.job_id,
+                           status=before or job.status)
+        if before == js.SUBMITTED:
+            self.executor.notify(job.job_id)
+            self._prune(user)
+        return self.jobs.get(job.job_id) or job
+
+    def retry(self, user: User, job_id: str) -> js.Job:
+        """Queue the caller's failed or cancelled job again under the same id (Conflict
+        otherwise; QuotaExceeded at the concurrency limit). The monthly quota is not
+        charged again: it counts the files a user submits, and these were counted when
+        the job was first submitted. The last run's exports are deleted."""
+        job = self.own(user, job_id)
+        limits = self.config.tier(user.tier)
+        old, new = self.jobs.retry(job.job_id, tier=user.tier,
+                                   concurrent_limit=limits.concurrent_jobs,
+                                   now=self.config.now())
+        # the new run uploads its exports when it ends, seconds at least after this
+        if old.exports:
+            self.uploads.blobs.delete_prefix(job_prefix(old.user_id, old.job_id))
+        self.executor.notify(new)
+        self.executor.submit(new.job_id)
+        return new
+
+    def _prune(self, user: User) -> None:
+        try:
+            self.retention.prune_history(user.user_id,
+                                         int(self.config.tier(user.tier).job_history))
+        except Exception:  # noqa: BLE001 - the request succeeded; pruning is housekeeping
+            log.exception("pruning the job history of %s failed", user.user_id)
+
+    async def download(self, user: User, job_id: str, fmt: str) -> Download:
+        """One export of the caller's job: inline CSV, or a signed URL valid one hour
+        (awaited on the IOLoop: the job row is read in a thread, the blob store's
+        coroutines do the rest)."""
         if fmt not in DOWNLOAD_FORMATS:
             raise ParameterError("Invalid format parameter", parameter="format",
                                  expected=f"one of {list(DOWNLOAD_FORMATS)}")
-        job = self.own(user, job_id)
+        job = await asyncio.to_thread(self.own, user, job_id)
         key = job.exports.get(fmt)
         blobs = self.uploads.blobs
-        if key is None or not blobs.exists(key):
+        if key is None or not await blobs.aexists(key):
             raise NotFound("Format not yet available", format=fmt, job_id=job_id,
                            job_status=job.status, exports_ready=job.exports_ready)
         filename = PurePosixPath(key).name
         if fmt in INLINE_FORMATS:
-            with blobs.open(key) as fh:
-                return Download(fmt, filename, content=fh.read())
-        return Download(fmt, filename, url=blobs.signed_url(key, "GET", DOWNLOAD_URL_TTL_S))
+            return Download(fmt, filename, content=await blobs.aread_bytes(key))
+        return Download(fmt, filename,
+                        url=await blobs.asigned_url(key, "GET", DOWNLOAD_URL_TTL_S))
 
     # ---- usage and reports --------------------------------------------------------
     def usage(self, user: User) -> dict:

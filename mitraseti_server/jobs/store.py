@@ -15,9 +15,17 @@ Several API processes may share one database: ``submit`` serialises a user's quo
 by locking the user's ``job_usage`` row (``BEGIN IMMEDIATE`` on SQLite), and ``claim``
 takes a queued job with ``SELECT ... FOR UPDATE SKIP LOCKED`` (SQLite: inside
 ``BEGIN IMMEDIATE``) and records the claiming executor in ``owner``.
+
+Job control: ``cancel`` moves a queued or running job to ``cancelled`` in one guarded
+UPDATE (executors poll ``status_of`` and stop the run); ``retry`` puts a failed or cancelled
+job back in the queue. ``finish`` only changes an unfinished row and ``requeue`` a
+``processing`` one, so a cancel that races with the end of a run is never overwritten.
+``list_for_user`` pages with an opaque keyset cursor (``encode_cursor``).
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as _dt
 import json
 import time
@@ -27,7 +35,8 @@ from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
 
-from mitraseti_server.errors import QuotaExceeded
+from mitraseti.errors import ParameterError
+from mitraseti_server.errors import Conflict, NotFound, QuotaExceeded
 from mitraseti_server.storage.database import Store, metadata
 
 SUBMITTED, PROCESSING, COMPLETE, FAILED = "submitted", "processing", "complete", "failed"
@@ -35,6 +44,7 @@ CANCELLED = "cancelled"
 STATUSES = (SUBMITTED, PROCESSING, COMPLETE, FAILED, CANCELLED)
 RUNNING = (SUBMITTED, PROCESSING)
 FINISHED = (COMPLETE, FAILED, CANCELLED)
+RETRYABLE = (FAILED, CANCELLED)
 
 jobs = sa.Table(
     "jobs", metadata,
@@ -130,6 +140,10 @@ class Job:
             out["exports_ready"] = self.exports_ready
         if self.status == FAILED:
             out["error"] = self.error or "Unknown error"
+        if self.status == CANCELLED:
+            out["cancelled_at"] = self.completed_at
+        if self.retries:
+            out["retries"] = self.retries
         if self.cadence:
             out["cadence"] = list(self.cadence)
             out["filter_level"] = int(self.params.get("filter_level", 3))
@@ -158,6 +172,26 @@ def seconds_until_next_month(ts: float) -> int:
     year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
     nxt = _dt.datetime(year, month, 1, tzinfo=_dt.timezone.utc)
     return max(1, int((nxt - now).total_seconds()))
+
+
+def encode_cursor(job: Job) -> str:
+    """The opaque GET /jobs cursor after ``job``: url-safe base64 of its sort key
+    (created_at, inserted_ns, job_id)."""
+    raw = json.dumps([job.created_at, job.inserted_ns, job.job_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, int, str]:
+    """The sort key in a cursor of ``encode_cursor``; ParameterError naming ``cursor``."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, inserted, job_id = json.loads(raw)
+        if (type(created), type(inserted), type(job_id)) == (int, int, str):
+            return created, inserted, job_id
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        pass
+    raise ParameterError("Invalid cursor parameter", parameter="cursor",
+                         expected="the X-Next-Cursor value of a previous GET /jobs")
 
 
 class JobStore:
@@ -219,11 +253,22 @@ class JobStore:
         found = self._query(sa.select(jobs).where(jobs.c.job_id == job_id))
         return found[0] if found else None
 
-    def list_for_user(self, user_id: str, limit: int = 50) -> list[Job]:
-        """Most recent first."""
-        return self._query(sa.select(jobs).where(jobs.c.user_id == user_id)
-                           .order_by(jobs.c.created_at.desc(), jobs.c.inserted_ns.desc())
-                           .limit(int(limit)))
+    def list_for_user(self, user_id: str, limit: int = 50,
+                      after: tuple[int, int, str] | None = None) -> list[Job]:
+        """Most recent first (created_at, inserted_ns, job_id descending); ``after``: the
+        sort key of the last job of the previous page (``decode_cursor``), so jobs added
+        meanwhile (newer) never shift the pages still to come."""
+        key = (jobs.c.created_at, jobs.c.inserted_ns, jobs.c.job_id)
+        query = sa.select(jobs).where(jobs.c.user_id == user_id)
+        if after is not None:
+            query = query.where(sa.tuple_(*key) < sa.tuple_(*map(sa.literal, after)))
+        return self._query(query.order_by(*(c.desc() for c in key)).limit(int(limit)))
+
+    def status_of(self, job_id: str) -> str | None:
+        """The job's status only (cheap: executors poll it to notice a cancel)."""
+        with self.store.read() as conn:
+            return conn.execute(sa.select(jobs.c.status)
+                                .where(jobs.c.job_id == job_id)).scalar()
 
     def with_status(self, *statuses: str) -> list[Job]:
         """Jobs in any of ``statuses``, oldest first (queue order)."""
@@ -258,21 +303,76 @@ class JobStore:
                 progress=json.dumps({"stage": "starting", "fraction": 0.0})))
         return self.get(job_id)
 
-    def update(self, job_id: str, **fields: Any) -> None:
-        """Set columns; dict values are JSON-encoded; updated_at is refreshed."""
+    def update(self, job_id: str, *, only_if: tuple[str, ...] | None = None,
+               **fields: Any) -> bool:
+        """Set columns (dict values JSON-encoded, updated_at refreshed); with ``only_if``
+        only while the status is one of those. True when the row changed."""
         if not fields:
-            return
+            return False
         fields["updated_at"] = int(time.time())
+        query = jobs.update().where(jobs.c.job_id == job_id)
+        if only_if is not None:
+            query = query.where(jobs.c.status.in_(only_if))
         with self.store.transaction(immediate=True) as conn:
-            conn.execute(jobs.update().where(jobs.c.job_id == job_id)
-                         .values(**self._encode(fields)))
+            return conn.execute(query.values(**self._encode(fields))).rowcount == 1
 
     def finish(self, job_id: str, status: str, *, results: dict | None = None,
-               error: str | None = None) -> None:
-        """processing -> complete | failed, with results or a one-line error."""
+               error: str | None = None) -> bool:
+        """processing -> complete | failed, with results or a one-line error; False (no
+        change) when the job has finished already (e.g. cancelled meanwhile)."""
         assert status in FINISHED, status
-        self.update(job_id, status=status, completed_at=int(time.time()), results=results,
-                    error=error, pid=None, progress=None)
+        return self.update(job_id, only_if=RUNNING, status=status,
+                           completed_at=int(time.time()), results=results, error=error,
+                           pid=None, progress=None)
+
+    def cancel(self, job_id: str) -> tuple[bool, str | None]:
+        """submitted | processing -> cancelled (one guarded UPDATE: the concurrency slot is
+        free at once). Returns (changed, the status before); the pid stays for the
+        executor that kills the run."""
+        now = int(time.time())
+        with self.store.transaction(immediate=True) as conn:
+            before = conn.execute(sa.select(jobs.c.status).where(jobs.c.job_id == job_id)
+                                  .with_for_update()).scalar()
+            changed = conn.execute(
+                jobs.update().where(jobs.c.job_id == job_id, jobs.c.status.in_(RUNNING))
+                .values(status=CANCELLED, completed_at=now, updated_at=now,
+                        progress=None)).rowcount == 1
+        return changed, before
+
+    def retry(self, job_id: str, *, tier: str, concurrent_limit: int,
+              now: float | None = None) -> tuple[Job, Job]:
+        """failed | cancelled -> submitted, in ONE transaction holding the user's
+        ``job_usage`` row (as ``submit``): Conflict for another status, QuotaExceeded at
+        the concurrency limit. The monthly quota is not charged again. Clears the last
+        run (error, results, exports, progress, attempts) and counts ``retries``. Returns
+        (the job before, the job after); the caller deletes the old exports' blobs."""
+        now = time.time() if now is None else now
+        old = self.get(job_id)
+        if old is None:
+            raise NotFound("Job not found", job_id=job_id)
+        usage = (job_usage.c.user_id == old.user_id) & (job_usage.c.month == month_key(now))
+        with self.store.transaction(immediate=True) as conn:
+            self.store.insert_or_ignore(conn, job_usage, ["user_id", "month"],
+                                        user_id=old.user_id, month=month_key(now), jobs=0)
+            conn.execute(sa.select(job_usage.c.jobs).where(usage).with_for_update())
+            row = conn.execute(sa.select(jobs).where(jobs.c.job_id == job_id)
+                               .with_for_update()).first()
+            if row is None:                     # pruned meanwhile
+                raise NotFound("Job not found", job_id=job_id)
+            old = Job.from_row(row._mapping)
+            if old.status not in RETRYABLE:
+                raise Conflict("Only a failed or cancelled job can be retried",
+                               job_id=job_id, status=old.status)
+            running = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(
+                jobs.c.user_id == old.user_id, jobs.c.status.in_(RUNNING))).scalar_one()
+            if running >= concurrent_limit:
+                raise QuotaExceeded("Too many concurrent jobs", limit=concurrent_limit,
+                                    running=running, tier=tier, retry_after=30)
+            conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(
+                status=SUBMITTED, started_at=None, completed_at=None, error=None,
+                results=None, exports="{}", exports_ready=0, progress=None, attempts=0,
+                pid=None, owner=None, retries=jobs.c.retries + 1, updated_at=int(now)))
+        return old, self.get(job_id)
 
     def add_export(self, job_id: str, fmt: str, key: str) -> None:
         """Record one uploaded export (format -> blob key) atomically."""
@@ -286,10 +386,11 @@ class JobStore:
             conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(
                 exports=json.dumps(exports), updated_at=int(time.time())))
 
-    def requeue(self, job_id: str, **fields: Any) -> None:
-        """processing -> submitted after an interruption (attempts kept unless given)."""
-        self.update(job_id, status=SUBMITTED, pid=None, started_at=None, progress=None,
-                    owner=None, **fields)
+    def requeue(self, job_id: str, **fields: Any) -> bool:
+        """processing -> submitted after an interruption (attempts kept unless given);
+        False when the job is no longer processing."""
+        return self.update(job_id, only_if=(PROCESSING,), status=SUBMITTED, pid=None,
+                           started_at=None, progress=None, owner=None, **fields)
 
     def delete(self, job_ids: Iterable[str]) -> int:
         ids = list(job_ids)

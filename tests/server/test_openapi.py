@@ -11,7 +11,8 @@ from mitraseti_server.auth.keys import create_api_key
 
 ENDPOINTS = {"/health": {"get"}, "/upload-url": {"post"}, "/complete-upload": {"post"},
              "/abort-upload": {"post"}, "/analyze": {"post"}, "/jobs": {"get"},
-             "/jobs/{job_id}": {"get"}, "/jobs/{job_id}/download": {"get"},
+             "/jobs/{job_id}": {"get", "delete"}, "/jobs/{job_id}/download": {"get"},
+             "/jobs/{job_id}/cancel": {"post"}, "/jobs/{job_id}/retry": {"post"},
              "/usage": {"get"}, "/api-keys": {"get", "post"},
              "/api-keys/{keyId}": {"delete"}, "/reports": {"post"}}
 
@@ -92,3 +93,14 @@ def test_live_responses_match_the_document(spec, start_server):
     report = requests.post(url + "/reports", headers=h,
                            json={"job_id": job.json()["job_id"]}).json()
     check(spec, "ReportCreated", report)
+    job_url = f"{url}/jobs/{job.json()['job_id']}"
+    cancelled = requests.post(job_url + "/cancel", headers=h)
+    assert cancelled.status_code == 200, cancelled.text
+    check(spec, "Job", cancelled.json())
+    again = requests.delete(job_url, headers=h)
+    assert again.status_code == 409 and "409" in spec["paths"]["/jobs/{job_id}"]["delete"][
+        "responses"]
+    check(spec, "Error", again.json())
+    retried = requests.post(job_url + "/retry", headers=h)
+    assert retried.status_code == 202, retried.text
+    check(spec, "AnalyzeResponse", retried.json())
