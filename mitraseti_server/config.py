@@ -132,8 +132,11 @@ class ServiceConfig(Configurable):
     stale_upload_s = Float(24 * 3600.0, min=0.0).tag(config=True)
     sweep_interval_s = Float(600.0, min=0.001).tag(config=True)
     # webhooks (institution and enterprise tiers)
-    webhook_attempts = Int(4, min=1, help="tries per event").tag(config=True)
-    webhook_backoff_s = Float(1.0, min=0.0, help="wait backoff * 2**i between tries").tag(
+    webhook_attempts = Int(10, min=1, help="tries per event (the outbox keeps them "
+                           "across restarts)").tag(config=True)
+    webhook_backoff_s = Float(10.0, min=0.0, help="wait backoff * 2**i after failed try "
+                              "i+1, s").tag(config=True)
+    webhook_backoff_max_s = Float(3600.0, min=0.0, help="longest wait between tries, s").tag(
         config=True)
     webhook_allow_private = Bool(True, help="false: refuse loopback/private targets").tag(
         config=True)

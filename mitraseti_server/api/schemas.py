@@ -143,7 +143,25 @@ SCHEMAS = {
                            "retries": {"type": "integer", "minimum": 1,
                                        "description": "times the job was retried"},
                            "cadence": {"type": "array", "items": STR},
-                           "filter_level": {"enum": [1, 2, 3]}}},
+                           "filter_level": {"enum": [1, 2, 3]},
+                           "webhook": ref("JobWebhook")}},
+    "JobWebhook": obj(["url_host", "deliveries"], url_host={
+        "type": "string", "description": "host[:port] of webhook_url (its path and query "
+                                         "are not shown)"},
+        deliveries={"type": "array", "items": ref("WebhookDelivery"),
+                    "description": "GET /jobs/{job_id} only: one per status change, in "
+                                   "sending order"}),
+    "WebhookDelivery": obj(
+        ["delivery_id", "event", "state", "attempts", "last_code", "last_error",
+         "created_at", "next_attempt_at", "delivered_at"],
+        delivery_id={"type": "string", "description": "the X-MitraSETI-Delivery header"},
+        event={"type": "string", "pattern": "^job\\."},
+        state={"enum": ["pending", "sending", "delivered", "failed"]},
+        attempts={"type": "integer", "minimum": 0},
+        last_code={"type": ["integer", "null"], "description": "HTTP status of the last try"},
+        last_error={"type": ["string", "null"]}, created_at=INT,
+        next_attempt_at={"type": ["integer", "null"], "description": "while pending"},
+        delivered_at={"type": ["integer", "null"]}),
     "JobList": {"type": "array", "items": ref("Job")},
     "Download": obj(["download_url", "format", "filename"],
                     download_url={"type": "string", "format": "uri"},

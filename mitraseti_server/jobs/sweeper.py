@@ -9,6 +9,8 @@
   while a queued or running job still reads them. Objects are deleted BEFORE rows, so a
   crash in between leaves a row pointing at nothing (swept again next time), never an
   orphaned object nobody can find.
+- Webhook deliveries (``jobs.outbox``): a removed job's rows go with it; delivered and
+  failed rows are deleted 30 days after they were queued.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import logging
 from tornado.ioloop import PeriodicCallback
 
 from mitraseti_server.jobs import store as js
+from mitraseti_server.jobs.outbox import KEEP_FINISHED_S, Outbox
 from mitraseti_server.storage.blobs import BlobStore
 from mitraseti_server.storage.database import Store
 
@@ -34,6 +37,7 @@ class Retention:
 
     def __init__(self, config, store: Store, jobs: js.JobStore, blobs: BlobStore):
         self.config, self.store, self.jobs, self.blobs = config, store, jobs, blobs
+        self.outbox = Outbox(store)
 
     def tier_limits_for_user(self, user_id: str):
         """The user's TierLimits, or None when the user (or tier) is unknown."""
@@ -41,9 +45,11 @@ class Retention:
         return None if user is None else self.config.tiers.get(user.tier)
 
     def remove(self, jobs: list[js.Job]) -> int:
-        """Delete the jobs' blobs, then their rows; returns rows deleted."""
+        """Delete the jobs' blobs, then their rows and webhook deliveries; returns rows
+        deleted."""
         for job in jobs:
             self.blobs.delete_prefix(job_prefix(job.user_id, job.job_id))
+        self.outbox.delete_for_jobs(j.job_id for j in jobs)
         return self.jobs.delete(j.job_id for j in jobs)
 
     def prune_history(self, user_id: str, keep: int) -> int:
@@ -93,6 +99,7 @@ class Retention:
             cutoff = now - float(limits.retention_days) * DAY_S
             removed += self.remove(self.jobs.finished_before(user_id, cutoff))
             removed += self.prune_history(user_id, int(limits.job_history))
+        self.outbox.prune_finished(now - KEEP_FINISHED_S)
         expired = self.expire_uploads(now)
         if expired:
             log.info("retention sweep deleted %d upload(s)", expired)
