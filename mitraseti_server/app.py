@@ -98,5 +98,6 @@ async def serve(config: ServiceConfig, sockets: list[socket.socket] | None = Non
     finally:
         stop_background(app.services, callbacks)
         server.stop()
+        await app.services.blobs.aclose()     # the IOLoop's S3 client
         app.services.blobs.close()
         app.services.store.close()           # pooled database connections

@@ -6,7 +6,8 @@ same parser standalone (``python -m mitraseti_server``). Every command finds the
 the same way: ``--data-dir``, else ``$MITRASETI_DATA_DIR``, else ``~/.mitraseti``. Admin
 commands work while the server runs (SQLite WAL, or PostgreSQL). ``--database`` (else
 ``$MITRASETI_DATABASE``) points every command at a PostgreSQL database instead of the
-data dir's SQLite file.
+data dir's SQLite file; ``--storage`` (else ``$MITRASETI_STORAGE``) at an S3 bucket
+instead of the data dir's blob folder.
 
 Registering the commands imports only ``config`` and ``errors`` (traitlets and the
 standard library), so ``mitraseti --help`` and ``mitraseti analyze`` stay cheap; the
@@ -44,6 +45,9 @@ def _data_dir_arg(parser: argparse.ArgumentParser) -> None:
                         help="metadata database: postgresql://USER@HOST:PORT/DB or "
                              "sqlite:///PATH (default: $MITRASETI_DATABASE, else the "
                              "SQLite file in the data folder)")
+    parser.add_argument("--storage", default=None,
+                        help="blob store: local or s3://BUCKET[/PREFIX] (default: "
+                             "$MITRASETI_STORAGE, else local: the data folder's blobs/)")
 
 
 def _overrides(args, *names: str) -> dict:
@@ -60,6 +64,10 @@ def register(subparsers) -> None:
     serve.add_argument("--dashboard-port", type=int, default=8866,
                        help="serve the Voila dashboard on this port beside the API "
                             "(default 8866; 0 turns it off)")
+    serve.add_argument("--executor", default=None,
+                       help="where jobs run: local, dask://HOST:PORT (a Dask scheduler) or "
+                            "dask-local[:N] (N Dask workers here) (default: "
+                            "$MITRASETI_EXECUTOR, else local)")
     _data_dir_arg(serve)
     serve.set_defaults(func=cmd_serve, default_log_level="INFO")
 
@@ -104,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
 def _open(args) -> tuple[ServiceConfig, Store]:
     from mitraseti_server.storage.database import Store
 
-    config = ServiceConfig.load(data_dir=args.data_dir, **_overrides(args, "database"))
+    config = ServiceConfig.load(data_dir=args.data_dir,
+                                **_overrides(args, "database", "storage"))
     store = Store(config.database_url)
     store.migrate()
     return config, store
@@ -200,7 +209,7 @@ def cmd_serve(args) -> int:
     from mitraseti_server.app import bind, serve
     from mitraseti_server.storage.database import Store
 
-    overrides = _overrides(args, "host", "port", "database")
+    overrides = _overrides(args, "host", "port", "database", "executor", "storage")
     config = ServiceConfig.load(data_dir=args.data_dir, **overrides)
     store = Store(config.database_url)
     store.migrate()

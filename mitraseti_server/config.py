@@ -23,9 +23,11 @@ Sizes are MB (2**20 bytes) where the name says ``_mb``, bytes otherwise; times a
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import time
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +77,75 @@ def default_tiers() -> dict[str, TierLimits]:
 
 
 DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
+# S3's bucket naming rules: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+@dataclass(frozen=True)
+class StorageTarget:
+    """Where blobs live: ``engine`` "local" or "s3"; for S3 the ``bucket`` and the key
+    ``prefix`` ('' or 'some/prefix', no slashes at the ends) every object key goes under."""
+
+    engine: str
+    bucket: str = ""
+    prefix: str = ""
+
+
+def parse_storage(value: str, s3_bucket: str = "") -> StorageTarget:
+    """``local``, ``s3://BUCKET[/PREFIX]`` or ``s3`` (with ``s3_bucket``); ConfigError
+    naming ``storage`` (or ``s3_bucket``) otherwise."""
+    value = value.strip()
+    if value == "local":
+        return StorageTarget("local")
+    if value == "s3":
+        if not s3_bucket:
+            raise ConfigError("storage = 's3' needs s3_bucket (MITRASETI_S3_BUCKET), or "
+                              "give storage = 's3://BUCKET[/PREFIX]'", key="s3_bucket")
+        value = "s3://" + s3_bucket
+    expected = "expected local or s3://BUCKET[/PREFIX]"
+    if not value.startswith("s3://"):
+        raise ConfigError(f"storage {value!r}: {expected}", key="storage")
+    bucket, _, prefix = value[len("s3://"):].partition("/")
+    prefix = prefix.strip("/")
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise ConfigError(f"storage {value!r}: {bucket!r} is not an S3 bucket name "
+                          f"(3-63 of a-z, 0-9, '.', '-'); {expected}", key="storage")
+    bad_part = any(part in ("", ".", "..") for part in prefix.split("/"))
+    if prefix and (bad_part or any(c in prefix for c in "\\\x00?#")):
+        raise ConfigError(f"storage {value!r}: the prefix {prefix!r} is not a key prefix; "
+                          f"{expected}", key="storage")
+    return StorageTarget("s3", bucket, prefix)
+
+
+@dataclass(frozen=True)
+class ExecutorTarget:
+    """Where jobs run: ``kind`` "local" (processes on this machine), "dask" (the
+    scheduler at ``address``, tcp://HOST:PORT) or "dask-local" (a LocalCluster of
+    ``workers`` worker processes started by the service)."""
+
+    kind: str
+    address: str = ""
+    workers: int = 0
+
+
+_DASK_ADDRESS = re.compile(r"(?:dask|tcp)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})")
+_DASK_LOCAL = re.compile(r"dask-local(?::(\d{1,3}))?")
+
+
+def parse_executor(value: str) -> ExecutorTarget:
+    """``local``, ``dask://HOST:PORT`` (or ``tcp://HOST:PORT``) or ``dask-local[:N]``;
+    ConfigError naming ``executor`` otherwise."""
+    value = value.strip()
+    if value == "local":
+        return ExecutorTarget("local")
+    found = _DASK_ADDRESS.fullmatch(value)
+    if found and 0 < int(found.group(2)) < 65536:
+        return ExecutorTarget("dask", address=f"tcp://{found.group(1)}:{found.group(2)}")
+    found = _DASK_LOCAL.fullmatch(value)
+    if found and int(found.group(1) or 2) > 0:
+        return ExecutorTarget("dask-local", workers=int(found.group(1) or 2))
+    raise ConfigError(f"executor {value!r}: expected local, dask://HOST:PORT, "
+                      "tcp://HOST:PORT or dask-local[:N] (N >= 1 workers)", key="executor")
 
 
 class PathTrait(TraitType):
@@ -109,6 +180,9 @@ class ServiceConfig(Configurable):
         config=True)
     tiers = Dict(help="tier name -> TierLimits").tag(config=True)
     # executor
+    executor = Unicode("local", help="where jobs run: local, dask://HOST:PORT (a Dask "
+                       "scheduler; also tcp://) or dask-local[:N] (N Dask worker processes "
+                       "on this machine, default 2)").tag(config=True)
     max_workers = Int(2, min=0, help="jobs run at once (0 pauses processing)").tag(config=True)
     job_timeout_s = Float(3600.0, min=0.0, help="whole-job timeout, s").tag(config=True)
     kernel_name = Unicode("python3", help="Jupyter kernel of the pipeline").tag(config=True)
@@ -143,17 +217,34 @@ class ServiceConfig(Configurable):
     jupyter_tier = Enum(list(TIER_NAMES), "researcher",
                         help="tier of users the Jupyter extension signs in").tag(config=True)
     # storage
-    storage = Enum(["local", "s3"], "local", help="blob store").tag(config=True)
-    s3_bucket = Unicode("").tag(config=True)
-    s3_endpoint_url = Unicode("").tag(config=True)
-    s3_region = Unicode("us-east-1").tag(config=True)
-    s3_access_key_id = Unicode("").tag(config=True)
+    storage = Unicode("local", help="blob store: local (data_dir/blobs) or "
+                      "s3://BUCKET[/PREFIX] (also 's3' with s3_bucket)").tag(config=True)
+    s3_bucket = Unicode("", help="bucket when storage = 's3'").tag(config=True)
+    s3_endpoint_url = Unicode("", help="'' -> $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL or "
+                              "AWS itself").tag(config=True)
+    s3_region = Unicode("", help="'' -> $AWS_REGION, $AWS_DEFAULT_REGION or us-east-1"
+                        ).tag(config=True)
+    s3_access_key_id = Unicode("", help="'' -> the AWS credential chain").tag(config=True)
     s3_secret_access_key = Unicode("").tag(config=True)
+    input_cache_dir = Unicode("", help="local copies of S3 inputs; '' -> data_dir/cache"
+                              ).tag(config=True)
+    input_cache_gb = Float(20.0, min=0.0, help="byte budget of the input cache, GiB").tag(
+        config=True)
     # clock, injectable for tests (returns unix seconds)
     clock = Callable(time.time)
 
     def _tiers_default(self) -> dict:
         return default_tiers()
+
+    @validate("storage")
+    def _check_storage(self, proposal) -> str:
+        value = proposal["value"].strip()
+        if value != "s3":           # 's3' needs s3_bucket: checked with the other settings
+            try:
+                parse_storage(value)
+            except ConfigError as exc:
+                raise TraitError(str(exc)) from None
+        return value
 
     @validate("tiers")
     def _check_tiers(self, proposal) -> dict:
@@ -179,6 +270,22 @@ class ServiceConfig(Configurable):
     @property
     def blobs_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def executor_target(self) -> ExecutorTarget:
+        """``executor`` parsed: kind, scheduler address or LocalCluster size."""
+        return parse_executor(self.executor)
+
+    @property
+    def storage_target(self) -> StorageTarget:
+        """``storage`` parsed: engine, bucket and key prefix."""
+        return parse_storage(self.storage, self.s3_bucket)
+
+    @property
+    def cache_dir(self) -> Path:
+        """Folder of the bounded input cache (local copies of S3 inputs)."""
+        return Path(self.input_cache_dir).expanduser() if self.input_cache_dir else \
+            self.data_dir / "cache"
 
     @property
     def public_url(self) -> str:
@@ -237,9 +344,8 @@ class ServiceConfig(Configurable):
 
     def check(self) -> None:
         """Rules between settings; ConfigError naming the key."""
-        if self.storage == "s3" and not self.s3_bucket:
-            raise ConfigError("storage = 's3' needs s3_bucket (MITRASETI_S3_BUCKET)",
-                              key="s3_bucket")
+        self.storage_target                  # ConfigError naming storage or s3_bucket
+        self.executor_target                 # ConfigError naming executor
         if self.database and not self.database.startswith(DATABASE_SCHEMES):
             raise ConfigError(f"database {self.database!r}: expected sqlite:///PATH or "
                               "postgresql://USER@HOST:PORT/DB", key="database")

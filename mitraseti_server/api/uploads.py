@@ -1,4 +1,5 @@
-"""POST /upload-url, /complete-upload, /abort-upload (``storage.uploads.UploadService``)."""
+"""POST /upload-url, /complete-upload, /abort-upload (``storage.uploads.UploadService``,
+awaited on the IOLoop)."""
 from __future__ import annotations
 
 from mitraseti_server.api.base import BaseHandler
@@ -7,25 +8,22 @@ from mitraseti_server.api.base import BaseHandler
 class UploadUrlHandler(BaseHandler):
     async def post(self) -> None:
         body = self.body("UploadUrlRequest")
-        plan = await self.blocking(self.services.uploads.plan, self.user, body["filename"],
-                                   body.get("file_size"))
-        self.write_json(plan)
+        self.write_json(await self.services.uploads.plan(self.user, body["filename"],
+                                                         body.get("file_size")))
 
 
 class CompleteUploadHandler(BaseHandler):
     async def post(self) -> None:
         body = self.body("CompleteUploadRequest")
-        done = await self.blocking(self.services.uploads.complete, self.user,
-                                   body["file_key"], body["upload_id"], body["parts"])
-        self.write_json(done)
+        self.write_json(await self.services.uploads.complete(
+            self.user, body["file_key"], body["upload_id"], body["parts"]))
 
 
 class AbortUploadHandler(BaseHandler):
     async def post(self) -> None:
         body = self.body("AbortUploadRequest")
-        done = await self.blocking(self.services.uploads.abort, self.user, body["file_key"],
-                                   body["upload_id"])
-        self.write_json(done)
+        self.write_json(await self.services.uploads.abort(self.user, body["file_key"],
+                                                          body["upload_id"]))
 
 
 HANDLERS = [

@@ -82,11 +82,12 @@ class JobService:
     def submit(self, user: User, body: dict,
                sizes: dict[str, int | None] | None = None) -> js.Job:
         """Check the request, the files and the quotas, insert the job (one transaction)
-        and hand it to the executor. ``sizes``: the files' sizes already resolved by the
-        API (``UploadService.owned_sizes``); a key missing there is looked up here. A cadence job (``cadence``: file keys of a whole
+        and hand it to the executor. A cadence job (``cadence``: file keys of a whole
         ON/OFF cadence, ``file_key`` its first) is one job for the concurrency limit and
         one file per key against the monthly quota; each file is checked like a single one
-        (404 unknown or another user's, 413 over the tier's size)."""
+        (404 unknown or another user's, 413 over the tier's size). ``sizes``: the files'
+        sizes already resolved by the API (``UploadService.owned_sizes``); a key missing
+        there is looked up here."""
         file_key, cadence = body["file_key"], body.get("cadence")
         check_cadence(cadence, file_key, body.get("filter_level"))
         params = search_params(body)

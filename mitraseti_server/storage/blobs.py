@@ -7,11 +7,12 @@ Keys are made by the server: ``uploads/{user_id}/{uuid}/{filename}`` and
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 from pathlib import Path
-from typing import BinaryIO, Iterable
+from typing import BinaryIO, Iterable, Iterator
 
 from mitraseti.atomic import move_into_place, temp_file_beside
 from mitraseti_server.errors import BlobError
@@ -53,7 +54,10 @@ def check_part_order(parts: list[dict]) -> None:
 
 
 class BlobStore:
-    """Interface shared by the local and S3 stores (all methods are blocking)."""
+    """Interface shared by the local and S3 stores. The plain methods block (executor
+    threads, Dask workers, admin commands, sweeps); the ``a``-prefixed coroutines are what
+    the API awaits on its IOLoop (here they call the plain ones: override them when those
+    would block, as S3's network round trips do)."""
 
     kind = "abstract"
 
@@ -79,12 +83,72 @@ class BlobStore:
                            min_part_size: int) -> None: raise NotImplementedError
     def abort_multipart(self, key: str, upload_id: str) -> None: raise NotImplementedError
 
+    def read_bytes(self, key: str) -> bytes:
+        """The whole object (small ones)."""
+        with self.open(key) as fh:
+            return fh.read()
+
+    @contextlib.contextmanager
+    def open_local(self, key: str) -> Iterator[Path]:
+        """The object as a local file for the duration of the ``with`` block (a store
+        that copies objects keeps the copy while the block runs); BlobError NoSuchKey."""
+        path = self.local_path(key)
+        if not path.is_file():
+            raise BlobError("NoSuchKey", "object not found", file_key=key)
+        yield path
+
     def sweep_orphans(self, cutoff: float) -> int:
         """Remove leftovers of interrupted uploads older than ``cutoff`` (unix s)."""
         return 0
 
     def close(self) -> None:
-        """Release connections (the S3 client)."""
+        """Release connections (the S3 client of the blocking methods)."""
+
+    # ---- coroutines for the API's IOLoop ----------------------------------------------
+    async def apresign_put(self, key: str, upload_id: str, max_size: int,
+                           expires_in: int = 3600) -> str:
+        return self.presign_put(key, upload_id, max_size, expires_in)
+
+    async def astart_multipart(self, key: str) -> str:
+        return self.start_multipart(key)
+
+    async def apresign_part(self, key: str, upload_id: str, part_number: int, max_size: int,
+                            expires_in: int = 3600) -> str:
+        return self.presign_part(key, upload_id, part_number, max_size, expires_in)
+
+    async def acomplete_multipart(self, key: str, upload_id: str, parts: list[dict],
+                                  min_part_size: int) -> None:
+        self.complete_multipart(key, upload_id, parts, min_part_size)
+
+    async def aabort_multipart(self, key: str, upload_id: str) -> None:
+        self.abort_multipart(key, upload_id)
+
+    async def asize(self, key: str) -> int:
+        """Bytes of the object; BlobError NoSuchKey when it does not exist."""
+        return self.size(key)
+
+    async def aexists(self, key: str) -> bool:
+        try:
+            await self.asize(key)
+            return True
+        except BlobError as exc:
+            if exc.code != "NoSuchKey":
+                raise
+            return False
+
+    async def adelete(self, key: str) -> None:
+        self.delete(key)
+
+    async def asigned_url(self, key: str, method: str = "GET", expires_in: int = 3600,
+                          **extra) -> str:
+        return self.signed_url(key, method, expires_in, **extra)
+
+    async def aread_bytes(self, key: str) -> bytes:
+        """The whole object (small ones: inline CSV downloads)."""
+        return self.read_bytes(key)
+
+    async def aclose(self) -> None:
+        """Release what the coroutines opened on the running loop."""
 
 
 class PartWriter:

@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import shutil
@@ -199,6 +200,18 @@ class LocalBlobStore(BlobStore):
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
         shutil.rmtree(self._upload_dir(upload_id), ignore_errors=True)
+
+    # ---- coroutines: file work that may take long runs in a thread --------------------
+    async def acomplete_multipart(self, key: str, upload_id: str, parts: list[dict],
+                                  min_part_size: int) -> None:
+        await asyncio.to_thread(self.complete_multipart, key, upload_id, parts,
+                                min_part_size)
+
+    async def aabort_multipart(self, key: str, upload_id: str) -> None:
+        await asyncio.to_thread(self.abort_multipart, key, upload_id)
+
+    async def aread_bytes(self, key: str) -> bytes:
+        return await asyncio.to_thread(self.read_bytes, key)
 
     def sweep_orphans(self, cutoff: float) -> int:
         """Remove multipart dirs and temp files last modified before ``cutoff`` (unix s)."""

@@ -1,4 +1,5 @@
-"""Blob stores by name: ``config.storage`` picks one (``local`` or ``s3``)."""
+"""Blob stores by engine: ``config.storage`` (``local`` or ``s3://BUCKET[/PREFIX]``)
+picks one; Dask workers call ``make_blob_store`` too, with the service's settings."""
 from __future__ import annotations
 
 from mitraseti_server.storage.blobs import BlobStore
@@ -10,4 +11,4 @@ BLOB_STORES: dict[str, type[BlobStore]] = {"local": LocalBlobStore, "s3": S3Blob
 
 def make_blob_store(config) -> BlobStore:
     """The store named by ``config.storage``, built from the configuration."""
-    return BLOB_STORES[config.storage].from_config(config)
+    return BLOB_STORES[config.storage_target.engine].from_config(config)
