@@ -212,12 +212,16 @@ class UploadService:
 
     def sweep_stale(self, now: float | None = None) -> int:
         """Abort pending uploads older than ``config.stale_upload_s`` and remove orphaned
-        part and temp files; returns how many uploads were aborted."""
+        part and temp files; returns how many uploads were aborted. A single PUT whose
+        object exists (a presigned S3 PUT, never reported to the service) is complete."""
         now = self.config.now() if now is None else now
         cutoff = now - self.config.stale_upload_s
         count = 0
         for row in self.store.stale_uploads(cutoff):
             try:
+                if not row["multipart"] and self.blobs.exists(row["file_key"]):
+                    self.store.finish_upload(row["upload_id"], "complete", now)
+                    continue
                 self._abort(row)
             except (BlobError, OSError) as exc:
                 log.warning("stale upload %s: %s", row["upload_id"], exc)

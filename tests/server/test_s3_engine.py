@@ -167,6 +167,29 @@ def test_api_awaits_s3_on_the_server_loop(start_server, s3_endpoint):
     assert all(k.startswith("api/") for k in bucket_keys(server))
 
 
+def test_stale_sweep_keeps_presigned_puts_and_aborts_the_rest(start_server, s3_endpoint):
+    """A presigned PUT goes straight to S3; its pending row is completed, not aborted."""
+    server = start_server(storage="s3://engine-sweep", s3_endpoint_url=s3_endpoint, **KEYS,
+                          max_workers=0, multipart_threshold_mb=1)
+    _, headers = account(server)
+    put = upload(server.url, headers, _bytes_file(b"z" * 10, "kept.h5"))
+    never = requests.post(server.url + "/upload-url", headers=headers,
+                          json={"filename": "never.h5", "file_size": 10}).json()
+    parts = requests.post(server.url + "/upload-url", headers=headers,
+                          json={"filename": "parts.fil", "file_size": 3 * MB}).json()
+    uploads = server.services.uploads
+    later = time.time() + server.services.config.stale_upload_s + 60
+    assert uploads.sweep_stale(now=later) == 2
+    assert bucket_keys(server) == [put]
+    listed = server.services.blobs._call("list_multipart_uploads")
+    assert listed.get("Uploads", []) == []
+    store = server.services.store
+    assert store.get_upload(parts["upload_id"])["state"] == "aborted"
+    assert store.has_complete_upload(put, store.get_user_by_name("s3-user").user_id)
+    assert requests.post(server.url + "/analyze", headers=headers,
+                         json={"file_key": never["file_key"]}).status_code == 404
+
+
 def _bytes_file(data: bytes, name: str) -> Path:
     import tempfile
     path = Path(tempfile.mkdtemp(prefix="s3eng-")) / name
