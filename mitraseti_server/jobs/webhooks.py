@@ -179,7 +179,10 @@ class WebhookSender:
         _RUNNING.discard(self.owner)
         if self.loop is not None and self._task is not None:
             self.loop.add_callback(self._task.cancel)
-        self.outbox.release(self.owner, self.clock())
+        try:
+            self.outbox.release(self.owner, self.clock())
+        except Exception:  # noqa: BLE001 - shutdown goes on; reclaim() finds them later
+            log.exception("releasing claimed webhook deliveries failed")
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
