@@ -135,9 +135,9 @@ class S3BlobStore(BlobStore):
     async def _aclient(self):
         loop = asyncio.get_running_loop()
         task = self._aclients.get(loop)
-        if task is None:
+        if task is None or (task.done() and task.exception() is not None):
             task = self._aclients[loop] = loop.create_task(self._open_client())
-        return (await asyncio.shield(task))[1]
+        return (await asyncio.shield(task))[1]      # a failed start is retried next time
 
     async def _open_client(self):
         ctx = get_session().create_client("s3", **self._settings)
