@@ -232,6 +232,45 @@ def test_bad_storage_url_is_a_clear_error(tmp_path, capsys):
     assert (ok.storage_target.bucket, ok.storage_target.prefix) == ("b-1", "p/q")
 
 
+def test_executor_pins_s3_inputs_while_a_job_runs(start_server, s3_endpoint):
+    import contextlib
+
+    from mitraseti_server.errors import JobFailed
+    server = start_server(storage="s3://engine-pins", s3_endpoint_url=s3_endpoint, **KEYS,
+                          max_workers=0, input_cache_gb=0.0)
+    services, user = server.services, server.services.store.create_user("pin", "researcher")
+    key = f"uploads/{user.user_id}/1/in.fil"
+    services.blobs.put_bytes(key, b"f" * 2048)
+
+    def job(file_key):
+        return services.job_store.submit(
+            user_id=user.user_id, tier="researcher", monthly_limit=10, concurrent_limit=5,
+            file_key=file_key, filename="in.fil", source_name="in", file_size=2048,
+            params={})
+
+    with contextlib.ExitStack() as pins:
+        [path] = services.executor.input_paths(job(key), pins)
+        assert Path(path).read_bytes() == b"f" * 2048
+        assert Path(path).is_relative_to(services.config.cache_dir)
+        assert services.blobs.cache.prune() == 0 and Path(path).is_file()   # budget 0
+    assert not Path(path).exists()                  # released, over budget: pruned
+    with pytest.raises(JobFailed, match="missing from the blob store"):
+        services.executor.input_paths(job(key + ".gone"), contextlib.ExitStack())
+
+
+def test_local_storage_reads_the_blob_file_itself(tmp_path):
+    from mitraseti_server.errors import BlobError
+    from mitraseti_server.storage.local import LocalBlobStore
+    store = LocalBlobStore(tmp_path / "blobs", b"s" * 32, "http://127.0.0.1:1")
+    store.put_bytes("uploads/u/1/a.fil", b"abc")
+    with store.open_local("uploads/u/1/a.fil") as path:
+        assert path == store.local_path("uploads/u/1/a.fil") and path.read_bytes() == b"abc"
+    with pytest.raises(BlobError) as err, store.open_local("uploads/u/1/b.fil"):
+        pass
+    assert err.value.code == "NoSuchKey"
+    assert sorted(p.name for p in (tmp_path / "blobs").iterdir()) == ["multipart", "objects"]
+
+
 # ---- the input cache ------------------------------------------------------------------
 def writer(data: bytes, calls: list | None = None, delay: float = 0.0):
     def fetch(dest: Path) -> None:
