@@ -5,6 +5,7 @@
                       [--min-drift 0] [--n-coarse-chan N] [--source-name S]
                       [--notebook [--kernel K]]
     mitraseti demo [--out DIR]
+    mitraseti jobs list|cancel|retry ...   (a REST service's jobs: mitraseti.jobs_cli)
 
 ``analyze`` with one file writes its exports into ``--out`` (default ``./<stem>_results``).
 Several paths, a folder (every .fil/.h5/.hdf5 inside) or a quoted glob make a batch
@@ -38,7 +39,7 @@ import logging
 import sys
 from pathlib import Path
 
-from mitraseti import __version__
+from mitraseti import __version__, jobs_cli
 from mitraseti.console import (PROG, CliError, ProgressBar, import_problem, input_errors,
                                print_summary)
 from mitraseti.errors import MitraSETIError
@@ -310,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 parser_class=CommandParser)
     _add_analyze_parser(sub)
     _add_demo_parser(sub)
+    jobs_cli.register(sub)
     _register_plugins(sub)
     return parser
 

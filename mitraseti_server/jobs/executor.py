@@ -242,14 +242,16 @@ class BaseExecutor:
         self.after_finish(job)
 
     def check_cancelled(self, job_id: str) -> None:
-        """Raise JobCancelled when the job's row says ``cancelled`` (one-column read)."""
-        if self.jobs.status_of(job_id) == js.CANCELLED:
-            raise JobCancelled("Cancelled by the user", job_id=job_id)
+        """Raise JobCancelled when the job's row is no longer ``processing`` (one-column
+        read): cancelled, or already cancelled and retried (queued again)."""
+        status = self.jobs.status_of(job_id)
+        if status != js.PROCESSING:
+            raise JobCancelled("Cancelled by the user", job_id=job_id, status=status)
 
     def on_cancelled(self, job: js.Job) -> None:
         """The run was stopped after a cancel: the status stays ``cancelled`` (set by
         ``JobStore.cancel``); tell the webhook, prune the history."""
-        self.jobs.update(job.job_id, pid=None)
+        self.jobs.update(job.job_id, only_if=(js.CANCELLED,), pid=None)
         self.notify(job.job_id)
         self.after_finish(job)
 
