@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from mitraseti_server.auth.tokens import JwksCache
 from mitraseti_server.config import ServiceConfig
-from mitraseti_server.jobs.executor import LocalExecutor
+from mitraseti_server.jobs.executor import BaseExecutor, LocalExecutor
 from mitraseti_server.jobs.service import JobService
 from mitraseti_server.jobs.store import JobStore
 from mitraseti_server.jobs.sweeper import Retention, Sweeper
@@ -26,7 +26,7 @@ class Services:
     job_store: JobStore
     retention: Retention
     uploads: UploadService
-    executor: LocalExecutor
+    executor: BaseExecutor
     jobs: JobService
     sweeper: Sweeper
     jwks: JwksCache | None = None
@@ -40,7 +40,7 @@ def build_services(config: ServiceConfig) -> Services:
     job_store = JobStore(store)
     retention = Retention(config, store, job_store, blobs)
     uploads = UploadService(config, store, blobs)
-    executor = LocalExecutor(config, job_store, blobs, retention)
+    executor = make_executor(config, job_store, blobs, retention)
     jwks = (JwksCache(config.oidc_jwks_url, ttl_s=config.jwks_cache_s,
                       min_refresh_s=config.jwks_min_refresh_s)
             if config.oidc_jwks_url else None)
@@ -48,3 +48,13 @@ def build_services(config: ServiceConfig) -> Services:
                     retention=retention, uploads=uploads, executor=executor,
                     jobs=JobService(config, job_store, uploads, executor, retention),
                     sweeper=Sweeper(retention, config.sweep_interval_s), jwks=jwks)
+
+
+def make_executor(config: ServiceConfig, job_store: JobStore, blobs: BlobStore,
+                  retention: Retention) -> BaseExecutor:
+    """The executor named by ``config.executor``: local processes, or a Dask cluster
+    (``distributed`` is imported only then)."""
+    if config.executor_target.kind == "local":
+        return LocalExecutor(config, job_store, blobs, retention)
+    from mitraseti_server.jobs.dask_executor import DaskExecutor
+    return DaskExecutor(config, job_store, blobs, retention)

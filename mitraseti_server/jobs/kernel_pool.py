@@ -92,12 +92,14 @@ def kill_kernel(slot_dir: Path) -> None:
 class Spare:
     """One spare runner process and its slot directory."""
 
-    def __init__(self, slot_dir: Path, kernel_name: str):
+    def __init__(self, slot_dir: Path, kernel_name: str, die_with_parent: bool = False):
         self.slot_dir = slot_dir
         self.started_at = time.time()
         slot_dir.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", RUNNER_MODULE,
                "--slot-dir", str(slot_dir), "--kernel", kernel_name]
+        if die_with_parent:
+            cmd.append("--die-with-parent")
         with open(slot_dir / RUNNER_LOG, "wb") as logf:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=logf,
                                          stderr=subprocess.STDOUT, start_new_session=True,
@@ -145,12 +147,15 @@ class Spare:
 
 
 class KernelPool:
-    """``size`` spare runners under ``pool_dir``; thread-safe."""
+    """``size`` spare runners under ``pool_dir``; thread-safe. ``die_with_parent``: the
+    spares (and the jobs they take) die with this process (a Dask worker's pool)."""
 
-    def __init__(self, pool_dir: Path, size: int, kernel_name: str):
+    def __init__(self, pool_dir: Path, size: int, kernel_name: str,
+                 die_with_parent: bool = False):
         self.pool_dir = Path(pool_dir)
         self.size = int(size)
         self.kernel_name = kernel_name
+        self.die_with_parent = die_with_parent
         self._spares: list[Spare] = []
         self._lock = threading.Lock()
         self._closed = True
@@ -170,7 +175,8 @@ class KernelPool:
             while not self._closed and len(self._spares) < self.size:
                 slot = self.pool_dir / uuid.uuid4().hex[:12]
                 try:
-                    self._spares.append(Spare(slot, self.kernel_name))
+                    self._spares.append(Spare(slot, self.kernel_name,
+                                              self.die_with_parent))
                 except OSError:
                     log.exception("could not start a spare runner")
                     break

@@ -20,12 +20,17 @@ Pooled mode (``--slot-dir DIR --kernel python3``, see ``kernel_pool``): start a 
 warm it up first, then read the job as one JSON line from stdin (``{"input", "out_dir",
 "params", "job_id"}``), run it on that kernel exactly as above, shut the kernel down and
 exit. End-of-file before a job: exit 0 at once (the server closed the pool or died).
+
+``--die-with-parent`` (the Dask workers' runners): a thread watches the parent process;
+when it is gone (a lost worker), the runner kills its kernel and its own process group at
+once, so a lost worker's job never keeps running beside its retry.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -36,8 +41,8 @@ from papermill.exceptions import PapermillExecutionError
 from mitraseti.atomic import atomic_write_text
 from mitraseti.export.formats import DOWNLOAD_FORMATS
 from mitraseti.notebooks import run_cadence_notebook, run_notebook
-from mitraseti_server.jobs.kernel_pool import (WarmKernel, add_kernel_record, kill_kernel,
-                                               warm_runner)
+from mitraseti_server.jobs.kernel_pool import (WarmKernel, add_kernel_record, kill_group,
+                                               kill_kernel, warm_runner)
 
 RUNNER_FILE = "_runner.json"
 PROGRESS_FILE = "_progress.json"
@@ -219,6 +224,36 @@ def serve_one_job(slot_dir: Path, kernel: str) -> int:
             warm.shutdown()
 
 
+def die_with_parent(every_s: float = 0.2) -> None:
+    """Start a thread that kills this runner's children (the kernel leads its own process
+    group), then the runner's own process group, once the parent process has exited (we
+    are re-parented). Polling ``getppid`` rather than PR_SET_PDEATHSIG, which fires when
+    the parent *thread* ends."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        for pid in child_pids(os.getpid()):
+            kill_group(pid)
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def child_pids(parent: int) -> list[int]:
+    """Pids of the live children of ``parent`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--input", help="observation file (.fil or .h5)")
@@ -228,7 +263,11 @@ def main(argv=None) -> int:
     ap.add_argument("--job-id", default="", help="job id (lets a restarted server find us)")
     ap.add_argument("--slot-dir", help="pooled mode: warm a kernel here, read the job "
                                        "from stdin")
+    ap.add_argument("--die-with-parent", action="store_true",
+                    help="kill the kernel and exit when the parent process exits")
     args = ap.parse_args(argv)
+    if args.die_with_parent:
+        die_with_parent()
     if args.slot_dir:
         return serve_one_job(Path(args.slot_dir), args.kernel)
     if not args.input or not args.out_dir:
