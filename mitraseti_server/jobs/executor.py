@@ -145,7 +145,8 @@ class BaseExecutor:
             self._cond.notify_all()
 
     def reconcile(self) -> None:
-        """Jobs left ``processing`` by a previous server: kill orphans, re-queue or fail."""
+        """Jobs left ``processing`` by a previous server: kill orphans, re-queue or fail.
+        The runners of jobs cancelled after their executor ended are killed too."""
         for job in self.jobs.with_status(js.PROCESSING):
             if job.job_id in self._active or not owner_is_gone(job.owner, self.owner):
                 continue
@@ -158,6 +159,12 @@ class BaseExecutor:
             else:
                 self.jobs.finish(job.job_id, js.FAILED, error="interrupted")
             self.notify(job.job_id)
+        for job in self.jobs.cancelled_with_pid():   # cancelled after its executor ended
+            if job.job_id in self._active or not owner_is_gone(job.owner, self.owner):
+                continue
+            if is_runner_of(job.pid, job.job_id):
+                kill_group(job.pid)
+            self.jobs.update(job.job_id, only_if=(js.CANCELLED,), pid=None)
 
     def _dispatch_loop(self) -> None:
         reconciled = time.monotonic()

@@ -270,6 +270,11 @@ class JobStore:
             return conn.execute(sa.select(jobs.c.status)
                                 .where(jobs.c.job_id == job_id)).scalar()
 
+    def cancelled_with_pid(self) -> list[Job]:
+        """Cancelled jobs whose runner was not yet seen to stop (``pid`` still set)."""
+        return self._query(sa.select(jobs).where(jobs.c.status == CANCELLED,
+                                                 jobs.c.pid.is_not(None)))
+
     def with_status(self, *statuses: str) -> list[Job]:
         """Jobs in any of ``statuses``, oldest first (queue order)."""
         return self._query(sa.select(jobs).where(jobs.c.status.in_(statuses))

@@ -271,3 +271,37 @@ def test_dashboard_job_page_cancel_and_retry_buttons(start_server, make_account_
     assert job_of(server, acct.headers, job_id)["status"] == "submitted"
     assert (shown(page.cancel_button), shown(page.retry_button)) == (True, False)
     assert not page.finished
+
+
+def test_reconcile_kills_the_runner_of_a_job_cancelled_after_its_executor_died(
+        start_server, make_account_on, small_obs):
+    """The API process that ran the job crashed; the job was then cancelled (from another
+    process): the next reconciliation kills the orphaned runner and clears its pid."""
+    import subprocess
+
+    from mitraseti_server.jobs.kernel_pool import RUNNER_MODULE
+
+    server = start_server(max_workers=0)
+    acct = make_account_on(server, "researcher")
+    key = H.upload(server, acct.headers, small_obs)
+    job_id = analyze(server, acct.headers, key).json()["job_id"]
+    # a process that looks like this job's runner (module and job id on its command line)
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)",
+                               RUNNER_MODULE, job_id], start_new_session=True)
+    try:
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        store = server.services.job_store
+        host = server.services.executor.owner.split(":")[0]
+        store.update(job_id, status="processing", pid=orphan.pid,
+                     owner=f"{host}:{dead.pid}:crashed")
+        assert cancel(server, acct.headers, job_id).status_code == 200
+        assert store.get(job_id).pid == orphan.pid
+        server.services.executor.reconcile()
+        assert orphan.wait(timeout=30) != 0                      # killed
+        assert store.get(job_id).pid is None
+        assert store.get(job_id).status == "cancelled"
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+            orphan.wait()
