@@ -108,10 +108,12 @@ class Outbox:
 
     def record(self, delivery_id: str, owner: str, state: str, *, now: float,
                code: int | None, error: str | None, retry_at: float | None = None) -> bool:
-        """The outcome of one attempt by ``owner``: ``delivered``, ``failed`` (given up) or
-        ``pending`` again at ``retry_at``; attempts + 1. False (nothing written) when the
+        """The outcome of one attempt by ``owner``: ``delivered``, ``failed`` (given up;
+        both keep ``owner``, the sender) or ``pending`` again at ``retry_at``; attempts + 1.
+        False (nothing written) when the
         row is no longer this owner's claim (its lease expired and another took it)."""
-        values = dict(state=state, attempts=_d.attempts + 1, last_code=code, owner=None,
+        values = dict(state=state, attempts=_d.attempts + 1, last_code=code,
+                      owner=None if state == PENDING else owner,   # who sent it, kept
                       last_error=error[:MAX_ERROR_CHARS] if error else None)
         if state == DELIVERED:
             values["delivered_at"] = int(now)

@@ -198,7 +198,7 @@ class WebhookSender:
                 sent = await self.run_once()
             except Exception:  # noqa: BLE001 - e.g. a locked database: try again soon
                 log.exception("webhook outbox round failed")
-            if sent < BATCH:
+            if not sent:                     # sent some: the next events may be due now
                 try:
                     await asyncio.wait_for(self._wake.wait(), POLL_S)
                 except asyncio.TimeoutError:

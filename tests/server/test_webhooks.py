@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_jobs_harness as H  # noqa: E402
@@ -176,7 +177,7 @@ def test_retries_with_backoff_then_delivered_or_given_up(outbox, receiver):
     done = row(outbox, ok)
     assert (done["state"], done["attempts"], done["last_code"], done["last_error"]) == (
         "delivered", 3, 200, None)
-    assert done["delivered_at"] == t0 + 30 and done["owner"] is None
+    assert done["delivered_at"] == t0 + 30 and done["owner"] == "test:1:me"
     calls = hook.calls
     assert [c["answer"] for c in calls] == [500, 500, 200]
     assert all(c["valid"] for c in calls) and len({c["body"] for c in calls}) == 1
@@ -414,6 +415,10 @@ def test_two_processes_on_one_postgresql_deliver_each_event_once(tmp_path, postg
         assert len(every) == 26
         wait_for(lambda: all(d["state"] == "delivered" for j in queued
                              for d in box.for_job(j)), timeout=60, every=0.2)
+        with store.read() as conn:
+            senders = sorted(conn.execute(sa.select(ob.webhook_deliveries.c.owner)).scalars())
+        # both processes took part (each is woken at once by the job it accepted)
+        assert {o.split(":")[1] for o in senders} == {str(s.proc.pid) for s in servers}
         store.close()
     finally:
         for server in servers:
