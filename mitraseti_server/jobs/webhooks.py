@@ -12,7 +12,7 @@ POSTs due rows to the job's ``webhook_url`` with headers
 
 Receivers verify with ``verify_signature(body, header, secret)``; the secret is the
 server's ``Config.secret_key`` (data_dir/secret.key). A 2xx answer counts as delivered.
-Anything else is retried ``attempts`` times in all (default 10), waiting
+Anything else is tried again, up to ``attempts`` tries in all (default 10), waiting
 ``backoff_s * 2**i`` capped at ``backoff_max_s`` after failed attempt i+1 (default 10 s,
 20 s, ... 2560 s: 5110 s, 85 min, from the first attempt to the last). Rows survive
 restarts; several API processes share them (``Outbox.claim``), one job's events go out one
