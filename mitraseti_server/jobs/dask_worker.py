@@ -48,6 +48,8 @@ EVENT_TOPIC = "mitraseti-jobs"
 MAX_RUNS = 2                     # a job is started at most twice (one retry)
 LOST_TWICE = "the Dask worker running this job was lost twice"
 POLL_S = 0.5                     # runner and stop-request polling, s
+RETRY_FENCE_S = 1.0              # a retry waits this long: the lost worker's runner, which
+                                 # dies within 0.05 s of its worker, is surely gone
 NOT_SENT = ("tiers", "secret_key", "database")   # settings a worker never needs
 
 
@@ -141,6 +143,8 @@ def run_job(spec: dict) -> dict:
     if run > MAX_RUNS:
         log.info("job %s: not started again (run %d): %s", job_id, run, LOST_TWICE)
         return {"ok": False, "error": LOST_TWICE, "outputs": {}, "results": {}}
+    if run > 1:
+        time.sleep(RETRY_FENCE_S)
     blobs = blob_store(spec["settings"])
     out_dir = Path(worker.local_directory) / "mitraseti" / job_id
     shutil.rmtree(out_dir, ignore_errors=True)

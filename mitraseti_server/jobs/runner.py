@@ -224,7 +224,7 @@ def serve_one_job(slot_dir: Path, kernel: str) -> int:
             warm.shutdown()
 
 
-def die_with_parent(every_s: float = 0.2) -> None:
+def die_with_parent(every_s: float = 0.05) -> None:
     """Start a thread that kills this runner's children (the kernel leads its own process
     group), then the runner's own process group, once the parent process has exited (we
     are re-parented). Polling ``getppid`` rather than PR_SET_PDEATHSIG, which fires when

@@ -1,0 +1,219 @@
+"""The Dask executor with real parts: a real server on 127.0.0.1 with ``executor =
+"dask-local:2"`` (a LocalCluster) runs a real job with progress and downloads; a real
+external scheduler and worker processes started with ``dask scheduler`` / ``dask worker``:
+SIGKILL the worker running a job and the job completes on the other worker, started exactly
+twice and never twice at once, with no runner or kernel of the dead worker left; a job whose
+worker is lost twice fails with one clear line."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from waiting import alive, wait_for  # noqa: E402
+import test_jobs_harness as H  # noqa: E402
+
+from mitraseti.client import Client  # noqa: E402
+from mitraseti_server.auth.keys import create_api_key  # noqa: E402
+from mitraseti_server.config import ServiceConfig  # noqa: E402
+from mitraseti_server.errors import ConfigError  # noqa: E402
+from mitraseti_server.jobs.dask_worker import LOST_TWICE  # noqa: E402
+from mitraseti_server.jobs.executor import is_runner_of  # noqa: E402
+from mitraseti_server.jobs.runner import child_pids  # noqa: E402
+
+DASK = str(Path(sys.executable).with_name("dask"))
+TONE_CHANNEL = 5000
+NCHANS = 1 << 16
+RUN_LINE = re.compile(r"job (\S+): run (\d+) (started|ended) at ([\d.]+)")
+
+
+def client_for(server) -> Client:
+    store = server.services.store
+    user = store.create_user(f"dask-{time.monotonic_ns()}", "researcher")
+    return Client(server.url, api_key=create_api_key(store, user.user_id, "t").api_key)
+
+
+def runner_of(job_id: str) -> int | None:
+    """The live runner process of ``job_id`` on this machine, if any."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        if is_runner_of(int(proc.name), job_id):
+            return int(proc.name)
+    return None
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+@dataclass
+class Run:
+    number: int
+    started: float
+    worker: str
+
+
+class ExternalCluster:
+    """``dask scheduler`` and ``dask worker --nthreads 1 --no-nanny`` processes on
+    127.0.0.1; each worker logs to ``<name>.log`` in ``root``."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MITRASETI_")}
+        self.env["PYTHONUNBUFFERED"] = "1"
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.address = ""
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        with open(self.root / f"{name}.log", "wb") as log:
+            proc = subprocess.Popen([DASK, *args], stdout=log, stderr=subprocess.STDOUT,
+                                    env=self.env, cwd=str(self.root), start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def start_scheduler(self) -> str:
+        info = self.root / "scheduler.json"
+        self._spawn("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", "0",
+                                  "--no-dashboard", "--scheduler-file", str(info)])
+        self.address = wait_for(lambda: info.exists() and json.loads(info.read_text())
+                                .get("address"), timeout=60)
+        return self.address
+
+    def add_worker(self, name: str) -> subprocess.Popen:
+        (self.root / name).mkdir()
+        return self._spawn(name, ["worker", self.address, "--nthreads", "1", "--no-nanny",
+                                  "--host", "127.0.0.1", "--name", name,
+                                  "--local-directory", str(self.root / name)])
+
+    def worker_pids(self) -> set[int]:
+        return {p.pid for name, p in self.procs.items() if name != "scheduler"}
+
+    def worker_named(self, pid: int) -> str:
+        return next(name for name, p in self.procs.items() if p.pid == pid)
+
+    def runs(self, job_id: str) -> list[Run]:
+        """Every start of the job's runner, from the workers' logs (in start order)."""
+        found = []
+        for name in self.procs:
+            text = (self.root / f"{name}.log").read_text(errors="replace")
+            for m in RUN_LINE.finditer(text):
+                if m.group(1) == job_id and m.group(3) == "started":
+                    found.append(Run(int(m.group(2)), float(m.group(4)), name))
+        return sorted(found, key=lambda r: r.started)
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def test_executor_setting_is_checked(tmp_path):
+    assert ServiceConfig.load(data_dir=tmp_path, env={}).executor_target.kind == "local"
+    env = {"MITRASETI_EXECUTOR": "dask://10.0.0.5:8786"}
+    target = ServiceConfig.load(data_dir=tmp_path, env=env).executor_target
+    assert (target.kind, target.address) == ("dask", "tcp://10.0.0.5:8786")
+    target = ServiceConfig.load(data_dir=tmp_path, env={}, executor="dask-local:3"
+                                ).executor_target
+    assert (target.kind, target.workers) == ("dask-local", 3)
+    for bad in ("dask", "dask://host", "dask-local:0", "spark://h:1"):
+        with pytest.raises(ConfigError) as err:
+            ServiceConfig.load(data_dir=tmp_path, env={"MITRASETI_EXECUTOR": bad})
+        assert err.value.fields["key"] == "executor"
+
+
+def test_serve_flag_reaches_the_config(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "mitraseti_server", "serve", "--executor",
+                           "dask://nowhere", "--data-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "executor 'dask://nowhere'" in proc.stderr
+
+
+def test_local_cluster_runs_a_job_with_progress_and_downloads(tmp_path, start_server):
+    server = start_server(executor="dask-local:2", kernel_pool_size=-1)
+    client = client_for(server)
+    obs = H.write_observation(tmp_path / "obs.fil", nchans=NCHANS, tone_channel=TONE_CHANNEL)
+    job_id = client.analyze(client.upload(obs, progress=False), max_drift=2.0)["job_id"]
+    stages = set()
+
+    def finished():
+        job = client.job(job_id)
+        stages.add((job.get("progress") or {}).get("stage"))
+        return job if job["status"] not in ("submitted", "processing") else None
+
+    job = wait_for(finished, timeout=240, every=0.05)
+    assert job["status"] == "complete", job
+    assert stages - {None, "starting"}, stages          # the worker's progress came back
+    job = client.wait(job_id, timeout=60, poll=0.2, progress=False, exports=True)
+    results = json.loads(client.download(job_id, "json"))
+    tone_hz = 8419.2e6 + TONE_CHANNEL * 2.7939677     # write_observation's fch1 and foff
+    best = max(results["signals"], key=lambda s: s["snr"])
+    assert abs(best["frequency_hz"] - tone_hz) < 20 * 2.7939677, best
+    report = json.loads(client.download(job_id, "notebook"))
+    assert report["metadata"]["mitraseti"]["kernel"]["warmed_at"] < job["created_at"] + 600
+    assert requests.get(server.url + "/health", timeout=10).status_code == 200
+
+
+def test_external_cluster_survives_a_lost_worker_and_fails_after_two(tmp_path,
+                                                                    start_server):
+    cluster = ExternalCluster(tmp_path)
+    try:
+        address = cluster.start_scheduler()
+        for name in ("a", "b"):
+            cluster.add_worker(name)
+        from distributed import Client as DaskClient
+        with DaskClient(address, timeout=30) as dask:
+            dask.wait_for_workers(2, timeout=120)
+        server = start_server(executor="dask://" + address.removeprefix("tcp://"),
+                              kernel_pool_size=-1)
+        client = client_for(server)
+        obs = H.write_observation(tmp_path / "obs.fil", nchans=NCHANS)
+        key = client.upload(obs, progress=False)
+
+        # 1. kill the worker running the job: it completes on the other one
+        job_id = client.analyze(key, max_drift=2.0)["job_id"]
+        runner = wait_for(lambda: runner_of(job_id), timeout=180, every=0.02)
+        worker = parent_of(runner)
+        assert worker in cluster.worker_pids()
+        kernel = wait_for(lambda: child_pids(runner), timeout=120)
+        os.kill(worker, signal.SIGKILL)
+        wait_for(lambda: not any(alive(p) for p in [runner, *kernel]), timeout=10,
+                 every=0.01)
+        dead_at = time.time()            # the lost runner and its kernel are gone by now
+        job = client.wait(job_id, timeout=240, poll=0.2, progress=False, exports=True)
+        assert job["status"] == "complete", job
+        runs = cluster.runs(job_id)
+        assert [r.number for r in runs] == [1, 2], runs
+        assert runs[0].worker == cluster.worker_named(worker) != runs[1].worker
+        assert runs[1].started > dead_at     # never two runners of the job at once
+        assert client.download(job_id, "csv")
+
+        # 2. a job whose worker is lost twice fails with a clear error
+        job_id = client.analyze(key, max_drift=2.0)["job_id"]
+        for name in ("c", "d"):
+            runner = wait_for(lambda: runner_of(job_id), timeout=180, every=0.02)
+            worker = parent_of(runner)
+            assert worker in cluster.worker_pids()
+            os.kill(worker, signal.SIGKILL)
+            wait_for(lambda: not alive(runner), timeout=10, every=0.01)
+            cluster.add_worker(name)
+        job = client.wait(job_id, timeout=240, poll=0.2, progress=False)
+        assert (job["status"], job.get("error")) == ("failed", LOST_TWICE), job
+        assert [r.number for r in cluster.runs(job_id)] == [1, 2]
+    finally:
+        cluster.stop()
