@@ -182,7 +182,9 @@ class DaskExecutor(BaseExecutor):
             if stopping is None:
                 if now - checked >= CANCEL_POLL_S:
                     checked = now
-                    if self.jobs.status_of(job.job_id) == js.CANCELLED:
+                    try:
+                        self.check_cancelled(job.job_id)
+                    except JobCancelled:
                         stopping = "cancelled"
                 if stopping is None and now > deadline:
                     stopping = "timeout"
@@ -205,7 +207,7 @@ class DaskExecutor(BaseExecutor):
         with self._events_lock:
             progress = self._events.get(job.job_id)
         if progress and progress != last:
-            self.jobs.update(job.job_id, progress=progress)
+            self.jobs.update(job.job_id, only_if=(js.PROCESSING,), progress=progress)
             return progress
         return last
 

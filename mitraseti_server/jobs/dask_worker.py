@@ -20,6 +20,7 @@ on the whole-job timeout, when the API asks it to stop (a ``Variable``: "cancell
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -34,7 +35,7 @@ from distributed import Variable, WorkerPlugin, get_worker
 
 from mitraseti.export.formats import DOWNLOAD_FORMATS
 from mitraseti_server.config import ENV_PREFIX, ServiceConfig
-from mitraseti_server.errors import JobFailed
+from mitraseti_server.errors import BlobError, JobFailed
 from mitraseti_server.jobs.executor import partial_report
 from mitraseti_server.jobs.kernel_pool import (POOL_DIR, RUNNER_MODULE, KernelPool, Spare,
                                                kill_group, read_json)
@@ -151,7 +152,9 @@ def run_job(spec: dict) -> dict:
     out_dir.mkdir(parents=True)
     try:
         try:
-            outcome = JobRun(worker, spec, run, out_dir).run(input_paths(blobs, spec))
+            with contextlib.ExitStack() as pins:         # the inputs, kept while it runs
+                outcome = JobRun(worker, spec, run, out_dir).run(
+                    input_paths(blobs, spec, pins))
         except JobFailed as exc:
             outcome = {"ok": False, "error": str(exc)}
         return upload(blobs, spec["prefix"], out_dir, outcome)
@@ -171,14 +174,17 @@ def count_start(job_id: str) -> int:
     return done + 1
 
 
-def input_paths(blobs: BlobStore, spec: dict) -> list[str]:
-    """Local paths of every file the job reads (a cadence: all, in observing order)."""
+def input_paths(blobs: BlobStore, spec: dict, pins: contextlib.ExitStack) -> list[str]:
+    """Local paths of every file the job reads (a cadence: all, in observing order), kept
+    until ``pins`` closes (S3: copies in this machine's input cache, pinned)."""
     paths = []
     for key in spec["file_keys"]:
-        path = blobs.local_path(key)
-        if path is None or not Path(path).exists():
-            raise JobFailed(f"Uploaded file {key} is missing from the blob store")
-        paths.append(str(path))
+        try:
+            paths.append(str(pins.enter_context(blobs.open_local(key))))
+        except BlobError as exc:
+            if exc.code != "NoSuchKey":
+                raise
+            raise JobFailed(f"Uploaded file {key} is missing from the blob store") from None
     return paths
 
 

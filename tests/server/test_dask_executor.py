@@ -144,8 +144,23 @@ def test_serve_flag_reaches_the_config(tmp_path):
     assert "executor 'dask://nowhere'" in proc.stderr
 
 
-def test_local_cluster_runs_a_job_with_progress_and_downloads(tmp_path, start_server):
-    server = start_server(executor="dask-local:2", kernel_pool_size=-1)
+@pytest.fixture
+def s3_endpoint():
+    """moto's S3 server on 127.0.0.1 (the workers reach it from their own processes)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_local_cluster_runs_a_job_on_s3_with_progress_and_downloads(tmp_path, start_server,
+                                                                   s3_endpoint):
+    server = start_server(executor="dask-local:2", kernel_pool_size=-1,
+                          storage="s3://dask-jobs/run", s3_endpoint_url=s3_endpoint,
+                          s3_access_key_id="testing", s3_secret_access_key="testing")
     client = client_for(server)
     obs = H.write_observation(tmp_path / "obs.fil", nchans=NCHANS, tone_channel=TONE_CHANNEL)
     job_id = client.analyze(client.upload(obs, progress=False), max_drift=2.0)["job_id"]
@@ -166,7 +181,9 @@ def test_local_cluster_runs_a_job_with_progress_and_downloads(tmp_path, start_se
     assert abs(best["frequency_hz"] - tone_hz) < 20 * 2.7939677, best
     report = json.loads(client.download(job_id, "notebook"))
     assert report["metadata"]["mitraseti"]["kernel"]["warmed_at"] < job["created_at"] + 600
-    assert requests.get(server.url + "/health", timeout=10).status_code == 200
+    listed = server.services.blobs._call("list_objects_v2").get("Contents", [])
+    assert any(o["Key"].startswith("run/jobs/") and o["Key"].endswith(f"/{job_id}/report.ipynb")
+               for o in listed), listed                 # the workers wrote to S3
 
 
 def test_external_cluster_survives_a_lost_worker_and_fails_after_two(tmp_path,
