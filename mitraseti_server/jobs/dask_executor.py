@@ -39,7 +39,7 @@ from mitraseti_server.jobs import store as js
 from mitraseti_server.jobs.dask_worker import (EVENT_TOPIC, LOST_TWICE, PLUGIN_NAME,
                                                WarmKernels, job_key, run_job, starts_name,
                                                stop_name, worker_settings)
-from mitraseti_server.jobs.executor import CANCEL_POLL_S, BaseExecutor
+from mitraseti_server.jobs.executor import CANCEL_POLL_S, MAX_ATTEMPTS, BaseExecutor
 from mitraseti_server.jobs.sweeper import job_prefix
 
 log = logging.getLogger("mitraseti_server.dask_executor")
@@ -59,6 +59,7 @@ class DaskExecutor(BaseExecutor):
         self._futures: dict[str, object] = {}        # job id -> its task's future
         self._events: dict[str, dict] = {}           # job id -> latest progress event
         self._events_lock = threading.Lock()
+        self._lost = False                           # the scheduler dropped our tasks
 
     # ---- connection -----------------------------------------------------------------
     def connect(self) -> Client:
@@ -83,6 +84,9 @@ class DaskExecutor(BaseExecutor):
 
     def _start_queued(self, free: int) -> None:
         """Connect first (in the dispatcher thread; retried while it fails)."""
+        if self.client is not None and (self._lost or self.client.status == "closed"):
+            log.warning("lost the Dask scheduler; reconnecting")   # a fresh client
+            self.after_stop()                 # registers the plugin and events again
         if self.client is None:
             try:
                 self.connect()
@@ -94,6 +98,7 @@ class DaskExecutor(BaseExecutor):
 
     def after_stop(self) -> None:
         client, cluster, self.client, self.cluster = self.client, self.cluster, None, None
+        self._lost = False
         for closable in (client, cluster):
             if closable is not None:
                 try:
@@ -130,6 +135,7 @@ class DaskExecutor(BaseExecutor):
                 "settings": worker_settings(self.config)}
 
     def execute(self, job: js.Job) -> dict | None:
+        self._released.discard(job.job_id)      # re-queued by ``_dropped`` last time
         client = self.client
         Variable(stop_name(job.job_id), client=client).set("")
         Variable(starts_name(job.job_id), client=client).set(0)
@@ -173,10 +179,7 @@ class DaskExecutor(BaseExecutor):
             except KilledWorker:
                 raise JobFailed(LOST_TWICE) from None
             except concurrent.futures.CancelledError:
-                if job.job_id in self._released:
-                    return None
-                raise JobFailed("the Dask cluster dropped this job (scheduler lost?)") \
-                    from None
+                return self._dropped(job)
             last = self._copy_progress(job, last)
             now = time.monotonic()
             if stopping is None:
@@ -202,6 +205,19 @@ class DaskExecutor(BaseExecutor):
         if not outcome.get("ok"):
             raise JobFailed(outcome.get("error") or "pipeline failed")
         return outcome
+
+    def _dropped(self, job: js.Job) -> None:
+        """The cluster dropped the task (the scheduler went away): back to the queue for
+        its next attempt (a second time: JobFailed), as after an API crash."""
+        if job.job_id in self._released:
+            return None
+        if job.attempts >= MAX_ATTEMPTS:
+            raise JobFailed("the Dask cluster dropped this job twice (scheduler lost)")
+        log.warning("the Dask cluster dropped job %s; re-queueing it", job.job_id)
+        self._lost = True
+        self._released.add(job.job_id)          # not a failure: run_job leaves it alone
+        self.jobs.requeue(job.job_id)
+        return None
 
     def _copy_progress(self, job: js.Job, last):
         with self._events_lock:
