@@ -17,6 +17,8 @@ a thread waits for it:
 - worker loss: the scheduler re-runs the task on another worker; the task counts its own
   starts, so the second loss fails the job with ``dask_worker.LOST_TWICE`` (also the error
   when the scheduler itself gives up with ``KilledWorker``);
+- scheduler loss (the client cancels every future): the job is re-queued as after an API
+  crash (a second time: failed), and the dispatcher reconnects with a fresh client;
 - outputs: the task uploads them under ``sweeper.job_prefix``; this side records the
   exports and finishes the job.
 

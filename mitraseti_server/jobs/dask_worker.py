@@ -6,8 +6,9 @@
   within a fraction of a second, so a lost worker's job never runs beside its retry.
 - ``run_job(spec)``: the task of ONE job (key ``mitraseti-job-<job id>``). It counts its
   start in a ``distributed.Variable`` (a third start means the job's worker was lost twice:
-  it fails without running), gets local input paths through the blob store built from the
-  API's settings (cached per worker process), runs the job exactly as the local executor
+  it fails without running; a second start first waits ``RETRY_FENCE_S``), gets local
+  input paths through the blob store built from the API's settings (cached per worker
+  process), runs the job exactly as the local executor
   does (``jobs.runner`` through papermill, on a spare when one is alive), uploads the
   outputs (or the partial report of a failed run) under ``sweeper.job_prefix`` and returns
   ``{"ok", "results", "outputs": {fmt: blob key}, "error"}``.

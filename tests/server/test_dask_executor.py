@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from waiting import alive, wait_for  # noqa: E402
@@ -180,10 +179,11 @@ def test_local_cluster_runs_a_job_on_s3_with_progress_and_downloads(tmp_path, st
     best = max(results["signals"], key=lambda s: s["snr"])
     assert abs(best["frequency_hz"] - tone_hz) < 20 * 2.7939677, best
     report = json.loads(client.download(job_id, "notebook"))
-    assert report["metadata"]["mitraseti"]["kernel"]["warmed_at"] < job["created_at"] + 600
-    listed = server.services.blobs._call("list_objects_v2").get("Contents", [])
-    assert any(o["Key"].startswith("run/jobs/") and o["Key"].endswith(f"/{job_id}/report.ipynb")
-               for o in listed), listed                 # the workers wrote to S3
+    assert report["metadata"]["mitraseti"]["kernel"]["kernel_id"]   # a worker's warm kernel
+    listed = [o["Key"] for o in
+              server.services.blobs._call("list_objects_v2").get("Contents", [])]
+    assert any(k.startswith("run/jobs/") and k.endswith(f"/{job_id}/report.ipynb")
+               for k in listed), listed                 # the workers wrote to S3
 
 
 def test_external_cluster_survives_a_lost_worker_and_fails_after_two(tmp_path,
