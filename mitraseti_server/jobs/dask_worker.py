@@ -140,6 +140,7 @@ def run_job(spec: dict) -> dict:
     ``cadence`` (bool), ``prefix`` (blob-key prefix of its outputs), ``kernel_name``,
     ``timeout_s`` and ``settings`` (``worker_settings``)."""
     worker = get_worker()
+    show_logs()
     job_id = spec["job_id"]
     run = count_start(job_id)
     if run > MAX_RUNS:

@@ -186,6 +186,41 @@ def test_local_cluster_runs_a_job_on_s3_with_progress_and_downloads(tmp_path, st
                for k in listed), listed                 # the workers wrote to S3
 
 
+def test_cancel_kills_the_run_on_its_worker_and_keeps_the_partial_report(
+        tmp_path, start_server, monkeypatch):
+    from test_kernel_pool import write_notebook
+
+    sleepy = write_notebook(tmp_path / "sleepy.ipynb", "import time\ntime.sleep(3600)")
+    monkeypatch.setenv("MITRASETI_PIPELINE_NOTEBOOK", str(sleepy))   # the workers inherit it
+    server = start_server(executor="dask-local:1", kernel_pool_size=0)
+    client = client_for(server)
+    obs = H.write_observation(tmp_path / "obs.fil")
+    job_id = client.analyze(client.upload(obs, progress=False), max_drift=2.0)["job_id"]
+    runner = wait_for(lambda: runner_of(job_id), timeout=180, every=0.05)   # a cold runner
+    work = Path(os.readlink(f"/proc/{runner}/cwd"))                  # on the worker
+    kernel = wait_for(lambda: child_pids(runner), timeout=120)
+
+    def sleeping() -> bool:                  # papermill saved the notebook in the last cell
+        for part in work.glob(".report.ipynb.*.part.ipynb"):
+            try:
+                cell = json.loads(part.read_text())["cells"][-1]
+            except (OSError, ValueError):
+                continue
+            if cell["metadata"].get("papermill", {}).get("status") == "running":
+                return True
+        return False
+
+    wait_for(sleeping, timeout=120)
+    assert client.cancel(job_id)["status"] == "cancelled"
+    wait_for(lambda: not any(alive(p) for p in [runner, *kernel]), timeout=30)
+    report = wait_for(lambda: server.services.job_store.get(job_id).exports.get("notebook"),
+                      timeout=60)
+    assert report.endswith(f"/{job_id}/report.ipynb")
+    cells = json.loads(client.download(job_id, "notebook"))["cells"]
+    assert "time.sleep(3600)" in "".join(cells[-1]["source"])     # stopped in that cell
+    assert client.job(job_id)["status"] == "cancelled"
+
+
 def test_external_cluster_survives_a_lost_worker_and_fails_after_two(tmp_path,
                                                                     start_server):
     cluster = ExternalCluster(tmp_path)
@@ -208,6 +243,7 @@ def test_external_cluster_survives_a_lost_worker_and_fails_after_two(tmp_path,
         worker = parent_of(runner)
         assert worker in cluster.worker_pids()
         kernel = wait_for(lambda: child_pids(runner), timeout=120)
+        wait_for(lambda: cluster.runs(job_id), timeout=30)          # its start is logged
         os.kill(worker, signal.SIGKILL)
         wait_for(lambda: not any(alive(p) for p in [runner, *kernel]), timeout=10,
                  every=0.01)
@@ -226,6 +262,8 @@ def test_external_cluster_survives_a_lost_worker_and_fails_after_two(tmp_path,
             runner = wait_for(lambda: runner_of(job_id), timeout=180, every=0.02)
             worker = parent_of(runner)
             assert worker in cluster.worker_pids()
+            wait_for(lambda: cluster.worker_named(worker) in
+                     {r.worker for r in cluster.runs(job_id)}, timeout=30)
             os.kill(worker, signal.SIGKILL)
             wait_for(lambda: not alive(runner), timeout=10, every=0.01)
             cluster.add_worker(name)
