@@ -15,8 +15,8 @@ a thread waits for it:
   stop (a ``distributed.Variable`` per job), keeps the partial report the task uploads, and
   cancels the future after ``STOP_GRACE_S`` at most;
 - worker loss: the scheduler re-runs the task on another worker; the task counts its own
-  starts, so the second loss fails the job with ``dask_worker.LOST_TWICE`` (also the error
-  when the scheduler itself gives up with ``KilledWorker``);
+  starts, so the second loss fails the job with ``dask_worker.LOST_TWICE`` (``GAVE_UP``
+  when the scheduler's own ``allowed-failures`` runs out first: ``KilledWorker``);
 - scheduler loss (the client cancels every future): the job is re-queued as after an API
   crash (a second time: failed), and the dispatcher reconnects with a fresh client;
 - outputs: the task uploads them under ``sweeper.job_prefix``; this side records the
@@ -38,13 +38,14 @@ from distributed import Client, KilledWorker, LocalCluster, Variable
 
 from mitraseti_server.errors import JobCancelled, JobFailed
 from mitraseti_server.jobs import store as js
-from mitraseti_server.jobs.dask_worker import (EVENT_TOPIC, LOST_TWICE, PLUGIN_NAME,
-                                               WarmKernels, job_key, run_job, starts_name,
-                                               stop_name, worker_settings)
+from mitraseti_server.jobs.dask_worker import (EVENT_TOPIC, PLUGIN_NAME, WarmKernels,
+                                               job_key, run_job, starts_name, stop_name,
+                                               worker_settings)
 from mitraseti_server.jobs.executor import CANCEL_POLL_S, MAX_ATTEMPTS, BaseExecutor
 from mitraseti_server.jobs.sweeper import job_prefix
 
 log = logging.getLogger("mitraseti_server.dask_executor")
+GAVE_UP = "the Dask workers running this job were lost (the scheduler gave up on it)"
 STOP_GRACE_S = 30.0            # wait this long for a stopped task to return its report
 CONNECT_TIMEOUT_S = 10.0
 
@@ -179,7 +180,7 @@ class DaskExecutor(BaseExecutor):
             except TimeoutError:
                 pass
             except KilledWorker:
-                raise JobFailed(LOST_TWICE) from None
+                raise JobFailed(GAVE_UP) from None
             except concurrent.futures.CancelledError:
                 return self._dropped(job)
             last = self._copy_progress(job, last)

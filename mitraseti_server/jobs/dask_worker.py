@@ -203,8 +203,11 @@ def upload(blobs: BlobStore, prefix: str, out_dir: Path, outcome: dict) -> dict:
         report = partial_report(out_dir)
         if report is not None:
             key = prefix + DOWNLOAD_FORMATS["notebook"]
-            blobs.put_file(key, str(report))
-            keys["notebook"] = key
+            try:
+                blobs.put_file(key, str(report))
+                keys["notebook"] = key
+            except Exception:  # noqa: BLE001 - the failure itself matters more
+                log.exception("could not keep the report of job %s", out_dir.name)
     return {"ok": bool(outcome.get("ok")), "results": outcome.get("results", {}),
             "outputs": keys, "error": outcome.get("error")}
 
