@@ -84,6 +84,7 @@ class WarmKernels(WorkerPlugin):
     """A pool of ``size`` spare warm runners per worker (-1: one per worker thread)."""
 
     name = PLUGIN_NAME
+    idempotent = True          # a second API process does not restart the workers' pools
 
     def __init__(self, size: int, kernel_name: str):
         self.size, self.kernel_name = int(size), kernel_name
