@@ -63,6 +63,7 @@ class DaskExecutor(BaseExecutor):
         self._events: dict[str, dict] = {}           # job id -> latest progress event
         self._events_lock = threading.Lock()
         self._lost = False                           # the scheduler dropped our tasks
+        self._connection = threading.Lock()          # connect vs. close at shutdown
 
     # ---- connection -----------------------------------------------------------------
     def connect(self) -> Client:
@@ -87,19 +88,27 @@ class DaskExecutor(BaseExecutor):
 
     def _start_queued(self, free: int) -> None:
         """Connect first (in the dispatcher thread; retried while it fails)."""
-        if self.client is not None and (self._lost or self.client.status == "closed"):
-            log.warning("lost the Dask scheduler; reconnecting")   # a fresh client
-            self.after_stop()                 # registers the plugin and events again
-        if self.client is None:
-            try:
-                self.connect()
-            except Exception as exc:  # noqa: BLE001 - jobs wait; the dispatcher retries
-                log.warning("cannot reach the Dask cluster (%s); jobs wait", exc)
-                self.after_stop()
+        with self._connection:
+            if self._stopping:
                 return
+            if self.client is not None and (self._lost or self.client.status == "closed"):
+                log.warning("lost the Dask scheduler; reconnecting")   # a fresh client
+                self._close()                 # registers the plugin and events again
+            if self.client is None:
+                try:
+                    self.connect()
+                except Exception as exc:  # noqa: BLE001 - jobs wait; the dispatcher retries
+                    log.warning("cannot reach the Dask cluster (%s); jobs wait", exc)
+                    self._close()
+                    return
         super()._start_queued(free)
 
     def after_stop(self) -> None:
+        with self._connection:
+            self._close()
+
+    def _close(self) -> None:
+        """Close the client and the LocalCluster (if any)."""
         client, cluster, self.client, self.cluster = self.client, self.cluster, None, None
         self._lost = False
         for closable in (client, cluster):
