@@ -132,9 +132,14 @@ class DaskExecutor(BaseExecutor):
         if msg.get("event") == "start":
             log.info("job %s: run %s started on %s (runner pid %s)", msg["job_id"],
                      msg.get("run"), msg.get("worker"), msg.get("runner_pid"))
+            progress = {"stage": "starting", "fraction": 0.0,
+                        "message": f"running on Dask worker {msg.get('worker')}"}
         elif msg.get("event") == "progress":
-            with self._events_lock:
-                self._events[msg["job_id"]] = msg["progress"]
+            progress = msg["progress"]
+        else:
+            return
+        with self._events_lock:
+            self._events[msg["job_id"]] = progress
 
     # ---- one job --------------------------------------------------------------------
     def task_spec(self, job: js.Job) -> dict:
@@ -147,14 +152,17 @@ class DaskExecutor(BaseExecutor):
                 "settings": worker_settings(self.config)}
 
     def execute(self, job: js.Job) -> dict | None:
-        self._released.discard(job.job_id)      # re-queued by ``_dropped`` last time
-        client = self.client
-        Variable(stop_name(job.job_id), client=client).set("")
-        Variable(starts_name(job.job_id), client=client).set(0)
-        future = client.submit(run_job, self.task_spec(job), key=job_key(job.job_id),
-                               pure=False)
-        self._futures[job.job_id] = future
+        """The task's outcome; None when the job went back to the queue."""
+        future = None
         try:
+            client = self.client
+            Variable(stop_name(job.job_id), client=client).set("")
+            Variable(starts_name(job.job_id), client=client).set(0)
+            future = client.submit(run_job, self.task_spec(job), key=job_key(job.job_id),
+                                   pure=False)
+            self._futures[job.job_id] = future
+            self.jobs.update(job.job_id, only_if=(js.PROCESSING,), progress={
+                "stage": "starting", "fraction": 0.0, "message": "queued on the Dask cluster"})
             return self._wait(job, future)
         except Exception:
             if job.job_id in self._released:
@@ -164,7 +172,8 @@ class DaskExecutor(BaseExecutor):
             self._futures.pop(job.job_id, None)
             with self._events_lock:
                 self._events.pop(job.job_id, None)
-            self._forget(job.job_id, future)
+            if future is not None:
+                self._forget(job.job_id, future)
 
     def _forget(self, job_id: str, future) -> None:
         try:
@@ -227,8 +236,7 @@ class DaskExecutor(BaseExecutor):
             raise JobFailed("the Dask cluster dropped this job twice (scheduler lost)")
         log.warning("the Dask cluster dropped job %s; re-queueing it", job.job_id)
         self._lost = True
-        self._released.add(job.job_id)          # not a failure: run_job leaves it alone
-        self.jobs.requeue(job.job_id)
+        self.jobs.requeue(job.job_id)           # on_complete(None) then leaves it alone
         return None
 
     def _copy_progress(self, job: js.Job, last):
@@ -246,8 +254,10 @@ class DaskExecutor(BaseExecutor):
         if key and not (outcome or {}).get("ok"):
             self.jobs.add_export(job.job_id, "notebook", key)
 
-    def on_complete(self, job: js.Job, outcome: dict) -> None:
+    def on_complete(self, job: js.Job, outcome: dict | None) -> None:
         """Record the exports the task uploaded (results first) and finish the job."""
+        if outcome is None:
+            return                           # back in the queue (``_dropped``)
         outputs: dict = outcome.get("outputs", {})
         if "json" in outputs:        # core results first, so `complete` can be downloaded
             self.jobs.add_export(job.job_id, "json", outputs["json"])
