@@ -2,7 +2,7 @@
 
 - ``WarmKernels``: a ``distributed.WorkerPlugin`` that keeps a ``KernelPool`` of spare warm
   runners in the worker's local directory (``size`` -1: one per worker thread). Its spares
-  run with ``--die-with-parent``: when the worker process dies, they and their kernels die
+  run with ``--die-with-parent <worker pid>``: when the worker process dies, they and their kernels die
   within a fraction of a second, so a lost worker's job never runs beside its retry.
 - ``run_job(spec)``: the task of ONE job (key ``mitraseti-job-<job id>``). It counts its
   start in a ``distributed.Variable`` (a third start means the job's worker was lost twice:
@@ -269,7 +269,7 @@ class JobRun:
         cmd = [sys.executable, "-m", RUNNER_MODULE, "--input", input_path,
                "--out-dir", str(self.out_dir), "--params", json.dumps(params),
                "--kernel", self.spec["kernel_name"], "--job-id", self.job_id,
-               "--die-with-parent"]
+               "--die-with-parent", str(os.getpid())]
         with open(self.out_dir / "_runner.log", "wb") as logf:
             self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True,

@@ -99,7 +99,7 @@ class Spare:
         cmd = [sys.executable, "-m", RUNNER_MODULE,
                "--slot-dir", str(slot_dir), "--kernel", kernel_name]
         if die_with_parent:
-            cmd.append("--die-with-parent")
+            cmd += ["--die-with-parent", str(os.getpid())]
         with open(slot_dir / RUNNER_LOG, "wb") as logf:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=logf,
                                          stderr=subprocess.STDOUT, start_new_session=True,

@@ -21,9 +21,9 @@ warm it up first, then read the job as one JSON line from stdin (``{"input", "ou
 "params", "job_id"}``), run it on that kernel exactly as above, shut the kernel down and
 exit. End-of-file before a job: exit 0 at once (the server closed the pool or died).
 
-``--die-with-parent`` (the Dask workers' runners): a thread watches the parent process;
-when it is gone (a lost worker), the runner kills its kernel and its own process group at
-once, so a lost worker's job never keeps running beside its retry.
+``--die-with-parent PID`` (the Dask workers' runners; PID: the worker that started it): a
+thread watches that process; when it is gone (a lost worker), the runner kills its kernel
+and its own process group at once, so a lost worker's job never runs beside its retry.
 """
 from __future__ import annotations
 
@@ -224,12 +224,11 @@ def serve_one_job(slot_dir: Path, kernel: str) -> int:
             warm.shutdown()
 
 
-def die_with_parent(every_s: float = 0.05) -> None:
+def die_with_parent(parent: int, every_s: float = 0.05) -> None:
     """Start a thread that kills this runner's children (the kernel leads its own process
-    group), then the runner's own process group, once the parent process has exited (we
-    are re-parented). Polling ``getppid`` rather than PR_SET_PDEATHSIG, which fires when
-    the parent *thread* ends."""
-    parent = os.getppid()
+    group), then the runner's own process group, once the process ``parent`` that started
+    it has exited (we are re-parented; checked every ``every_s`` s). Polling ``getppid``
+    rather than PR_SET_PDEATHSIG, which fires when the parent *thread* ends."""
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -242,7 +241,7 @@ def die_with_parent(every_s: float = 0.05) -> None:
 
 
 def child_pids(parent: int) -> list[int]:
-    """Pids of the live children of ``parent`` (Linux /proc)."""
+    """Pids of the children of ``parent`` (Linux /proc)."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -263,11 +262,11 @@ def main(argv=None) -> int:
     ap.add_argument("--job-id", default="", help="job id (lets a restarted server find us)")
     ap.add_argument("--slot-dir", help="pooled mode: warm a kernel here, read the job "
                                        "from stdin")
-    ap.add_argument("--die-with-parent", action="store_true",
-                    help="kill the kernel and exit when the parent process exits")
+    ap.add_argument("--die-with-parent", type=int, default=0, metavar="PID",
+                    help="kill the kernel and exit when process PID (the parent) exits")
     args = ap.parse_args(argv)
     if args.die_with_parent:
-        die_with_parent()
+        die_with_parent(args.die_with_parent)
     if args.slot_dir:
         return serve_one_job(Path(args.slot_dir), args.kernel)
     if not args.input or not args.out_dir:
