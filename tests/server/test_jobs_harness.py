@@ -25,9 +25,12 @@ PYTHON = sys.executable
 class LiveServer:
     """The service as a subprocess; ``url`` is its base URL."""
 
-    def __init__(self, data_dir: Path, config_toml: str = "", database: str | None = None):
+    def __init__(self, data_dir: Path, config_toml: str = "", database: str | None = None,
+                 args: list[str] = (), env: dict[str, str] | None = None):
         self.data_dir = Path(data_dir)
         self.database = database             # None: the data dir's SQLite file
+        self.args = list(args)               # more `serve` flags (--executor, --storage)
+        self.env = dict(env or {})           # more environment (AWS_ENDPOINT_URL, ...)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if config_toml:
             (self.data_dir / "config.toml").write_text(config_toml)
@@ -39,7 +42,7 @@ class LiveServer:
 
     def start(self, timeout: float = 90.0) -> "LiveServer":
         """Start (or restart) the server on port 0 and learn its port from the banner."""
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
         env.pop("MITRASETI_DATA_DIR", None)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
@@ -67,7 +70,7 @@ class LiveServer:
         """``python -m mitraseti_server serve ...`` (the CLI users run)."""
         return [PYTHON, "-m", "mitraseti_server", "serve", "--host", "127.0.0.1",
                 "--port", "0", "--dashboard-port", "0", "--data-dir", str(self.data_dir),
-                *(["--database", self.database] if self.database else [])]
+                *(["--database", self.database] if self.database else []), *self.args]
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
