@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import statistics
@@ -225,6 +226,7 @@ def main() -> None:
                     help="seconds after the warm-up jobs (kernel pools refill)")
     args = ap.parse_args()
     from moto.server import ThreadedMotoServer
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)     # S3's access log
     os.environ.update(CREDENTIALS)
     s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     s3.start()
