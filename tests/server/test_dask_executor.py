@@ -1,9 +1,10 @@
 """The Dask executor with real parts: a real server on 127.0.0.1 with ``executor =
-"dask-local:2"`` (a LocalCluster) runs a real job with progress and downloads; a real
-external scheduler and worker processes started with ``dask scheduler`` / ``dask worker``:
-SIGKILL the worker running a job and the job completes on the other worker, started exactly
-twice and never twice at once, with no runner or kernel of the dead worker left; a job whose
-worker is lost twice fails with one clear line."""
+"dask-local:2"`` (a LocalCluster) runs a real job on S3 (moto) with progress and downloads,
+and a cancel kills the run on its worker; a real external scheduler and worker processes
+started with ``dask scheduler`` / ``dask worker``, with PostgreSQL and S3: SIGKILL the
+worker running a job and the job completes on the other worker, started exactly twice and
+never twice at once, with no runner or kernel of the dead worker left; a job whose worker is
+lost twice fails with one clear line."""
 from __future__ import annotations
 
 import json
@@ -221,8 +222,9 @@ def test_cancel_kills_the_run_on_its_worker_and_keeps_the_partial_report(
     assert client.job(job_id)["status"] == "cancelled"
 
 
-def test_external_cluster_survives_a_lost_worker_and_fails_after_two(tmp_path,
-                                                                    start_server):
+def test_external_cluster_survives_a_lost_worker_and_fails_after_two(
+        tmp_path, start_server, database, s3_endpoint):
+    """All three engines together (``database``: SQLite, then PostgreSQL; S3 on moto)."""
     cluster = ExternalCluster(tmp_path)
     try:
         address = cluster.start_scheduler()
@@ -232,7 +234,9 @@ def test_external_cluster_survives_a_lost_worker_and_fails_after_two(tmp_path,
         with DaskClient(address, timeout=30) as dask:
             dask.wait_for_workers(2, timeout=120)
         server = start_server(executor="dask://" + address.removeprefix("tcp://"),
-                              kernel_pool_size=-1)
+                              kernel_pool_size=-1, database=database or "",
+                              storage="s3://dask-cluster", s3_endpoint_url=s3_endpoint,
+                              s3_access_key_id="testing", s3_secret_access_key="testing")
         client = client_for(server)
         obs = H.write_observation(tmp_path / "obs.fil", nchans=NCHANS)
         key = client.upload(obs, progress=False)
