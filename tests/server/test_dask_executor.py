@@ -1,7 +1,7 @@
 """The Dask executor with real parts: a real server on 127.0.0.1 with ``executor =
 "dask-local:2"`` (a LocalCluster) runs a real job on S3 (moto) with progress and downloads,
 and a cancel kills the run on its worker; a real external scheduler and worker processes
-started with ``dask scheduler`` / ``dask worker``, with PostgreSQL and S3: SIGKILL the
+started with ``dask scheduler`` / ``dask worker`` (``dask_cluster.py``): SIGKILL the
 worker running a job and the job completes on the other worker, started exactly twice and
 never twice at once, with no runner or kernel of the dead worker left; a job whose worker is
 lost twice fails with one clear line."""
@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,104 +20,23 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from waiting import alive, wait_for  # noqa: E402
 import test_jobs_harness as H  # noqa: E402
+from dask_cluster import ExternalCluster, parent_of, runner_of  # noqa: E402
 
 from mitraseti.client import Client  # noqa: E402
 from mitraseti_server.auth.keys import create_api_key  # noqa: E402
 from mitraseti_server.config import ServiceConfig  # noqa: E402
 from mitraseti_server.errors import ConfigError  # noqa: E402
 from mitraseti_server.jobs.dask_worker import LOST_TWICE  # noqa: E402
-from mitraseti_server.jobs.executor import is_runner_of  # noqa: E402
 from mitraseti_server.jobs.runner import child_pids  # noqa: E402
 
-DASK = str(Path(sys.executable).with_name("dask"))
 TONE_CHANNEL = 5000
 NCHANS = 1 << 16
-RUN_LINE = re.compile(r"job (\S+): run (\d+) (started|ended) at ([\d.]+)")
 
 
 def client_for(server) -> Client:
     store = server.services.store
     user = store.create_user(f"dask-{time.monotonic_ns()}", "researcher")
     return Client(server.url, api_key=create_api_key(store, user.user_id, "t").api_key)
-
-
-def runner_of(job_id: str) -> int | None:
-    """The live runner process of ``job_id`` on this machine, if any."""
-    for proc in Path("/proc").glob("[0-9]*"):
-        if is_runner_of(int(proc.name), job_id):
-            return int(proc.name)
-    return None
-
-
-def parent_of(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
-@dataclass
-class Run:
-    number: int
-    started: float
-    worker: str
-
-
-class ExternalCluster:
-    """``dask scheduler`` and ``dask worker --nthreads 1 --no-nanny`` processes on
-    127.0.0.1; each worker logs to ``<name>.log`` in ``root``."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MITRASETI_")}
-        self.env["PYTHONUNBUFFERED"] = "1"
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.address = ""
-
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
-        with open(self.root / f"{name}.log", "wb") as log:
-            proc = subprocess.Popen([DASK, *args], stdout=log, stderr=subprocess.STDOUT,
-                                    env=self.env, cwd=str(self.root), start_new_session=True)
-        self.procs[name] = proc
-        return proc
-
-    def start_scheduler(self) -> str:
-        info = self.root / "scheduler.json"
-        self._spawn("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", "0",
-                                  "--no-dashboard", "--scheduler-file", str(info)])
-        self.address = wait_for(lambda: info.exists() and json.loads(info.read_text())
-                                .get("address"), timeout=60)
-        return self.address
-
-    def add_worker(self, name: str) -> subprocess.Popen:
-        (self.root / name).mkdir()
-        return self._spawn(name, ["worker", self.address, "--nthreads", "1", "--no-nanny",
-                                  "--host", "127.0.0.1", "--name", name,
-                                  "--local-directory", str(self.root / name)])
-
-    def worker_pids(self) -> set[int]:
-        return {p.pid for name, p in self.procs.items() if name != "scheduler"}
-
-    def worker_named(self, pid: int) -> str:
-        return next(name for name, p in self.procs.items() if p.pid == pid)
-
-    def runs(self, job_id: str) -> list[Run]:
-        """Every start of the job's runner, from the workers' logs (in start order)."""
-        found = []
-        for name in self.procs:
-            text = (self.root / f"{name}.log").read_text(errors="replace")
-            for m in RUN_LINE.finditer(text):
-                if m.group(1) == job_id and m.group(3) == "started":
-                    found.append(Run(int(m.group(2)), float(m.group(4)), name))
-        return sorted(found, key=lambda r: r.started)
-
-    def stop(self) -> None:
-        for proc in reversed(list(self.procs.values())):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def test_executor_setting_is_checked(tmp_path):
@@ -222,21 +139,16 @@ def test_cancel_kills_the_run_on_its_worker_and_keeps_the_partial_report(
     assert client.job(job_id)["status"] == "cancelled"
 
 
-def test_external_cluster_survives_a_lost_worker_and_fails_after_two(
-        tmp_path, start_server, database, s3_endpoint):
-    """All three engines together (``database``: SQLite, then PostgreSQL; S3 on moto)."""
+def test_external_cluster_survives_a_lost_worker_and_fails_after_two(tmp_path,
+                                                                    start_server):
     cluster = ExternalCluster(tmp_path)
     try:
         address = cluster.start_scheduler()
         for name in ("a", "b"):
             cluster.add_worker(name)
-        from distributed import Client as DaskClient
-        with DaskClient(address, timeout=30) as dask:
-            dask.wait_for_workers(2, timeout=120)
+        cluster.wait_for_workers(2)
         server = start_server(executor="dask://" + address.removeprefix("tcp://"),
-                              kernel_pool_size=-1, database=database or "",
-                              storage="s3://dask-cluster", s3_endpoint_url=s3_endpoint,
-                              s3_access_key_id="testing", s3_secret_access_key="testing")
+                              kernel_pool_size=-1)
         client = client_for(server)
         obs = H.write_observation(tmp_path / "obs.fil", nchans=NCHANS)
         key = client.upload(obs, progress=False)
