@@ -147,8 +147,11 @@ class UploadService:
             row = self.store.get_upload(uuid.UUID(file_key.split("/")[2]).hex)
         except ValueError:
             return False, None
-        if (row is None or row["file_key"] != file_key or row["user_id"] != user.user_id
-                or row["state"] != "pending" or row["multipart"]):
+        if row is None or row["file_key"] != file_key or row["user_id"] != user.user_id:
+            return False, None
+        if row["state"] == "complete":    # seen by a concurrent request since the check
+            return True, None
+        if row["state"] != "pending" or row["multipart"]:
             return False, None
         return False, row
 
