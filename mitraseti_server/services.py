@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from mitraseti_server.auth.tokens import JwksCache
 from mitraseti_server.config import ServiceConfig
-from mitraseti_server.jobs.executor import BaseExecutor, LocalExecutor
+from mitraseti_server.jobs.executor import BaseExecutor
+from mitraseti_server.jobs.local_executor import LocalExecutor
 from mitraseti_server.jobs.service import JobService
 from mitraseti_server.jobs.store import JobStore
 from mitraseti_server.jobs.sweeper import Retention, Sweeper

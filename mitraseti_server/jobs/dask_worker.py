@@ -37,7 +37,7 @@ from distributed import Variable, WorkerPlugin, get_worker
 from mitraseti.export.formats import DOWNLOAD_FORMATS
 from mitraseti_server.config import ENV_PREFIX, ServiceConfig
 from mitraseti_server.errors import BlobError, JobFailed
-from mitraseti_server.jobs.executor import partial_report
+from mitraseti_server.jobs.runner import partial_report
 from mitraseti_server.jobs.kernel_pool import (POOL_DIR, RUNNER_MODULE, KernelPool, Spare,
                                                kill_group, read_json)
 from mitraseti_server.jobs.runner import PROGRESS_FILE, RUNNER_FILE, child_pids

@@ -1,4 +1,4 @@
-"""Child process that runs ONE job's pipeline notebook (spawned by executor.LocalExecutor).
+"""Child process that runs ONE job's pipeline notebook (spawned by local_executor.LocalExecutor).
 
     python -m mitraseti_server.jobs.runner --input FILE --out-dir DIR \
         --params '{"max_drift": 4.0, ...}' --kernel python3 --job-id ID
@@ -48,6 +48,22 @@ RUNNER_FILE = "_runner.json"
 PROGRESS_FILE = "_progress.json"
 SUMMARY_KEYS = ("raw_hits", "filtered_hits", "candidates", "processing_time_seconds",
                 "top_candidates", "events", "top_events", "filter_level")  # last 3: cadence
+
+
+def partial_report(out_dir: Path) -> Path | None:
+    """The job's report.ipynb; for a run killed mid-way, the newest readable notebook
+    papermill saved beside it (``.report.ipynb.*.part.ipynb``, saved at each cell)."""
+    name = DOWNLOAD_FORMATS["notebook"]
+    found = [out_dir / name] if (out_dir / name).exists() else []
+    found += sorted(out_dir.glob(f".{name}.*.part.ipynb"),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in found:
+        try:
+            json.loads(path.read_text())
+            return path
+        except (OSError, ValueError):        # cut short by the kill: not a notebook
+            continue
+    return None
 
 
 def write_json_atomic(path: Path, obj) -> None:
