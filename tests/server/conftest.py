@@ -8,6 +8,7 @@ IOLoop in a thread), a real SQLite file and blob folder in tmp_path, and real ac
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -191,3 +192,18 @@ def database(request):
     if request.param == "sqlite":
         return None
     return request.getfixturevalue("postgres_server").create_database()
+
+
+# ---- S3 (moto's server on loopback) -----------------------------------------------------
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """URL of moto's S3 server on 127.0.0.1 for the session (each test uses its own
+    bucket); worker processes reach it as any S3 endpoint."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)   # S3's access log
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

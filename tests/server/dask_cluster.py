@@ -5,7 +5,7 @@ processes on 127.0.0.1, each logging to ``<name>.log``; the job runners on the w
 ``job <id>: run <n> started at <unix s>``, so ``runs(job_id)`` lists every start of a job.
 
 ``SharedEngines``: PostgreSQL 15 (a database on the tests' throw-away cluster), moto's S3
-server on loopback and an ``ExternalCluster`` with two workers, with ``api_server()``
+server on loopback (the ``s3_endpoint`` fixture) and an ``ExternalCluster`` with two workers, with ``api_server()``
 starting ``mitraseti serve`` processes on all three (``--database``, ``--executor
 dask://``, ``--storage s3://``), credentials and endpoint from the standard AWS variables.
 """
@@ -119,15 +119,10 @@ class ExternalCluster:
 class SharedEngines:
     """PostgreSQL, S3 and a two-worker Dask cluster, and API processes on all three."""
 
-    def __init__(self, root: Path, database: str, bucket: str = "mitraseti-shared"):
-        from moto.server import ThreadedMotoServer
-
-        self.root, self.database = root, database
+    def __init__(self, root: Path, database: str, s3_endpoint: str,
+                 bucket: str = "mitraseti-shared"):
+        self.root, self.database, self.s3_endpoint = root, database, s3_endpoint
         self.storage = f"s3://{bucket}/platform"
-        self.s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self.s3.start()
-        host, port = self.s3.get_host_and_port()
-        self.s3_endpoint = f"http://{host}:{port}"
         self.env = {**AWS_ENV, "AWS_ENDPOINT_URL": self.s3_endpoint}
         self.cluster = ExternalCluster(root, self.env)
         self.servers: list[H.LiveServer] = []
@@ -164,4 +159,3 @@ class SharedEngines:
         for server in self.servers:
             server.stop()
         self.cluster.stop()
-        self.s3.stop()

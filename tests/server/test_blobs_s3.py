@@ -7,20 +7,10 @@ import os
 import pytest
 import requests
 
-moto_server = pytest.importorskip("moto.server")
-
 from mitraseti_server.errors import BlobError
 
 MB = 1024 * 1024
 
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture

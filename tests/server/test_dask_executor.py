@@ -61,17 +61,6 @@ def test_serve_flag_reaches_the_config(tmp_path):
     assert "executor 'dask://nowhere'" in proc.stderr
 
 
-@pytest.fixture
-def s3_endpoint():
-    """moto's S3 server on 127.0.0.1 (the workers reach it from their own processes)."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
 
 def test_local_cluster_runs_a_job_on_s3_with_progress_and_downloads(tmp_path, start_server,
                                                                    s3_endpoint):

@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -213,6 +214,25 @@ def upload(server: LiveServer, headers: dict, path: Path) -> str:
                              headers={"Content-Type": "application/octet-stream"})
         assert r.status_code == 200, r.text
     return plan["file_key"]
+
+
+def submit_together(servers: list[LiveServer], headers: dict, file_key: str,
+                    n: int) -> list[requests.Response]:
+    """``n`` POST /analyze of ``file_key`` released at once from ``n`` threads, spread
+    round-robin over ``servers``; the answers in request order."""
+    barrier, answers = threading.Barrier(n), [None] * n
+
+    def submit(i: int) -> None:
+        barrier.wait()
+        answers[i] = requests.post(servers[i % len(servers)].url + "/analyze", timeout=120,
+                                   json={"file_key": file_key}, headers=headers)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+    return answers
 
 
 def wait_job(server: LiveServer, headers: dict, job_id: str, timeout: float = 180.0,

@@ -26,18 +26,9 @@ from mitraseti_server.config import ServiceConfig  # noqa: E402
 from mitraseti_server.errors import ConfigError  # noqa: E402
 from mitraseti_server.storage.input_cache import InputCache  # noqa: E402
 
-moto_server = pytest.importorskip("moto.server")
 MB = 1024 * 1024
 KEYS = {"s3_access_key_id": "testing", "s3_secret_access_key": "testing"}
 
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def account(server, name: str = "s3-user") -> tuple[str, dict]:

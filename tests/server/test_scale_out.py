@@ -16,7 +16,6 @@ import os
 import re
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -33,9 +32,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def engines(postgres_server, tmp_path_factory):
+def engines(postgres_server, s3_endpoint, tmp_path_factory):
     root = tmp_path_factory.mktemp("scale-out")
-    shared = SharedEngines(root, postgres_server.create_database())
+    shared = SharedEngines(root, postgres_server.create_database(), s3_endpoint)
     try:
         for _ in range(2):
             shared.api_server(root / "data")
@@ -89,18 +88,7 @@ def test_sixth_concurrent_job_is_refused_across_processes_and_five_run_once(engi
     racer = a.user("racer", "researcher")                  # 5 concurrent jobs
     key = H.upload(a, racer["headers"], H.write_observation(tmp_path / "obs.fil",
                                                             nchans=4096))
-    barrier, answers = threading.Barrier(12), [None] * 12
-
-    def submit(i: int) -> None:
-        barrier.wait()
-        answers[i] = requests.post((a, b)[i % 2].url + "/analyze", timeout=120,
-                                   json={"file_key": key}, headers=racer["headers"])
-
-    threads = [threading.Thread(target=submit, args=(i,)) for i in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(180)
+    answers = H.submit_together([a, b], racer["headers"], key, 12)
     codes = [r.status_code for r in answers]
     assert codes.count(202) == 5 and codes.count(429) == 7, sorted(codes)
     assert {r.json()["error"] for r in answers if r.status_code == 429} == \
