@@ -259,16 +259,5 @@ class DaskExecutor(BaseExecutor):
         if outcome is None:
             return                           # back in the queue (``_dropped``)
         outputs: dict = outcome.get("outputs", {})
-        if "json" in outputs:        # core results first, so `complete` can be downloaded
-            self.jobs.add_export(job.job_id, "json", outputs["json"])
-        if not self.jobs.finish(job.job_id, js.COMPLETE, results=outcome.get("results", {})):
-            self.on_cancelled(job)           # cancelled as it ended: it stays cancelled
-            return
-        self.notify(job.job_id)
-        try:
-            for fmt, key in outputs.items():
-                if fmt != "json":
-                    self.jobs.add_export(job.job_id, fmt, key)
-            self.jobs.update(job.job_id, exports_ready=1)
-        finally:
-            self.after_finish(job)
+        self.finish_with_exports(job, outcome.get("results", {}), list(outputs),
+                                 outputs.__getitem__)

@@ -34,6 +34,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Callable
 
 from tornado.ioloop import IOLoop
 
@@ -235,6 +236,26 @@ class BaseExecutor:
         self.jobs.finish(job.job_id, js.FAILED, error=without_paths(error))
         self.notify(job.job_id)
         self.after_finish(job)
+
+    def finish_with_exports(self, job: js.Job, results: dict, formats: list[str],
+                            store: Callable[[str], str]) -> None:
+        """Complete the job with its exports: the results export first (so ``complete``
+        can be downloaded), then the others and ``exports_ready``. ``store(fmt)`` puts one
+        export where downloads find it and returns its blob key. A job cancelled as it
+        ended stays cancelled."""
+        if "json" in formats:
+            self.jobs.add_export(job.job_id, "json", store("json"))
+        if not self.jobs.finish(job.job_id, js.COMPLETE, results=results):
+            self.on_cancelled(job)
+            return
+        self.notify(job.job_id)
+        try:
+            for fmt in formats:
+                if fmt != "json":
+                    self.jobs.add_export(job.job_id, fmt, store(fmt))
+            self.jobs.update(job.job_id, exports_ready=1)
+        finally:
+            self.after_finish(job)
 
     def check_cancelled(self, job_id: str) -> None:
         """Raise JobCancelled when the job's row is no longer ``processing`` (one-column

@@ -175,27 +175,19 @@ class LocalExecutor(BaseExecutor):
         return last
 
     def on_complete(self, job: js.Job, out_dir: Path) -> None:
+        """Upload the run's exports from ``out_dir`` and complete the job."""
         outcome = read_json(out_dir / RUNNER_FILE) or {}
         outputs: dict = outcome.get("outputs", {})
         prefix = job_prefix(job.user_id, job.job_id)
-        blobs = self.blobs
-        if "json" in outputs:  # core results first, so `complete` can be downloaded
-            blobs.put_file(prefix + outputs["json"], str(out_dir / outputs["json"]))
-            self.jobs.add_export(job.job_id, "json", prefix + outputs["json"])
-        if not self.jobs.finish(job.job_id, js.COMPLETE, results=outcome.get("results", {})):
-            self.on_cancelled(job)           # cancelled as it ended: it stays cancelled
-            return
-        self.notify(job.job_id)
+
+        def upload(fmt: str) -> str:
+            self.blobs.put_file(prefix + outputs[fmt], str(out_dir / outputs[fmt]))
+            return prefix + outputs[fmt]
+
         try:
-            for fmt, name in outputs.items():
-                if fmt == "json":
-                    continue
-                blobs.put_file(prefix + name, str(out_dir / name))
-                self.jobs.add_export(job.job_id, fmt, prefix + name)
-            self.jobs.update(job.job_id, exports_ready=1)
+            self.finish_with_exports(job, outcome.get("results", {}), list(outputs), upload)
         finally:
             shutil.rmtree(out_dir, ignore_errors=True)
-            self.after_finish(job)
 
     def on_failure(self, job: js.Job, error: str) -> None:
         self.keep_report(job)               # the executed notebook shows where it failed
