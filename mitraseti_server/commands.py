@@ -37,7 +37,9 @@ LOCAL_USER = "local"
 LOCAL_TIER = "researcher"
 
 
-def _data_dir_arg(parser: argparse.ArgumentParser) -> None:
+def _engine_args(parser: argparse.ArgumentParser) -> None:
+    """The data folder and the three engines, the same on ``serve`` and every ``admin``
+    command (so one command line, or one environment, configures both)."""
     parser.add_argument("--data-dir", default=None,
                         help="service data folder (default: $MITRASETI_DATA_DIR or "
                              "~/.mitraseti)")
@@ -48,6 +50,10 @@ def _data_dir_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", default=None,
                         help="blob store: local or s3://BUCKET[/PREFIX] (default: "
                              "$MITRASETI_STORAGE, else local: the data folder's blobs/)")
+    parser.add_argument("--executor", default=None,
+                        help="where jobs run: local, dask://HOST:PORT (a Dask scheduler) or "
+                             "dask-local[:N] (N Dask workers here) (default: "
+                             "$MITRASETI_EXECUTOR, else local)")
 
 
 def _overrides(args, *names: str) -> dict:
@@ -64,11 +70,7 @@ def register(subparsers) -> None:
     serve.add_argument("--dashboard-port", type=int, default=8866,
                        help="serve the Voila dashboard on this port beside the API "
                             "(default 8866; 0 turns it off)")
-    serve.add_argument("--executor", default=None,
-                       help="where jobs run: local, dask://HOST:PORT (a Dask scheduler) or "
-                            "dask-local[:N] (N Dask workers here) (default: "
-                            "$MITRASETI_EXECUTOR, else local)")
-    _data_dir_arg(serve)
+    _engine_args(serve)
     serve.set_defaults(func=cmd_serve, default_log_level="INFO")
 
     admin = subparsers.add_parser("admin", help="manage users of the REST service")
@@ -76,17 +78,17 @@ def register(subparsers) -> None:
     create = sub.add_parser("create-user", help="create a user; prints its id and API key")
     create.add_argument("name")
     create.add_argument("--tier", default="researcher", choices=TIER_NAMES)
-    _data_dir_arg(create)
+    _engine_args(create)
     create.set_defaults(func=cmd_create_user)
     tier = sub.add_parser("set-tier", help="change a user's tier")
     tier.add_argument("name")
     tier.add_argument("tier", choices=TIER_NAMES)
-    _data_dir_arg(tier)
+    _engine_args(tier)
     tier.set_defaults(func=cmd_set_tier)
     token = sub.add_parser("token", help="print a JWT for a user (local issuer)")
     token.add_argument("name")
     token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
-    _data_dir_arg(token)
+    _engine_args(token)
     token.set_defaults(func=cmd_token)
 
 
@@ -113,7 +115,7 @@ def _open(args) -> tuple[ServiceConfig, Store]:
     from mitraseti_server.storage.database import Store
 
     config = ServiceConfig.load(data_dir=args.data_dir,
-                                **_overrides(args, "database", "storage"))
+                                **_overrides(args, "database", "storage", "executor"))
     store = Store(config.database_url)
     store.migrate()
     return config, store

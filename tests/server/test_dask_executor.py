@@ -59,6 +59,10 @@ def test_serve_flag_reaches_the_config(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "executor 'dask://nowhere'" in proc.stderr
+    admin = subprocess.run([sys.executable, "-m", "mitraseti_server", "admin", "create-user",
+                            "ann", "--executor", "dask://nowhere", "--data-dir",
+                            str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert admin.returncode == 2 and "executor 'dask://nowhere'" in admin.stderr
 
 
 
