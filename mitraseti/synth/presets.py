@@ -4,12 +4,12 @@
   file: 2.9296875 MHz coarse channels split by 2**20-point FFTs -> df = 2.7939677 Hz;
   51 FFTs averaged -> dt = 51 * 2**20 / 2.9296875e6 s = 18.253611 s; 16 spectra (5 min).
   X band near the Voyager 1 carrier (8420.4 MHz); GBT telescope_id 6, foff < 0.
-* ``gbt_fine``: the real BL GBT file in shared/data/real (DIAG_SGR_B2, setigen sample):
+* ``gbt_fine``: as the public BL GBT file DIAG_SGR_B2 (a setigen sample):
   df = 2.9296875 MHz / 2**21 = 1.3969839 Hz, tsamp = 1.431656 s (two 2**21-point FFTs),
   32 spectra, fch1 6664 MHz, foff < 0, telescope 6, machine 20.
 * ``parkes_like``: Parkes (Murriyang) BL-like fine product, approximate: df = 1 MHz / 2**18 =
   3.8147 Hz, dt = 40 * 2**18 / 1e6 = 10.486 s, 16 spectra, L band, telescope_id 4.
-* ``ilofar_like``: the real I-LOFAR file in shared/data/real: 195.3125 kHz subbands split by
+* ``ilofar_like``: as a public I-LOFAR BL file: 195.3125 kHz subbands split by
   2**16-point FFTs -> df = 2.9802322 Hz; two FFTs per spectrum -> dt = 0.67108864 s;
   128 spectra here (the file has 1341), 153 MHz, foff > 0.
 """
