@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from typing import Any
 
 import ipywidgets as w
@@ -19,6 +20,7 @@ log = logging.getLogger("mitraseti.dashboard")
 N_STAMPS = 4
 CANCELLABLE = ("submitted", "processing")
 RETRYABLE = ("failed", "cancelled")
+REPORT_GRACE_S = 10.0      # s after a cancel in which the partial report may still appear
 
 
 def stamp_png(stamp, hit: dict) -> bytes:
@@ -91,8 +93,13 @@ class JobPage(w.VBox):
 
     @property
     def finished(self) -> bool:
+        """Nothing more will change: polling may stop. A cancelled job's partial report
+        is uploaded by the executor a moment after the cancel (it checks about once a
+        second), so it is watched for ``REPORT_GRACE_S`` more."""
         status = self.job.get("status")
-        return status in RETRYABLE or (status == "complete" and bool(self.job.get(
+        if status == "cancelled":
+            return time.time() - float(self.job.get("cancelled_at") or 0) > REPORT_GRACE_S
+        return status == "failed" or (status == "complete" and bool(self.job.get(
             "exports_ready", True)) and self.results is not None)
 
     def cancel(self) -> None:
