@@ -255,6 +255,29 @@ class S3BlobStore(BlobStore):
                 break
         return count
 
+    def sweep_orphans(self, cutoff: float) -> int:
+        """Abort multipart uploads under the prefix started before ``cutoff`` (unix s)
+        that are still open: those whose bookkeeping row was lost (a crash between
+        starting one and recording it). Stale uploads the service knows are aborted
+        through their rows first (``UploadService.sweep_stale``)."""
+        prefix = self.object_key("uploads/x/x")[:-len("uploads/x/x")] + "uploads/"
+        aborted, params = 0, {"Prefix": prefix}
+        while True:
+            page = self._call("list_multipart_uploads", **params)
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"].timestamp() < cutoff:
+                    try:
+                        self._call("abort_multipart_upload", Key=upload["Key"],
+                                   UploadId=upload["UploadId"])
+                        aborted += 1
+                    except BlobError as exc:
+                        if exc.code != "NoSuchUpload":
+                            raise
+            if not page.get("IsTruncated"):
+                return aborted
+            params = {"Prefix": prefix, "KeyMarker": page.get("NextKeyMarker", ""),
+                      "UploadIdMarker": page.get("NextUploadIdMarker", "")}
+
     # ---- signing and uploads (blocking) -------------------------------------------------
     def _get_params(self, key: str, method: str, extra: dict) -> tuple[str, dict]:
         params = {"Key": self.object_key(key)}
