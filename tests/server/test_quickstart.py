@@ -162,13 +162,11 @@ def test_scripts_match_the_reference():
     assert blocks["python"] == PYTHON_EXAMPLE
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request, tmp_path_factory):
-    """The service on the embedded SQLite file, then on PostgreSQL."""
-    database = (request.getfixturevalue("postgres_server").create_database()
-                if request.param == "postgresql" else None)
-    srv = H.LiveServer(tmp_path_factory.mktemp("quickstart") / "data",
-                       database=database).start()
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The service on its embedded defaults (SQLite, local files, local jobs); the same
+    scripts run on PostgreSQL, S3 and Dask together in test_scale_out.py."""
+    srv = H.LiveServer(tmp_path_factory.mktemp("quickstart") / "data").start()
     yield srv
     srv.stop()
 
