@@ -7,7 +7,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from mitraseti_server.storage import engine
 from mitraseti_server.storage.database import Store, metadata
 
 from dbutil import rows
+from waiting import in_parallel
 
 LEGACY_SCHEMA = Path(__file__).with_name("legacy_schema.sql")
 REVISIONS = sorted(p.stem for p in (Path(engine.__file__).parent / "migrations"
@@ -112,25 +112,6 @@ def test_a_database_made_before_alembic_upgrades_in_place(tmp_path):
 
 
 # ---- concurrency -----------------------------------------------------------------------
-def in_parallel(n: int, call) -> list:
-    """``call(i)`` on ``n`` threads released together; results or exceptions."""
-    barrier, out = threading.Barrier(n), [None] * n
-
-    def run(i):
-        barrier.wait()
-        try:
-            out[i] = call(i)
-        except Exception as exc:  # noqa: BLE001 - returned for the assertions
-            out[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return out
-
-
 def test_parallel_submissions_hold_the_concurrent_limit(store):
     jobs = js.JobStore(store)
     user = store.create_user("racer", "researcher")

@@ -11,13 +11,13 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import requests
 from dbutil import rows
+from waiting import in_parallel
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -220,19 +220,9 @@ def submit_together(servers: list[LiveServer], headers: dict, file_key: str,
                     n: int) -> list[requests.Response]:
     """``n`` POST /analyze of ``file_key`` released at once from ``n`` threads, spread
     round-robin over ``servers``; the answers in request order."""
-    barrier, answers = threading.Barrier(n), [None] * n
-
-    def submit(i: int) -> None:
-        barrier.wait()
-        answers[i] = requests.post(servers[i % len(servers)].url + "/analyze", timeout=120,
-                                   json={"file_key": file_key}, headers=headers)
-
-    threads = [threading.Thread(target=submit, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(180)
-    return answers
+    return in_parallel(n, lambda i: requests.post(
+        servers[i % len(servers)].url + "/analyze", timeout=120,
+        json={"file_key": file_key}, headers=headers), join_s=180.0)
 
 
 def wait_job(server: LiveServer, headers: dict, job_id: str, timeout: float = 180.0,

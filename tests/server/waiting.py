@@ -1,6 +1,8 @@
-"""Polling helpers for the server tests: wait for a condition, look at a process."""
+"""Helpers for the server tests: wait for a condition, look at a process, start calls
+together."""
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -24,3 +26,22 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def in_parallel(n: int, call, join_s: float = 120.0) -> list:
+    """``call(i)`` on ``n`` threads released together; results or exceptions."""
+    barrier, out = threading.Barrier(n), [None] * n
+
+    def run(i):
+        barrier.wait()
+        try:
+            out[i] = call(i)
+        except Exception as exc:  # noqa: BLE001 - returned for the assertions
+            out[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(join_s)
+    return out
