@@ -29,6 +29,21 @@ def start_two(data_dir: Path, url: str, config_toml: str) -> list[H.LiveServer]:
     return servers
 
 
+def first_with_upload_and_second(data_dir: Path, url: str, user_name: str, obs: Path
+                                 ) -> tuple[H.LiveServer, H.LiveServer, dict, str]:
+    """Two processes on one data dir and database, one job at a time each: the first
+    started, with a user who has uploaded ``obs`` (user, file key); the second not yet."""
+    first = H.LiveServer(data_dir, "[executor]\nmax_workers = 1\n", database=url).start()
+    second = H.LiveServer(data_dir, "[executor]\nmax_workers = 1\n", database=url)
+    try:
+        user = first.user(user_name, "researcher")
+        key = H.upload(first, user["headers"], H.write_observation(obs, nchans=1024))
+    except BaseException:
+        first.stop()
+        raise
+    return first, second, user, key
+
+
 def test_12_parallel_submissions_over_2_processes_accept_exactly_5(tmp_path, pg_url):
     servers = start_two(tmp_path / "data", pg_url, "[executor]\nmax_workers = 0\n")
     try:
@@ -58,13 +73,9 @@ def test_12_parallel_submissions_over_2_processes_accept_exactly_5(tmp_path, pg_
 @pytest.mark.slow
 def test_jobs_run_once_across_processes_and_a_new_process_leaves_them_alone(tmp_path,
                                                                              pg_url):
-    data = tmp_path / "data"
-    first = H.LiveServer(data, "[executor]\nmax_workers = 1\n", database=pg_url).start()
-    second = H.LiveServer(data, "[executor]\nmax_workers = 1\n", database=pg_url)
+    first, second, user, key = first_with_upload_and_second(
+        tmp_path / "data", pg_url, "runner", tmp_path / "observation.fil")
     try:
-        user = first.user("runner", "researcher")
-        obs = H.write_observation(tmp_path / "observation.fil", nchans=1024)
-        key = H.upload(first, user["headers"], obs)
         post = lambda server: requests.post(  # noqa: E731
             server.url + "/analyze", json={"file_key": key}, headers=user["headers"],
             timeout=60)
@@ -89,13 +100,9 @@ def test_jobs_run_once_across_processes_and_a_new_process_leaves_them_alone(tmp_
 
 @pytest.mark.slow
 def test_a_surviving_process_takes_over_the_jobs_of_one_that_crashed(tmp_path, pg_url):
-    data = tmp_path / "data"
-    crashing = H.LiveServer(data, "[executor]\nmax_workers = 1\n", database=pg_url).start()
-    survivor = H.LiveServer(data, "[executor]\nmax_workers = 1\n", database=pg_url)
+    crashing, survivor, user, key = first_with_upload_and_second(
+        tmp_path / "data", pg_url, "taken-over", tmp_path / "observation.fil")
     try:
-        user = crashing.user("taken-over", "researcher")
-        obs = H.write_observation(tmp_path / "observation.fil", nchans=1024)
-        key = H.upload(crashing, user["headers"], obs)
         r = requests.post(crashing.url + "/analyze", json={"file_key": key},
                           headers=user["headers"], timeout=60)
         job_id = r.json()["job_id"]
