@@ -26,10 +26,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from astropy import units as u
-from astropy.coordinates import Angle
-
 from mitraseti.atomic import atomic_write_text
+from mitraseti.export.sky import ra_hours, sexagesimal
 
 RULE_O = "# -------------------------- o --------------------------"
 RULE = "# --------------------------"
@@ -42,8 +40,8 @@ FIRST_HIT_LINE = 9
 def header_lines(result) -> list[str]:
     """The nine comment lines that open the file."""
     h = result.header
-    ra = Angle(h.ra_deg * u.deg).to_string(unit=u.hourangle, sep="hms", precision=1)
-    dec = Angle(h.dec_deg * u.deg).to_string(unit=u.deg, sep="dms", precision=1)
+    ra = sexagesimal(ra_hours(h.ra_deg), precision=1, sep="hms")
+    dec = sexagesimal(h.dec_deg, precision=1, sep="dms")
     title = "# " + "".join(f"{c} \t" for c in COLUMNS)
     return [
         RULE_O,

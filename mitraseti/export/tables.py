@@ -12,12 +12,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from astropy import units as u
-from astropy.coordinates import SkyCoord
-
 from mitraseti import __version__
 from mitraseti.atomic import atomic_write_text
 from mitraseti.export.result import SOFTWARE, jsonable
+from mitraseti.export.sky import galactic, ra_hours, sexagesimal
 from mitraseti.search.hit import CSV_COLUMNS
 from mitraseti.taxonomy import LABELS
 
@@ -84,14 +82,13 @@ def write_signals_csv(result, path: str | Path) -> Path:
 def sky_position(header) -> dict[str, Any]:
     """RA/Dec of the pointing (J2000 assumed, as SIGPROC headers give): degrees,
     sexagesimal strings, and galactic l/b in degrees."""
-    coord = SkyCoord(ra=header.ra_deg * u.deg, dec=header.dec_deg * u.deg, frame="icrs")
-    gal = coord.galactic
+    ra, dec = float(header.ra_deg) % 360.0, float(header.dec_deg)
+    gal_l, gal_b = galactic(ra, dec)
     return {
-        "ra_deg": float(coord.ra.deg), "dec_deg": float(coord.dec.deg),
-        "ra_hms": coord.ra.to_string(unit=u.hourangle, sep=":", precision=2, pad=True),
-        "dec_dms": coord.dec.to_string(unit=u.deg, sep=":", precision=1, alwayssign=True,
-                                       pad=True),
-        "gal_l_deg": float(gal.l.deg), "gal_b_deg": float(gal.b.deg),
+        "ra_deg": ra, "dec_deg": dec,
+        "ra_hms": sexagesimal(ra_hours(ra), precision=2, sep=":", pad=True),
+        "dec_dms": sexagesimal(dec, precision=1, sep=":", pad=True, alwayssign=True),
+        "gal_l_deg": gal_l, "gal_b_deg": gal_b,
     }
 
 
