@@ -55,7 +55,7 @@ class ProgressBar:
 
     def __init__(self, enabled: bool = True, position: int | None = None,
                  leave: bool = False, desc: str | None = None) -> None:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm  # a terminal bar (tqdm.auto would look for Jupyter first)
 
         self.prefix = f"{desc}: " if desc else ""
         self.started = False

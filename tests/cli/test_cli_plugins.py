@@ -92,3 +92,20 @@ def test_register_keeps_what_a_plugin_added_before_failing():
     args = parser.parse_args(["second"])
     with pytest.raises(CommandUnavailable, match="RuntimeError: second command broken"):
         args.func(args)
+
+
+@pytest.mark.parametrize("argv, has_plugins", [
+    (["analyze", "x.fil"], False),
+    (["-v", "--log-level", "info", "demo"], False),
+    (["jobs", "list"], False),
+    (["serve", "--help"], True),
+    (["--log-level", "debug", "admin"], True),
+    (["--help"], True),
+    ([], True),
+])
+def test_a_built_in_command_skips_loading_the_plugins(argv, has_plugins):
+    from mitraseti.cli import build_parser
+
+    sub = next(a for a in build_parser(argv)._actions if isinstance(a.choices, dict))
+    assert {"analyze", "demo", "jobs"} <= set(sub.choices)
+    assert ("serve" in sub.choices) is has_plugins
