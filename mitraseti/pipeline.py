@@ -335,21 +335,40 @@ def run(path, out_dir=None, *, max_drift: float = 4.0, min_drift: float = 0.0,
 
 
 # ---- kernels that will run the notebook -----------------------------------------------------
-def warm_up(n_coarse: int = 2, nfpc: int = 2 ** 16) -> dict[str, float]:
-    """Make this process ready for a real job: import every module the pipeline notebook
-    uses, then run all four stages once on a small seeded demo observation (``n_coarse``
-    coarse channels x ``nfpc`` fine channels, float32) in a temporary directory, so numba's
-    compiled kernels are loaded from its on-disk cache, the shipped classifier is loaded and
-    every export writer has run. The REST service's kernel pool calls it in each kernel
-    before a job arrives. Returns seconds per step: ``imports``, ``pipeline``, ``total``."""
-    import tempfile
-
+def preload() -> float:
+    """The part of :func:`warm_up` after which a process may still fork: import every
+    module the pipeline notebook uses, load the shipped classifier and numba's registries
+    (one small serial kernel), but start no numba thread pool (GNU OpenMP, numba's usual
+    threading layer, kills a child forked after its threads started). The REST service's
+    spare factory calls it once; the kernels it forks load the threaded kernels on their
+    first job (~0.2 s). Returns its seconds."""
     t0 = time.perf_counter()
     import matplotlib.pyplot  # noqa: F401 - the notebook's figures
 
-    from mitraseti.demo import make_demo_observation
-    from mitraseti.export import images, report  # noqa: F401 - imported by the notebook
+    from mitraseti.demo import make_demo_observation  # noqa: F401
+    from mitraseti.export import images, report, writers  # noqa: F401 - the notebook's
     from mitraseti.io import describe  # noqa: F401
+    from mitraseti.search.snr import spectrum_stats
+    from mitraseti.signals.model import load_default
+
+    load_default()
+    spectrum_stats(np.linspace(0.0, 1.0, 64, dtype=np.float32))
+    return time.perf_counter() - t0
+
+
+def warm_up(n_coarse: int = 2, nfpc: int = 2 ** 16) -> dict[str, float]:
+    """Make this process ready for a real job: :func:`preload`, then run all four stages
+    once on a small seeded demo observation (``n_coarse`` coarse channels x ``nfpc`` fine
+    channels, float32) in a temporary directory, so numba's compiled kernels are loaded
+    from its on-disk cache and every export writer has run. The REST service's kernel pool
+    calls it in each kernel it starts itself. Returns seconds per step: ``imports``,
+    ``pipeline``, ``total``."""
+    import tempfile
+
+    from mitraseti.demo import make_demo_observation
+
+    t0 = time.perf_counter()
+    preload()
     t1 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mitraseti-warm-up-") as tmp:
         path, _ = make_demo_observation(tmp, n_coarse=n_coarse, nfpc=nfpc)

@@ -33,12 +33,16 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
 from mitraseti.atomic import atomic_write_text
+from mitraseti_server.jobs.spare_factory import (FACTORY_LOG, FACTORY_READY, FACTORY_SOCKET,
+                                                 FACTORY_VAR, KERNEL_RECORD_VAR,
+                                                 ForkedProcess, request_fork)
 
 log = logging.getLogger("mitraseti_server.kernel_pool")
 RUNNER_MODULE = "mitraseti_server.jobs.runner"   # the job runner, run with python -m
@@ -47,7 +51,8 @@ POOL_DIR = "_pool"               # under the executor's work dir
 READY_FILE = "ready.json"        # written by the spare once its kernel is warm
 KERNEL_FILE = "kernel.json"      # written by the spare as soon as its kernel has started
 RUNNER_LOG = "runner.log"
-WARM_UP_VAR = "_mitraseti_warm_up"   # the warm-up's record, in the kernel's namespace
+WARM_UP_VAR = KERNEL_RECORD_VAR      # the warm-up's record, in the kernel's namespace
+LAUNCHER_MODULE = "mitraseti_server.jobs.kernel_launcher"
 
 
 def read_json(path: Path):
@@ -92,10 +97,22 @@ def kill_kernel(slot_dir: Path) -> None:
 class Spare:
     """One spare runner process and its slot directory."""
 
-    def __init__(self, slot_dir: Path, kernel_name: str, die_with_parent: bool = False):
+    def __init__(self, slot_dir: Path, kernel_name: str, die_with_parent: bool = False,
+                 factory: Path | None = None):
+        """Start the spare: forked by the spare factory listening on ``factory`` when
+        given (falls back to a new process when it does not answer), else a new
+        ``python -m mitraseti_server.jobs.runner --slot-dir`` process."""
         self.slot_dir = slot_dir
         self.started_at = time.time()
         slot_dir.mkdir(parents=True, exist_ok=True)
+        self.forked = False
+        if factory is not None:
+            try:
+                self.proc = self._fork(factory, kernel_name, die_with_parent)
+                self.forked = True
+                return
+            except OSError as exc:
+                log.warning("%s; starting a spare runner process instead", exc)
         cmd = [sys.executable, "-m", RUNNER_MODULE,
                "--slot-dir", str(slot_dir), "--kernel", kernel_name]
         if die_with_parent:
@@ -104,6 +121,22 @@ class Spare:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=logf,
                                          stderr=subprocess.STDOUT, start_new_session=True,
                                          cwd=str(slot_dir))
+
+    def _fork(self, factory: Path, kernel_name: str, die_with_parent: bool) -> ForkedProcess:
+        """Ask the factory for a spare runner: its stdin is a pipe from here, as with Popen."""
+        read_end, write_end = os.pipe()
+        try:
+            with open(self.slot_dir / RUNNER_LOG, "wb") as logf:
+                conn, pid = request_fork(factory, {
+                    "kind": "spare", "slot_dir": str(self.slot_dir), "kernel": kernel_name,
+                    "socket": str(factory), "die_with_parent": bool(die_with_parent)},
+                    [read_end, logf.fileno()])
+        except OSError:
+            os.close(write_end)
+            raise
+        finally:
+            os.close(read_end)
+        return ForkedProcess(conn, pid, stdin=os.fdopen(write_end, "wb"))
 
     @property
     def pid(self) -> int:
@@ -147,8 +180,11 @@ class Spare:
 
 
 class KernelPool:
-    """``size`` spare runners under ``pool_dir``; thread-safe. ``die_with_parent``: the
-    spares (and the jobs they take) die with this process (a Dask worker's pool)."""
+    """``size`` spare runners under ``pool_dir``, forked by one spare factory
+    (``spare_factory``) once it is warm; thread-safe. ``die_with_parent``: the factory,
+    the spares and the jobs they take die with this process (a Dask worker's pool)."""
+
+    FACTORY_WAIT_S = 120.0   # spares start as plain processes when it is not warm by then
 
     def __init__(self, pool_dir: Path, size: int, kernel_name: str,
                  die_with_parent: bool = False):
@@ -159,16 +195,67 @@ class KernelPool:
         self._spares: list[Spare] = []
         self._lock = threading.Lock()
         self._closed = True
+        self._factory: subprocess.Popen | None = None
+        self._factory_deadline = 0.0
+        self._socket_dir: Path | None = None
 
     def start(self) -> None:
-        """Remove slots left by a previous server (its idle spares exit on their own) and
-        start ``size`` spares."""
+        """Remove slots left by a previous server (its idle spares exit on their own),
+        start the spare factory, and start ``size`` spares once it is warm."""
         shutil.rmtree(self.pool_dir, ignore_errors=True)
+        self.pool_dir.mkdir(parents=True, exist_ok=True)
         self._closed = False
+        self._start_factory()
+        threading.Thread(target=self._fill_when_warm, daemon=True,
+                         name="spare-factory-wait").start()
+
+    @property
+    def factory_socket(self) -> Path | None:
+        return self._socket_dir / FACTORY_SOCKET if self._socket_dir is not None else None
+
+    def _start_factory(self) -> None:
+        # a private folder (0700) under the temporary directory: a socket address must be
+        # short (a Dask worker's folder is not), and only this user may ask for a fork
+        self._socket_dir = Path(tempfile.mkdtemp(prefix="mitraseti-spares-"))
+        cmd = [sys.executable, "-m", RUNNER_MODULE, "--factory", str(self.pool_dir),
+               "--factory-socket", str(self.factory_socket), "--kernel", self.kernel_name]
+        if self.die_with_parent:
+            cmd += ["--die-with-parent", str(os.getpid())]
+        try:
+            with open(self.pool_dir / FACTORY_LOG, "wb") as logf:
+                self._factory = subprocess.Popen(
+                    cmd, stdin=subprocess.PIPE, stdout=logf, stderr=subprocess.STDOUT,
+                    start_new_session=True, cwd=str(self.pool_dir))
+            self._factory_deadline = time.monotonic() + self.FACTORY_WAIT_S
+        except OSError:
+            log.exception("could not start the spare factory; spares start as processes")
+            self._factory = None
+
+    def factory_state(self) -> str:
+        """'ready' (warm and listening), 'starting', or 'off' (spares start as processes)."""
+        proc = self._factory
+        if proc is None or proc.poll() is not None:
+            return "off"
+        if (self.pool_dir / FACTORY_READY).exists() and self.factory_socket.exists():
+            return "ready"
+        return "starting" if time.monotonic() < self._factory_deadline else "off"
+
+    def _fill_when_warm(self) -> None:
+        while not self._closed and self.factory_state() == "starting":
+            time.sleep(0.05)
+        if self._factory is not None and self._factory.poll() is not None:
+            log.warning("the spare factory exited (status %s); spares start as processes. "
+                        "Its log ends: %s", self._factory.returncode,
+                        _tail_file(self.pool_dir / FACTORY_LOG))
         self.fill()
 
     def fill(self) -> int:
-        """Start spares until ``size`` are alive; returns how many were started."""
+        """Start spares until ``size`` are alive (not while the factory warms up: it fills
+        the pool once warm); returns how many were started."""
+        state = self.factory_state()
+        if state == "starting":
+            return 0
+        factory = self.factory_socket if state == "ready" else None
         started = 0
         with self._lock:
             self._drop_dead()
@@ -176,7 +263,7 @@ class KernelPool:
                 slot = self.pool_dir / uuid.uuid4().hex[:12]
                 try:
                     self._spares.append(Spare(slot, self.kernel_name,
-                                              self.die_with_parent))
+                                              self.die_with_parent, factory))
                 except OSError:
                     log.exception("could not start a spare runner")
                     break
@@ -184,16 +271,27 @@ class KernelPool:
         return started
 
     def take(self) -> Spare | None:
-        """The oldest ready spare, else the oldest still warming, else None; the caller
-        owns it (``assign`` a job, ``discard`` it after) and calls ``fill`` afterwards."""
-        with self._lock:
-            self._drop_dead()
-            if not self._spares:
+        """The oldest ready spare, else the oldest still warming, else (the factory
+        ready) a spare forked now, else None; the caller owns it (``assign`` a job,
+        ``discard`` it after) and calls ``fill`` afterwards. While the factory warms up
+        with no spare yet, waits for it (a cold runner would take longer)."""
+        filled = False
+        while True:
+            with self._lock:
+                self._drop_dead()
+                if self._spares:
+                    ready = [s for s in self._spares if s.info() is not None]
+                    spare = (ready or self._spares)[0]
+                    self._spares.remove(spare)
+                    return spare
+            state = self.factory_state()
+            if self._closed or state == "off" or (state == "ready" and filled):
                 return None
-            ready = [s for s in self._spares if s.info() is not None]
-            spare = (ready or self._spares)[0]
-            self._spares.remove(spare)
-            return spare
+            if state == "ready":
+                self.fill()
+                filled = True
+            else:
+                time.sleep(0.05)
 
     def spares(self) -> list[Spare]:
         with self._lock:
@@ -204,12 +302,27 @@ class KernelPool:
         return sum(1 for s in self.spares() if s.info() is not None)
 
     def close(self) -> None:
-        """Kill every spare (jobs already handed over are the executor's business)."""
+        """Kill every spare and the factory (jobs already handed over are the executor's
+        business)."""
         with self._lock:
             self._closed = True
             spares, self._spares = self._spares, []
         for spare in spares:
             spare.discard()
+        factory, self._factory = self._factory, None
+        if factory is not None:
+            if factory.returncode is None:
+                kill_group(factory.pid)
+            try:
+                factory.stdin.close()
+            except OSError:
+                pass
+            try:
+                factory.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                log.warning("spare factory %d did not exit", factory.pid)
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
 
     def _drop_dead(self) -> None:
         for spare in [s for s in self._spares if not s.alive()]:
@@ -220,8 +333,12 @@ class KernelPool:
 
 
 def _tail(spare: Spare, n: int = 600) -> str:
+    return _tail_file(spare.slot_dir / RUNNER_LOG, n)
+
+
+def _tail_file(path: Path, n: int = 600) -> str:
     try:
-        return (spare.slot_dir / RUNNER_LOG).read_bytes()[-n:].decode(errors="replace")
+        return path.read_bytes()[-n:].decode(errors="replace")
     except OSError:
         return ""
 
@@ -242,15 +359,23 @@ class WarmKernel:
         self.slot_dir = Path(slot_dir)
         self.kernel_name = kernel_name
         self.km = None
+        self.forked = False
         self.record: dict = {}
 
     def start(self) -> None:
+        """Start the kernel: forked warm by the spare factory when this runner came from
+        one (``$MITRASETI_SPARE_FACTORY``; the kernel command is then ``kernel_launcher``),
+        else the kernel spec's own command."""
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
         kernel_id = str(uuid.uuid4())
         self.km = AsyncKernelManager(kernel_name=self.kernel_name, kernel_id=kernel_id)
         self.km.connection_file = str(self.slot_dir / f"kernel-{kernel_id}.json")
+        self.forked = bool(os.environ.get(FACTORY_VAR))
+        if self.forked:
+            self.km.kernel_spec.argv = [sys.executable, "-m", LAUNCHER_MODULE,
+                                        "-f", "{connection_file}"]
         started = time.time()
         run_sync(self.km.start_kernel)(cwd=str(self.slot_dir))
         pid = getattr(self.km.provisioner, "pid", None)
@@ -258,9 +383,14 @@ class WarmKernel:
         write_json_atomic(self.slot_dir / KERNEL_FILE, {"pid": pid, "kernel_id": kernel_id})
 
     def warm_up(self, before_ready=None) -> None:
-        """Run the warm-up in the kernel (raises RuntimeError when it fails there), call
-        ``before_ready()``, then write ready.json."""
-        self.execute(WARM_UP_CODE)
+        """Run the warm-up in the kernel (a forked kernel is warm already: just wait for
+        it; raises RuntimeError when it fails there), call ``before_ready()``, then write
+        ready.json."""
+        got = self.execute("pass" if self.forked else WARM_UP_CODE,
+                           expressions={"pid": "__import__('os').getpid()"})
+        if self.forked:    # the kernel is the factory's child, not the launcher we started
+            self.record["launcher_pid"] = self.record["kernel_pid"]
+            self.record["kernel_pid"] = int(got["pid"]["data"]["text/plain"])
         if before_ready is not None:
             before_ready()
         self.record["warmed_at"] = time.time()

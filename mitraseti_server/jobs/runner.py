@@ -280,7 +280,14 @@ def main(argv=None) -> int:
                                        "from stdin")
     ap.add_argument("--die-with-parent", type=int, default=0, metavar="PID",
                     help="kill the kernel and exit when process PID (the parent) exits")
+    ap.add_argument("--factory", metavar="POOL_DIR",
+                    help="be the kernel pool's spare factory (see spare_factory)")
+    ap.add_argument("--factory-socket", metavar="PATH", help="the factory's Unix socket")
     args = ap.parse_args(argv)
+    if args.factory:
+        from mitraseti_server.jobs.spare_factory import serve
+        return serve(Path(args.factory), Path(args.factory_socket), args.kernel,
+                     args.die_with_parent)
     if args.die_with_parent:
         die_with_parent(args.die_with_parent)
     if args.slot_dir:

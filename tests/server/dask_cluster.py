@@ -43,6 +43,15 @@ def parent_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
+def worker_of(runner: int) -> int:
+    """The Dask worker process a job runner belongs to: its parent is the worker's spare
+    factory (a pooled runner) or the worker itself (a cold runner)."""
+    parent = parent_of(runner)
+    if b"--factory" in Path(f"/proc/{parent}/cmdline").read_bytes():
+        return parent_of(parent)
+    return parent
+
+
 @dataclass
 class Run:
     number: int

@@ -20,7 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from waiting import alive, wait_for  # noqa: E402
 import test_jobs_harness as H  # noqa: E402
-from dask_cluster import ExternalCluster, parent_of, runner_of  # noqa: E402
+from dask_cluster import ExternalCluster, runner_of, worker_of  # noqa: E402
 
 from mitraseti.client import Client  # noqa: E402
 from mitraseti_server.auth.keys import create_api_key  # noqa: E402
@@ -149,7 +149,7 @@ def test_external_cluster_survives_a_lost_worker_and_fails_after_two(tmp_path,
         # 1. kill the worker running the job: it completes on the other one
         job_id = client.analyze(key, max_drift=2.0)["job_id"]
         runner = wait_for(lambda: runner_of(job_id), timeout=180, every=0.02)
-        worker = parent_of(runner)
+        worker = worker_of(runner)
         assert worker in cluster.worker_pids()
         kernel = wait_for(lambda: child_pids(runner), timeout=120)
         wait_for(lambda: cluster.runs(job_id), timeout=30)          # its start is logged
@@ -169,7 +169,7 @@ def test_external_cluster_survives_a_lost_worker_and_fails_after_two(tmp_path,
         job_id = client.analyze(key, max_drift=2.0)["job_id"]
         for name in ("c", "d"):
             runner = wait_for(lambda: runner_of(job_id), timeout=180, every=0.02)
-            worker = parent_of(runner)
+            worker = worker_of(runner)
             assert worker in cluster.worker_pids()
             wait_for(lambda: cluster.worker_named(worker) in
                      {r.worker for r in cluster.runs(job_id)}, timeout=30)

@@ -80,18 +80,29 @@ def test_jobs_run_on_prewarmed_kernels_one_job_each_and_the_pool_refills(start_s
         assert rec["kernel_id"] in {s["kernel_id"] for s in spares}
         assert rec["started_at"] < submitted                   # started before the job ...
         assert rec["warm_up"]["done_at"] < submitted           # ... and warmed up before it,
-        assert rec["warm_up"]["pid"] == rec["kernel_pid"]      # in the kernel that ran it
-        assert rec["warm_up"]["seconds"]["pipeline"] > 0
+        assert rec["warm_up"]["pid"] == rec["kernel_pid"]      # in the kernel that ran it,
+        factory = rec["warm_up"]["forked_from"]                # forked from the warm factory
+        assert factory != rec["kernel_pid"] and b"--factory" in proc_cmdline(factory)
+        assert rec["warm_up"]["seconds"]["preload"] > 0
         wait_for(lambda: not alive(rec["kernel_pid"]))          # shut down after its job
         records.append(rec)
     first, second = records
     assert first["kernel_id"] != second["kernel_id"]
     assert first["kernel_pid"] != second["kernel_pid"]
 
+    assert first["warm_up"]["forked_from"] == second["warm_up"]["forked_from"]
+
     refilled = ready_spares(server, 2)                          # replaced in the background
     used = {first["kernel_id"], second["kernel_id"]}
     assert not used & {s["kernel_id"] for s in refilled}
     assert all(alive(s["kernel_pid"]) for s in refilled)
+
+
+def proc_cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def test_pool_size_zero_spawns_a_cold_runner_per_job(start_server, tmp_path):
@@ -167,7 +178,9 @@ def test_idle_spare_exits_on_eof_and_a_running_one_is_found_by_its_job_dir(tmp_p
     try:
         wait_for(lambda: pool.ready_count() == 2)
         idle, busy = pool.take(), pool.take()
-        assert pool.take() is None
+        extra = pool.take()              # none left: the factory forks one on demand
+        assert extra is not None and extra.forked
+        extra.discard()
         idle_kernel = idle.info()["kernel_pid"]
         idle.proc.stdin.close()
         assert idle.proc.wait(timeout=60) == 0

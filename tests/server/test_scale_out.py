@@ -25,7 +25,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_jobs_harness as H  # noqa: E402
 import test_quickstart as Q  # noqa: E402
-from dask_cluster import SharedEngines, parent_of, runner_of  # noqa: E402
+from dask_cluster import SharedEngines, runner_of, worker_of  # noqa: E402
 from waiting import alive, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -115,7 +115,7 @@ def test_a_killed_worker_loses_no_job_and_runs_none_twice(engines, tmp_path):
         jobs.append((user, r.json()["job_id"]))
     victim = jobs[0][1]
     runner = wait_for(lambda: runner_of(victim), timeout=180, every=0.02)
-    worker = parent_of(runner)
+    worker = worker_of(runner)
     assert worker in engines.cluster.worker_pids()
     os.kill(worker, signal.SIGKILL)
     wait_for(lambda: not alive(runner), timeout=10, every=0.01)
