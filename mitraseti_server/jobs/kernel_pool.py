@@ -108,7 +108,7 @@ class Spare:
         self.forked = False
         if factory is not None:
             try:
-                self.proc = self._fork(factory, kernel_name, die_with_parent)
+                self.proc = self._fork(factory, die_with_parent)
                 self.forked = True
                 return
             except OSError as exc:
@@ -122,14 +122,14 @@ class Spare:
                                          stderr=subprocess.STDOUT, start_new_session=True,
                                          cwd=str(slot_dir))
 
-    def _fork(self, factory: Path, kernel_name: str, die_with_parent: bool) -> ForkedProcess:
+    def _fork(self, factory: Path, die_with_parent: bool) -> ForkedProcess:
         """Ask the factory for a spare runner: its stdin is a pipe from here, as with Popen."""
         read_end, write_end = os.pipe()
         try:
             with open(self.slot_dir / RUNNER_LOG, "wb") as logf:
                 conn, pid = request_fork(factory, {
-                    "kind": "spare", "slot_dir": str(self.slot_dir), "kernel": kernel_name,
-                    "socket": str(factory), "die_with_parent": bool(die_with_parent)},
+                    "kind": "spare", "slot_dir": str(self.slot_dir), "socket": str(factory),
+                    "die_with_parent": bool(die_with_parent)},
                     [read_end, logf.fileno()])
         except OSError:
             os.close(write_end)

@@ -240,6 +240,26 @@ def serve_one_job(slot_dir: Path, kernel: str) -> int:
             warm.shutdown()
 
 
+def warm_factory(pool_dir: Path, kernel: str) -> dict:
+    """The spare factory's warm-up (``spare_factory``): what every runner imports and
+    reads once, and what every kernel loads short of numba's threads; returns its record."""
+    import papermill  # noqa: F401
+
+    from mitraseti import pipeline
+
+    warm_runner(pool_dir, kernel)
+    return {"seconds": {"preload": pipeline.preload()}}
+
+
+def factory_spare(slot_dir: Path, kernel: str, die_with_factory: bool) -> int:
+    """A spare runner forked by the factory (already warm): as ``--slot-dir`` mode;
+    ``die_with_factory``: die when the factory (our parent, which dies with its owner)
+    does."""
+    if die_with_factory:
+        die_with_parent(os.getppid())
+    return serve_one_job(slot_dir, kernel)
+
+
 def die_with_parent(parent: int, every_s: float = 0.05) -> None:
     """Start a thread that kills this runner's children (the kernel leads its own process
     group), then the runner's own process group, once the process ``parent`` that started
@@ -286,8 +306,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.factory:
         from mitraseti_server.jobs.spare_factory import serve
-        return serve(Path(args.factory), Path(args.factory_socket), args.kernel,
-                     args.die_with_parent)
+        return serve(Path(args.factory), Path(args.factory_socket),
+                     warm=lambda: warm_factory(Path(args.factory), args.kernel),
+                     run_spare=lambda slot, die: factory_spare(slot, args.kernel, die),
+                     parent=args.die_with_parent)
     if args.die_with_parent:
         die_with_parent(args.die_with_parent)
     if args.slot_dir:

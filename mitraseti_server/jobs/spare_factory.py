@@ -8,16 +8,17 @@ beside the job that used the previous spare and slows it down. The factory pays 
     python -m mitraseti_server.jobs.runner --factory POOL_DIR --factory-socket PATH \
         --kernel NAME [--die-with-parent PID]
 
-imports everything a runner and a kernel need, runs ``mitraseti.pipeline.preload`` (the
+imports everything a runner and a kernel need and runs ``mitraseti.pipeline.preload`` (the
 classifier and numba's registries loaded; numba's thread pool is not started, as a child
-forked after GNU OpenMP started its threads is killed), freezes its objects (``gc.freeze``:
-forks then share its memory pages) and listens on the Unix socket PATH (the pool puts it
+forked after GNU OpenMP started its threads is killed): ``runner.warm_factory``. Then it
+freezes its objects (``gc.freeze``: forks then share its memory pages) and listens on the
+Unix socket PATH (the pool puts it
 in a private temporary folder: short enough for a socket address, and only this user may
 connect, as a request can run code).
 Two requests, one JSON line each with file descriptors passed alongside (SCM_RIGHTS):
 
 * ``spare`` (fds: the spare's stdin, its log): fork a runner in pooled mode
-  (``runner.serve_one_job``) in a new session, exactly as if started with ``python -m
+  (``runner.factory_spare``) in a new session, exactly as if started with ``python -m
   mitraseti_server.jobs.runner --slot-dir``, but already warm;
 * ``kernel`` (fds: stdin, stdout, stderr of ``kernel_launcher``, which the runner's
   KernelManager starts as its kernel command): fork an IPython kernel on the launcher's
@@ -53,14 +54,18 @@ MAX_MESSAGE = 1 << 20
 
 
 # ---- the factory process ------------------------------------------------------------------
-def serve(pool_dir: Path, socket_path: Path, kernel_name: str, parent: int = 0) -> int:
-    """Warm this process, then serve fork requests on ``socket_path`` until stdin closes
-    (or ``parent`` dies)."""
+def serve(pool_dir: Path, socket_path: Path, warm, run_spare, parent: int = 0) -> int:
+    """Run ``warm()`` (returns the warm-up record), then serve fork requests on
+    ``socket_path`` until stdin closes (or ``parent`` dies). A forked spare runs
+    ``run_spare(slot_dir, die_with_factory)`` and exits with its status."""
     from mitraseti.atomic import atomic_write_text
 
     pool_dir = Path(pool_dir)
     t0 = time.perf_counter()
-    record = warm(pool_dir, kernel_name)
+    os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)   # the kernels' figures, as ipykernel
+    import ipykernel.kernelapp  # noqa: F401 - every kernel's
+
+    record = dict(warm(), forked_from=os.getpid())
     path = Path(socket_path)
     path.unlink(missing_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -82,28 +87,14 @@ def serve(pool_dir: Path, socket_path: Path, kernel_name: str, parent: int = 0) 
                 return 0                                       # the pool closed
             if listener in ready:
                 conn, _ = listener.accept()
-                _handle(conn, listener, children, record)
+                _handle(conn, listener, children, record, run_spare)
             _reap(children)
     finally:
         listener.close()
         path.unlink(missing_ok=True)
 
 
-def warm(pool_dir: Path, kernel_name: str) -> dict:
-    """Import and run once what every runner and kernel needs; returns the warm-up record."""
-    os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)   # the kernels' figures, as ipykernel
-    import ipykernel.kernelapp  # noqa: F401
-    import papermill  # noqa: F401
-
-    from mitraseti import pipeline
-    from mitraseti_server.jobs import runner  # noqa: F401
-    from mitraseti_server.jobs.kernel_pool import warm_runner
-
-    warm_runner(pool_dir, kernel_name)
-    return {"seconds": {"preload": pipeline.preload()}, "forked_from": os.getpid()}
-
-
-def _handle(conn: socket.socket, listener, children: dict, record: dict) -> None:
+def _handle(conn: socket.socket, listener, children: dict, record: dict, run_spare) -> None:
     """Read one request, fork its child, answer its pid (a bad request: close)."""
     try:
         conn.settimeout(5.0)
@@ -124,7 +115,7 @@ def _handle(conn: socket.socket, listener, children: dict, record: dict) -> None
                 other.close()
             conn.close()
             if kind == "spare":
-                status = _be_spare(request, fds)
+                status = _be_spare(request, fds, run_spare)
             else:
                 status = _be_kernel(request, fds, record)
         except BaseException as exc:  # noqa: BLE001 - report and leave
@@ -171,18 +162,14 @@ def _adopt(fds: list[int], targets: list[int]) -> None:
         os.close(fd)
 
 
-def _be_spare(request: dict, fds: list[int]) -> int:
+def _be_spare(request: dict, fds: list[int], run_spare) -> int:
     """The forked spare runner: its own session, the server's pipe as stdin, its log."""
-    from mitraseti_server.jobs import runner
-
     os.setsid()
     _adopt([fds[0], fds[1], fds[1]], [0, 1, 2])
     slot_dir = Path(request["slot_dir"])
     os.chdir(slot_dir)
     os.environ[FACTORY_VAR] = str(request["socket"])
-    if request.get("die_with_parent"):
-        runner.die_with_parent(os.getppid())      # the factory, which dies with its owner
-    return runner.serve_one_job(slot_dir, request["kernel"])
+    return run_spare(slot_dir, bool(request.get("die_with_parent")))
 
 
 def _be_kernel(request: dict, fds: list[int], record: dict) -> int:
