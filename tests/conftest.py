@@ -5,12 +5,20 @@ its SOURCES.md); the fixtures below are the one place that knows where, and skip
 when the folder or the file is absent. Synthetic headers for unit tests come from
 :func:`mitraseti.synth.make_header`.
 """
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 REAL_DATA_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache_dir(tmp_path_factory):
+    """MitraSETI's per-user cache (colormap tables) in a folder of this test session, for
+    the tests and every process they start."""
+    os.environ["MITRASETI_CACHE_DIR"] = str(tmp_path_factory.mktemp("user-cache"))
 
 
 @pytest.fixture(scope="session")

@@ -1,18 +1,18 @@
 """Pixel-level picture making: arrays through a colormap straight to PNG, without figures.
 
-Colours come from matplotlib's colormaps (``matplotlib.colors.Normalize`` + the colormap's
-``__call__``, so a pixel has exactly the colour ``imshow`` would give it); resampling is
+Colours come from matplotlib's colormaps, applied as ``matplotlib.colors.Normalize`` + the
+colormap's ``__call__`` do, so a pixel has exactly the colour ``imshow`` would give it
+(``colormaps``: the tables are cached, matplotlib is not imported on every run); resampling is
 nearest-neighbour (or MAX when columns are merged, so a one-channel signal stays visible);
 lines, markers, boxes and text are blended into the RGB array (text is rendered once per
 string by Pillow, which matplotlib itself depends on, in matplotlib's DejaVu Sans). PNGs are
 encoded here (every row "Up"-filtered, zlib level 1): enlarged pictures repeat rows, which
 that filter turns into zeros, so encoding costs a few ms where Pillow's adaptive filtering
-costs several times more. Only ``import matplotlib`` is needed (no figure machinery).
+costs several times more. No figure machinery is needed.
 """
 from __future__ import annotations
 
 import functools
-import os
 import struct
 import zlib
 from pathlib import Path
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from mitraseti.atomic import atomic_path
+from mitraseti.export import colormaps
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ZLIB_LEVEL = 1
@@ -40,10 +41,7 @@ def colour_limits(img: np.ndarray) -> tuple[float, float]:
 def to_rgb(img: np.ndarray, cmap: str, vmin: float, vmax: float) -> np.ndarray:
     """uint8 (rows, cols, 3): ``img`` through ``Normalize(vmin, vmax)`` and colormap ``cmap``
     (values outside the limits get the end colours; NaN gets MISSING_RGB)."""
-    import matplotlib
-    from matplotlib.colors import Normalize
-
-    rgba = matplotlib.colormaps[cmap](Normalize(vmin, vmax)(img), bytes=True)
+    rgba = colormaps.apply(img, cmap, vmin, vmax)
     rgb = np.ascontiguousarray(rgba[..., :3])
     rgb[~np.isfinite(img)] = MISSING_RGB
     return rgb
@@ -132,14 +130,13 @@ def hex_rgb(colour: str) -> tuple[int, int, int]:
 @functools.lru_cache(maxsize=16)
 def font(size_px: int, bold: bool = False):
     """matplotlib's DejaVu Sans at ``size_px`` pixels (Pillow's default font if missing)."""
-    import matplotlib
     from PIL import ImageFont
 
     name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
     try:
-        return ImageFont.truetype(os.path.join(matplotlib.get_data_path(), "fonts", "ttf",
-                                               name), size_px)
-    except OSError:
+        return ImageFont.truetype(str(colormaps.data_path() / "fonts" / "ttf" / name),
+                                  size_px)
+    except (OSError, ImportError):
         return ImageFont.load_default()
 
 

@@ -183,3 +183,19 @@ def test_waterfall_keeps_one_channel_signal():
     assert np.argmax(wf.power.mean(axis=0)) == col
     assert wf.power[:, col].min() > 20   # sigma units: far above every noise column
     assert wf.freq_edges_mhz[0] > wf.freq_edges_mhz[1]   # foff < 0
+
+
+def test_signals_hdu_is_the_one_from_columns_gives(written):
+    """build_hdul avoids BinTableHDU.from_columns (which imports astropy.table): the HDU
+    must be the same, header cards and rows."""
+    from mitraseti.export.fits import build_hdul
+
+    result, _ = written
+    ours = build_hdul(result)["SIGNALS"]
+    reference = fits.BinTableHDU.from_columns(ours.columns, name="SIGNALS")
+    for key, value, comment in ours.header.cards:
+        if key not in reference.header:
+            reference.header[key] = (value, comment)
+    assert [tuple(c) for c in ours.header.cards] == [tuple(c) for c in reference.header.cards]
+    assert ours.data.tobytes() == reference.data.tobytes()
+    assert len(ours.data) == len(result.filtered_hits) == 4
