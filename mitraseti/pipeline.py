@@ -327,6 +327,7 @@ def run(path, out_dir=None, *, max_drift: float = 4.0, min_drift: float = 0.0,
             progress("classify", (k + 1) / n, f"{where} classified")
             raw_hits += raw
             filtered += filt
+        item = None  # the last block is not kept through the exports (memory peak)
         result = _result(state, params, raw_hits, filtered, acc.result(), keeper,
                          classify_fn.warning, plan)
     if exports:

@@ -46,7 +46,7 @@ def cut_stamp(block: np.ndarray, header: ObservationHeader, hit: Hit,
     c_end = c0 + rate * (n_spectra - 1)
     lo = int(max(0, math.floor(min(c0, c_end)) - MARGIN))
     hi = int(min(n, math.ceil(max(c0, c_end)) + MARGIN + 1))
-    raw = np.asarray(block[:, lo:hi], dtype=np.float32)
+    raw = np.array(block[:, lo:hi], dtype=np.float32)  # a copy: a view would keep the block
     factor = max(1, math.ceil(raw.shape[1] / MAX_RAW_COLUMNS))
     if factor > 1:
         raw = np.maximum.reduceat(raw, np.arange(0, raw.shape[1], factor), axis=1)

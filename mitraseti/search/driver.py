@@ -46,6 +46,7 @@ from .filtering import hit_path
 from .hit import Hit
 from .params import ParameterError, SearchParams
 from .run import SearchResult, search_coarse_channel
+from .taylor import release_workspace
 
 logger = logging.getLogger("mitraseti.search")
 
@@ -241,8 +242,11 @@ def _threads_can_share_kernels() -> bool:
 
 
 def _search_block(block, spec: BlockSpec, header, params, kernel_threads: int,
-                  in_place: bool):
-    """Worker: search one block, keep the hits it owns. Returns (raw, filtered, timings)."""
+                  in_place: bool, last: bool = False):
+    """Worker: search one block, keep the hits it owns. Returns (raw, filtered, timings).
+    ``last``: the plan's last block, after which this thread's working arrays are freed
+    (kept between blocks, they would otherwise stay while the caller classifies and
+    exports the last one)."""
     previous = get_num_threads()
     set_num_threads(kernel_threads)  # per thread in numba
     timings: dict = {}
@@ -253,6 +257,8 @@ def _search_block(block, spec: BlockSpec, header, params, kernel_threads: int,
             coarse_nfpc=spec.coarse_nfpc, in_place=in_place)
     finally:
         set_num_threads(previous)
+        if last:
+            release_workspace()
     if spec.count > 1:
         raw = [h for h in raw if spec.owns(h, header)]
         filt = [h for h in filt if spec.owns(h, header)]
@@ -293,7 +299,8 @@ def iter_search(obs, params: SearchParams | None = None, plan: SearchPlan | None
         block = obs.read(0, header.n_spectra, spec.start, spec.stop)
         timings["read_s"] += time.perf_counter() - t
         pending.append((spec, block, pool.submit(_search_block, block, spec, header,
-                                                 params, kernel_threads, in_place)))
+                                                 params, kernel_threads, in_place,
+                                                 spec is plan.blocks[-1])))
         return True
 
     try:

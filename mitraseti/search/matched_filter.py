@@ -17,7 +17,7 @@ recovers ~sqrt(s) in S/N over the plain tree.
 * Wider boxcars (smears > 2) are sampled every ``hop`` channels (``decimated_hop``: 2 or
   4 for w <= 24) and searched as separate stages: ``hop``-times fewer channels and drift
   indices. The decimated copy is never stored: the tree kernel builds it chunk by chunk
-  from a cached pair-summed pyramid of the block (``run.StageViews``).
+  from the block, pair-summing each chunk's channels as needed (``run.StageViews``).
 * *Wide bands* (w = 4 ... 64, hop w/2, drifts up to ~w/2 channels per spectrum) catch
   wide, nearly stationary signals; a wide band touching the smear band of the same
   boxcar is searched in the same pass.
@@ -110,18 +110,6 @@ def boxcar(data: np.ndarray, width: int, hop: int | None = None) -> np.ndarray:
     if n_out:
         kernel = _boxcar if a.size >= (1 << 20) else _boxcar_serial
         kernel(a, int(width), int(hop), out)
-    return out
-
-
-def pair_sums(data: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out[t, i] = data[t, 2i] + data[t, 2i + 1] for a float32 C-contiguous ``data`` and
-    ``out`` of shape (n_spectra, n_chan // 2); returns ``out``."""
-    a = np.ascontiguousarray(data, dtype=np.float32)
-    if out.shape != (a.shape[0], a.shape[1] // 2) or out.dtype != np.float32:
-        raise ValueError(f"pair_sums: out must be float32 {(a.shape[0], a.shape[1] // 2)}")
-    if out.shape[1]:
-        kernel = _boxcar if a.size >= (1 << 20) else _boxcar_serial
-        kernel(a, 2, 2, out)
     return out
 
 

@@ -34,11 +34,11 @@ from .filtering import (dc_blanked, estimate_bandwidth, hit_path, is_artifact, i
 from .hit import DEDOPPLER, MATCHED_FILTER, Hit
 from .hitsearch import top_hits
 from .matched_filter import (FULL_RES_SMEAR, FUSED_SMEAR, boxcar, boxcar_split,
-                             max_smear_channels, pair_sums, smear_bands, wide_bands)
+                             max_smear_channels, smear_bands, wide_bands)
 from .params import ParameterError, SearchParams
 from .refine import refine_hits
 from .snr import spectrum_stats, to_snr
-from .taylor import _max_over_drift, workspace
+from .taylor import _max_over_drift
 
 logger = logging.getLogger("mitraseti.search")
 
@@ -139,16 +139,16 @@ class StageViews:
     statistics (each computed once, shared by stages searching the same view).
 
     A boxcar view (width W every H channels, H a power of two) is never stored: it is
-    searched as ``(source, per, stride)``, the source being the block pair-summed g times
-    (g = the largest power of two dividing W and H, a cached pyramid level of 1/g the
-    size), per = W / g, stride = H / g; the tree kernel builds the view chunk by chunk.
-    The time-summed spectrum of a view is the boxcar of the block's spectrum (the filter
-    is linear), so whole-length views never need their own row sums."""
+    searched as ``(block rows, per, stride, g)`` (g = the largest power of two dividing W
+    and H, per = W / g, stride = H / g): the tree kernel pair-sums the block g-fold and
+    adds ``per`` of those sums every ``stride``, chunk by chunk, so no pair-summed copy of
+    the block is kept (it would be as large as the block). The time-summed spectrum of a
+    view is the boxcar of the block's spectrum (the filter is linear), so whole-length
+    views never need their own row sums."""
 
     def __init__(self, block: np.ndarray, spectrum: np.ndarray | None = None):
         self.block = block
         self._spectrum = spectrum
-        self._levels = [block]
         self._spectra: dict = {}
         self._stats: dict = {}
 
@@ -162,22 +162,11 @@ class StageViews:
             self._spectrum = self.block.sum(axis=0)
         return self._spectrum
 
-    def level(self, lv: int) -> np.ndarray:
-        """The block pair-summed ``lv`` times (channel i: sum of 2**lv channels), in the
-        thread's workspace (valid while this block is searched)."""
-        while len(self._levels) <= lv:
-            prev = self._levels[-1]
-            shape = (prev.shape[0], prev.shape[1] // 2)
-            out = workspace(f"level{len(self._levels)}", shape[0] * shape[1],
-                            np.float32).reshape(shape)
-            self._levels.append(pair_sums(prev, out))
-        return self._levels[lv]
-
-    def source(self, stage: Stage) -> tuple[np.ndarray, int, int]:
-        """(source rows, per, stride) of the view searched by ``stage``."""
+    def source(self, stage: Stage) -> tuple[np.ndarray, int, int, int]:
+        """(source rows, per, stride, g) of the view searched by ``stage``."""
         g, per, stride = boxcar_split(stage.width, stage.hop)
-        rows = self.level(int(g).bit_length() - 1)[stage.t0:stage.t0 + stage.n_rows]
-        return rows, int(per), int(stride)
+        rows = self.block[stage.t0:stage.t0 + stage.n_rows]
+        return rows, int(per), int(stride), int(g)
 
     def spectrum(self, stage: Stage) -> np.ndarray:
         key = self.key(stage)
@@ -211,8 +200,8 @@ def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
     is "pinned" when it sits on an inner edge of its stage's drift range.
     """
     views = views if views is not None else StageViews(block)
-    src, per, stride = views.source(stage)
-    n_view = max(0, (src.shape[1] - per) // stride + 1)
+    src, per, stride, g = views.source(stage)
+    n_view = max(0, (src.shape[1] // g - per) // stride + 1)
     grid = _stage_grid(stage, header)
     if stage.width == 1 and grid.n_tree > 1:
         # the plain tree searches only the unsmeared drifts, but its raw hits keep
@@ -223,7 +212,8 @@ def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
         return [(stage, [], grid, [])]
     grids = [_stage_grid(f, header) for f in fused]
     bands = [(f.width, g.k_min, g.k_max) for f, g in zip(fused, grids)]
-    best, best_k, band_results = _max_over_drift(src, grid, bands, (per, stride), reuse=True)
+    best, best_k, band_results = _max_over_drift(src, grid, bands, (per, stride, g),
+                                                 reuse=True)
     out = [(stage, *_stage_hits(best, best_k, views.stats(stage), stage, grid, header,
                                 params, coarse_channel, channel_offset))]
     for f, g, (b_best, b_k) in zip(fused, grids, band_results):
