@@ -35,6 +35,7 @@ bad input, exit 2). A plugin that fails to load still appears, as a command that
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -361,5 +362,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def run() -> None:
+    """The ``mitraseti`` command: :func:`main`, then exit with its status. Objects are
+    frozen first (``gc.freeze``), so the interpreter's teardown does not walk everything a
+    run loaded (numba, scipy, astropy): that walk took ~0.2 s, a tenth of an ``analyze``.
+    atexit handlers still run."""
+    status = main()
+    gc.freeze()
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
