@@ -17,7 +17,8 @@ recovers ~sqrt(s) in S/N over the plain tree.
 * Wider boxcars (smears > 2) are sampled every ``hop`` channels (``decimated_hop``: 2 or
   4 for w <= 24) and searched as separate stages: ``hop``-times fewer channels and drift
   indices. The decimated copy is never stored: the tree kernel builds it chunk by chunk
-  from the block, pair-summing each chunk's channels as needed (``run.StageViews``).
+  from a pair-summed level of the block (``run.StageViews``: levels made in ascending
+  order in two reused buffers, at most 5/8 of the block).
 * *Wide bands* (w = 4 ... 64, hop w/2, drifts up to ~w/2 channels per spectrum) catch
   wide, nearly stationary signals; a wide band touching the smear band of the same
   boxcar is searched in the same pass.
@@ -110,6 +111,21 @@ def boxcar(data: np.ndarray, width: int, hop: int | None = None) -> np.ndarray:
     if n_out:
         kernel = _boxcar if a.size >= (1 << 20) else _boxcar_serial
         kernel(a, int(width), int(hop), out)
+    return out
+
+
+def decimate_into(data: np.ndarray, factor: int, out: np.ndarray) -> np.ndarray:
+    """out[t, i] = sum(data[t, i * factor:(i + 1) * factor]) for a float32 C-contiguous
+    ``data``, ``factor`` a power of two, ``out`` float32 (n_spectra, n_chan // factor):
+    pair sums row by row, the same float32 sums as pair-summing the whole array
+    log2(factor) times; returns ``out``."""
+    a = np.ascontiguousarray(data, dtype=np.float32)
+    if out.shape != (a.shape[0], a.shape[1] // factor) or out.dtype != np.float32:
+        raise ValueError(f"decimate_into: out must be float32 "
+                         f"{(a.shape[0], a.shape[1] // factor)}")
+    if out.shape[1]:
+        kernel = _boxcar if a.size >= (1 << 20) else _boxcar_serial
+        kernel(a, int(factor), int(factor), out)
     return out
 
 

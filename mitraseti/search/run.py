@@ -34,11 +34,11 @@ from .filtering import (dc_blanked, estimate_bandwidth, hit_path, is_artifact, i
 from .hit import DEDOPPLER, MATCHED_FILTER, Hit
 from .hitsearch import top_hits
 from .matched_filter import (FULL_RES_SMEAR, FUSED_SMEAR, boxcar, boxcar_split,
-                             max_smear_channels, smear_bands, wide_bands)
+                             decimate_into, max_smear_channels, smear_bands, wide_bands)
 from .params import ParameterError, SearchParams
 from .refine import refine_hits
 from .snr import spectrum_stats, to_snr
-from .taylor import _max_over_drift
+from .taylor import _max_over_drift, workspace
 
 logger = logging.getLogger("mitraseti.search")
 
@@ -139,16 +139,20 @@ class StageViews:
     statistics (each computed once, shared by stages searching the same view).
 
     A boxcar view (width W every H channels, H a power of two) is never stored: it is
-    searched as ``(block rows, per, stride, g)`` (g = the largest power of two dividing W
-    and H, per = W / g, stride = H / g): the tree kernel pair-sums the block g-fold and
-    adds ``per`` of those sums every ``stride``, chunk by chunk, so no pair-summed copy of
-    the block is kept (it would be as large as the block). The time-summed spectrum of a
-    view is the boxcar of the block's spectrum (the filter is linear), so whole-length
-    views never need their own row sums."""
+    searched as ``(source, per, stride)``, the source being level L of the block (pair-
+    summed L times, g = 2**L the largest power of two dividing W and H), per = W / g,
+    stride = H / g; the tree kernel builds the view chunk by chunk. Stages ask for their
+    levels in ascending order (``search_coarse_channel``), so only two levels are ever
+    held, in two buffers of this thread's workspace: A (half the block: levels 1, 2, 4,
+    ...) and B (an eighth: levels 3, 5, ...); level 2 is made from the block, every
+    higher one from the level below. The time-summed spectrum of a view is the boxcar of
+    the block's spectrum (the filter is linear), so whole-length views never need their
+    own row sums."""
 
     def __init__(self, block: np.ndarray, spectrum: np.ndarray | None = None):
         self.block = block
         self._spectrum = spectrum
+        self._held: dict[str, tuple[int, np.ndarray]] = {}   # buffer -> (level, array)
         self._spectra: dict = {}
         self._stats: dict = {}
 
@@ -156,17 +160,52 @@ class StageViews:
     def key(stage: Stage) -> tuple:
         return (stage.t0, stage.n_rows, stage.width, stage.hop)
 
+    @staticmethod
+    def level_of(stage: Stage) -> int:
+        g, _, _ = boxcar_split(stage.width, stage.hop)
+        return int(g).bit_length() - 1
+
     @property
     def full_spectrum(self) -> np.ndarray:
         if self._spectrum is None:
             self._spectrum = self.block.sum(axis=0)
         return self._spectrum
 
-    def source(self, stage: Stage) -> tuple[np.ndarray, int, int, int]:
-        """(source rows, per, stride, g) of the view searched by ``stage``."""
-        g, per, stride = boxcar_split(stage.width, stage.hop)
-        rows = self.block[stage.t0:stage.t0 + stage.n_rows]
-        return rows, int(per), int(stride), int(g)
+    def level(self, lv: int) -> np.ndarray:
+        """The block pair-summed ``lv`` times (channel i: sum of 2**lv channels), valid
+        while no lower level is asked for next (see the class doc)."""
+        if lv == 0:
+            return self.block
+        for held_lv, arr in self._held.values():
+            if held_lv == lv:
+                return arr
+        below = [(held_lv, arr) for held_lv, arr in self._held.values() if 2 <= held_lv < lv]
+        if below:
+            cur_lv, cur = max(below, key=lambda x: x[0])
+        else:
+            cur_lv = min(lv, 2)
+            cur = self._made(cur_lv, self.block, 1 << cur_lv)
+        while cur_lv < lv:
+            cur_lv += 1
+            cur = self._made(cur_lv, cur, 2)
+        return cur
+
+    def _made(self, lv: int, src: np.ndarray, factor: int) -> np.ndarray:
+        """Level ``lv`` from ``src`` summed ``factor`` channels at a time, into its buffer."""
+        name = "A" if lv <= 2 or lv % 2 == 0 else "B"
+        n_rows, n = self.block.shape
+        shape = (n_rows, n >> lv)
+        size = n_rows * ((n >> 1) if name == "A" else (n >> 3))
+        out = workspace(f"level{name}", size, np.float32)[:shape[0] * shape[1]]
+        out = decimate_into(src, factor, out.reshape(shape))
+        self._held[name] = (lv, out)
+        return out
+
+    def source(self, stage: Stage) -> tuple[np.ndarray, int, int]:
+        """(source rows, per, stride) of the view searched by ``stage``."""
+        _, per, stride = boxcar_split(stage.width, stage.hop)
+        rows = self.level(self.level_of(stage))[stage.t0:stage.t0 + stage.n_rows]
+        return rows, int(per), int(stride)
 
     def spectrum(self, stage: Stage) -> np.ndarray:
         key = self.key(stage)
@@ -200,8 +239,8 @@ def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
     is "pinned" when it sits on an inner edge of its stage's drift range.
     """
     views = views if views is not None else StageViews(block)
-    src, per, stride, g = views.source(stage)
-    n_view = max(0, (src.shape[1] // g - per) // stride + 1)
+    src, per, stride = views.source(stage)
+    n_view = max(0, (src.shape[1] - per) // stride + 1)
     grid = _stage_grid(stage, header)
     if stage.width == 1 and grid.n_tree > 1:
         # the plain tree searches only the unsmeared drifts, but its raw hits keep
@@ -212,8 +251,7 @@ def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
         return [(stage, [], grid, [])]
     grids = [_stage_grid(f, header) for f in fused]
     bands = [(f.width, g.k_min, g.k_max) for f, g in zip(fused, grids)]
-    best, best_k, band_results = _max_over_drift(src, grid, bands, (per, stride, g),
-                                                 reuse=True)
+    best, best_k, band_results = _max_over_drift(src, grid, bands, (per, stride), reuse=True)
     out = [(stage, *_stage_hits(best, best_k, views.stats(stage), stage, grid, header,
                                 params, coarse_channel, channel_offset))]
     for f, g, (b_best, b_k) in zip(fused, grids, band_results):
@@ -332,18 +370,23 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
     with blank:
         views = StageViews(block, spectrum)
         groups = _group_stages(plan_stages(n_rows, nfpc, header, params), n_rows)
-        # stages sharing a view run back to back (grouped by view, first-seen order)
+        # stages sharing a view run back to back (grouped by view, first-seen order) ...
         order = {}
         for stage, _ in groups:
             order.setdefault(StageViews.key(stage), len(order))
         groups.sort(key=lambda g: order[StageViews.key(g[0])])
-        for stage, fused in groups:
+        # ... and run in ascending pyramid level (StageViews holds two levels at most);
+        # their hits are then taken in the order above
+        results_of: dict[int, list] = {}
+        for i in sorted(range(len(groups)), key=lambda i: StageViews.level_of(groups[i][0])):
+            stage, fused = groups[i]
             t = time.perf_counter()
-            results = run_stage(block, stage, header, params, coarse_channel,
-                                channel_offset, fused, views)
+            results_of[i] = run_stage(block, stage, header, params, coarse_channel,
+                                      channel_offset, fused, views)
             key = "dedoppler_s" if stage.width == 1 else "matched_filter_s"
             timings[key] = timings.get(key, 0.0) + time.perf_counter() - t
-            for st, hits, grid, pins in results:
+        for i in range(len(groups)):
+            for st, hits, grid, pins in results_of.pop(i):
                 slopes[(st.width, st.n_rows)] = max(
                     slopes.get((st.width, st.n_rows), 0.0),
                     st.hop * grid.channels_per_spectrum(1) if grid.n_tree > 1 else 0.0)

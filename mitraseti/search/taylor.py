@@ -150,32 +150,10 @@ def _boxcar_row(vrow, nv, levels, acc, wm, n):
 
 
 @njit(cache=True)
-def _pair_sum_levels(lv, srow, first, m, g):
-    """lv[:m] = channels first .. first + m - 1 of ``srow`` pair-summed log2(g) times
-    (channel j: sum of srow[j * g .. j * g + g - 1]), by the same float32 pair sums, in
-    the same order, as a whole pair-summed copy of the row would be made."""
-    base = first * g
-    n = m * g // 2
-    for i in range(n):
-        lv[i] = srow[base + 2 * i] + srow[base + 2 * i + 1]
-    h = 2
-    while h < g:
-        n //= 2
-        for i in range(n):          # in place: reads 2i, 2i + 1 >= i
-            lv[i] = lv[2 * i] + lv[2 * i + 1]
-        h *= 2
-
-
-@njit(cache=True)
-def _view_segment(seg, srow, i0, nv, per, stride, g, lv):
-    """seg[x] = sum(L[(i0 + x) * stride + u] for u < per), x < nv: channels i0 ..
-    i0 + nv - 1 of a boxcar view, L being ``srow`` pair-summed log2(g) times (g a power
-    of two; 1: the row itself), made here for just these channels in ``lv``."""
+def _view_segment(seg, srow, i0, nv, per, stride):
+    """seg[x] = sum(srow[(i0 + x) * stride + u] for u < per), x < nv: channels i0 ..
+    i0 + nv - 1 of a boxcar view, computed from a (pair-summed) source row."""
     base = i0 * stride
-    if g > 1:
-        _pair_sum_levels(lv, srow, base, (nv - 1) * stride + per, g)
-        srow = lv
-        base = 0
     if stride == 1:
         seg[:nv] = srow[base:base + nv]
         for u in range(1, per):
@@ -188,20 +166,19 @@ def _view_segment(seg, srow, i0, nv, per, stride, g, lv):
 
 
 @njit(cache=True)
-def _fill_window(data, n_rows, c0, direction, win, win_w, n_chan, per, stride, g, seg, lv):
+def _fill_window(data, n_rows, c0, direction, win, win_w, n_chan, per, stride, seg):
     """win[t, x] = channel c0 + x of row t of the searched view, in search direction
     (x < win_w); zero outside band / rows. The view has ``n_chan`` channels: channel i
-    is sum(L[t, i * stride + u] for u < per), L = data pair-summed log2(g) times
-    (per = stride = g = 1: data itself)."""
+    is sum(data[t, i * stride + u] for u < per) (per = stride = 1: data itself)."""
     nv = max(0, min(win_w, n_chan - c0))
     for t in range(win.shape[0]):
         row = win[t]
         if t < n_rows and nv > 0:
             i0 = c0 if direction > 0 else n_chan - c0 - nv
-            if per == 1 and stride == 1 and g == 1:
+            if per == 1 and stride == 1:
                 src = data[t, i0:i0 + nv]
             else:
-                _view_segment(seg, data[t], i0, nv, per, stride, g, lv)
+                _view_segment(seg, data[t], i0, nv, per, stride)
                 src = seg[:nv]
             if direction > 0:
                 row[:nv] = src
@@ -214,7 +191,7 @@ def _fill_window(data, n_rows, c0, direction, win, win_w, n_chan, per, stride, g
 
 def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, last_off, chunk, direction,
                        best, best_k, band_w, band_klo, band_khi, band_best, band_k, groups,
-                       n_chan, per, stride, g):
+                       n_chan, per, stride):
     """best[c] / best_k[c]: largest in-band path sum and its signed drift index per true
     start channel c, updated (where larger) with the paths of one ``direction`` (+1:
     upward, -1: downward). Run +1 first: ties keep the upward (or zero) drift.
@@ -230,8 +207,8 @@ def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, last_off, chunk, dire
     channel of the boxcar (a path counts when all its channels stay in the band).
 
     The searched view has ``n_chan`` channels, channel i of row t being
-    sum(L[t, i * stride + u] for u < per), L = data pair-summed log2(g) times: a boxcar-
-    decimated copy computed on the fly per chunk (per = stride = g = 1: the data itself).
+    sum(data[t, i * stride + u] for u < per): a boxcar-decimated copy computed on the fly
+    per chunk (per = stride = 1: the data itself).
     """
     step = n_tree - 1 if n_tree > 1 else 1
     b_lo = k_min // step
@@ -265,14 +242,12 @@ def _max_over_drift_py(data, n_rows, n_tree, k_min, k_max, last_off, chunk, dire
         acc = np.empty(chunk, dtype=np.float32)
         levels = np.empty((n_lev, buf_w), dtype=np.float32)
         seg = np.empty(win_w, dtype=np.float32)
-        lv = np.empty(((win_w - 1) * stride + per) * g // 2 if g > 1 else 1,
-                      dtype=np.float32)
         for q in range(grp * per_group, min(n_chunks, (grp + 1) * per_group)):
             _chunk_max(data, n_rows, n_tree, k_min, k_max, last_off, chunk, direction,
                        best, best_k, band_w, band_klo, band_khi, band_best, band_k,
                        q, b_lo, b_hi, max_shift, w_extra, step, half, n_bands,
                        win_all, bufa_all, bufb_all, lbest_all, lk_all, lbb_all, lbk_all,
-                       vrow, acc, levels, n_chan, per, stride, g, seg, lv)
+                       vrow, acc, levels, n_chan, per, stride, seg)
 
 
 @njit(cache=True)
@@ -280,7 +255,7 @@ def _chunk_max(data, n_rows, n_tree, k_min, k_max, last_off, chunk, direction,
                best, best_k, band_w, band_klo, band_khi, band_best, band_k,
                q, b_lo, b_hi, max_shift, w_extra, step, half, n_bands,
                win_all, bufa_all, bufb_all, lbest_all, lk_all, lbb_all, lbk_all,
-               vrow, acc, levels, n_chan, per, stride, g, seg, lv):
+               vrow, acc, levels, n_chan, per, stride, seg):
     """One chunk of start channels of :func:`_max_over_drift_py` (buffers given)."""
     c0 = q * chunk
     w = min(chunk, n_chan - c0)
@@ -288,7 +263,7 @@ def _chunk_max(data, n_rows, n_tree, k_min, k_max, last_off, chunk, direction,
     # whole buffers (C-contiguous rows, so the row loops vectorise); lengths are explicit
     win = win_all
     _fill_window(data, n_rows, c0, direction, win, width + max_shift + 1, n_chan, per,
-                 stride, g, seg, lv)
+                 stride, seg)
     bufa = bufa_all
     bufb = bufb_all
     lbest = lbest_all
@@ -411,10 +386,10 @@ def max_over_drift(data: np.ndarray, grid: DriftGrid, bands: list | None = None,
     the paths starting at channels c .. c + width - 1 (a full-resolution boxcar matched
     filter for those drifts), computed in the same pass.
 
-    ``boxcar = (per, stride[, g])`` searches, instead of ``data``, its boxcar view whose
-    channel i is sum(L[:, i * stride + u] for u < per), L being ``data`` pair-summed
-    log2(g) times (g a power of two, default 1), built chunk by chunk inside the kernel
-    (never stored): the matched-filter view of width per * g every stride * g channels.
+    ``boxcar = (per, stride)`` searches, instead of ``data``, its boxcar view whose
+    channel i is sum(data[:, i * stride + u] for u < per), built chunk by chunk inside the
+    kernel (never stored): with ``data`` a pair-summed copy of the block this is the
+    matched-filter view of width per * 2**level every stride * 2**level channels.
     """
     best, k32, band_results = _max_over_drift(_as_f32(data), grid, bands, boxcar)
     if bands is None:
@@ -430,7 +405,7 @@ def workspace(name: str, size: int, dtype) -> np.ndarray:
 
     Fresh multi-MiB arrays cost a page fault per 4 KiB on first touch, which on virtual
     machines is as slow as the search itself; the search's large per-stage temporaries
-    (per-channel maxima) come from here instead. A name must not be in
+    (pyramid levels, per-channel maxima) come from here instead. A name must not be in
     use twice at once. :func:`release_workspace` frees this thread's buffers."""
     store = getattr(_WORKSPACE, "buffers", None)
     if store is None:
@@ -452,11 +427,9 @@ def _max_over_drift(a: np.ndarray, grid: DriftGrid, bands, boxcar=(1, 1),
     """:func:`max_over_drift` on a float32 C-contiguous ``a``: drift indices as int32;
     ``reuse``: outputs in this thread's workspace (valid until the next reuse call)."""
     per, stride = int(boxcar[0]), int(boxcar[1])
-    g = int(boxcar[2]) if len(boxcar) > 2 else 1
-    if per < 1 or stride < 1 or g < 1 or g & (g - 1):
-        raise ValueError(f"boxcar needs per >= 1, stride >= 1 and g a power of two, "
-                         f"got {boxcar}")
-    n_chan = max(0, (a.shape[1] // g - per) // stride + 1)
+    if per < 1 or stride < 1:
+        raise ValueError(f"boxcar needs per >= 1 and stride >= 1, got {boxcar}")
+    n_chan = max(0, (a.shape[1] - per) // stride + 1)
     spec = np.asarray(bands if bands else np.zeros((0, 3)), dtype=np.int64).reshape(-1, 3)
     if grid.n_tree <= 2:
         spec = spec[:0]  # no tree to fuse with: callers use separate stages
@@ -486,7 +459,7 @@ def _max_over_drift(a: np.ndarray, grid: DriftGrid, bands, boxcar=(1, 1),
             kernel(a, grid.n_rows, grid.n_tree, grid.k_min, grid.k_max, last_off, chunk,
                    direction, best, k32, np.ascontiguousarray(spec[:, 0]),
                    np.ascontiguousarray(spec[:, 1]), np.ascontiguousarray(spec[:, 2]),
-                   band_best, band_k, 4 * get_num_threads(), n_chan, per, stride, g)
+                   band_best, band_k, 4 * get_num_threads(), n_chan, per, stride)
     return best, k32, [(band_best[m], band_k[m]) for m in range(n_bands)]
 
 

@@ -83,3 +83,23 @@ def test_stage_plan():
     assert {s.source for s in stages} == {"dedoppler", "matched_filter"}
     plain = plan_stages(16, 1 << 16, h, SearchParams(matched_filter=False))
     assert len(plain) == 1 and plain[0].drift_hi == 4.0 and plain[0].width == 1
+
+
+def test_stage_views_hold_two_pyramid_levels_bit_identical_to_whole_decimations():
+    """StageViews makes each level once, in ascending order, in two reused buffers (5/8 of
+    the block in all); every level is bit for bit the block summed 2**level channels at a
+    time, whichever levels are skipped."""
+    from mitraseti.search.run import StageViews
+    from mitraseti.search.taylor import release_workspace
+
+    rng = np.random.default_rng(8)
+    block = rng.normal(size=(16, 1 << 14)).astype(np.float32)
+    for wanted in ([1, 2, 3, 4, 5], [2, 5], [1, 3], [4], [1, 1, 2, 2, 4]):
+        release_workspace()
+        views = StageViews(block)
+        for lv in wanted:
+            got = views.level(lv)
+            np.testing.assert_array_equal(got, boxcar(block, 1 << lv, 1 << lv), err_msg=str(wanted))
+        held = sum(arr.nbytes for _, arr in views._held.values())
+        assert held <= block.nbytes * 5 // 8
+    release_workspace()

@@ -136,27 +136,3 @@ def test_boxcar_view_built_inside_the_kernel_equals_tree_of_the_boxcar_copy(n_t,
         best, k = max_over_drift(src, grid, boxcar=(per, stride))
         np.testing.assert_array_equal(best, ref_best)
         np.testing.assert_array_equal(k, ref_k)
-
-
-@pytest.mark.parametrize("n_t,n_c", [(16, 5000), (5, 3001), (16, 1 << 14)])
-def test_boxcar_view_pair_summed_inside_the_kernel_is_bit_identical(n_t, n_c):
-    """boxcar=(per, stride, g): the kernel pair-sums the data g-fold chunk by chunk; the
-    result is bit for bit the tree of the boxcar-decimated copy (same float32 sums)."""
-    from mitraseti.search import boxcar
-    from mitraseti.search.matched_filter import boxcar_split
-    rng = np.random.default_rng([4, n_c])
-    data = rng.normal(size=(n_t, n_c)).astype(np.float32)
-    grid = DriftGrid.build(n_t, 1.0, 1.0, max_drift=40 / 15, min_drift=0.0)
-    for width, hop in ((4, 2), (6, 4), (8, 4), (12, 4), (16, 2), (24, 4), (16, 8),
-                       (32, 16), (64, 32)):
-        g, per, stride = boxcar_split(width, hop)
-        ref_best, ref_k = max_over_drift(boxcar(data, width, hop), grid)
-        best, k = max_over_drift(data, grid, boxcar=(per, stride, g))
-        np.testing.assert_array_equal(best, ref_best, err_msg=f"{width}, {hop}")
-        np.testing.assert_array_equal(k, ref_k)
-
-
-def test_boxcar_view_needs_a_power_of_two_g():
-    with pytest.raises(ValueError, match="power of two"):
-        max_over_drift(np.zeros((4, 64), np.float32), DriftGrid.build(4, 1.0, 1.0, 1.0),
-                       boxcar=(2, 1, 3))
