@@ -1,10 +1,13 @@
 """Pre-started, pre-warmed pipeline kernels for the local executor (as Voila preheats kernels).
 
-Design: the pool holds ``size`` *spare runners*. A spare is a
-``python -m mitraseti_server.jobs.runner --slot-dir DIR`` process in its own process
-group that starts ONE Jupyter kernel, runs :func:`mitraseti.pipeline.warm_up` in it (every
-import, numba's compiled kernels loaded from its on-disk cache, the classifier loaded),
-writes ``DIR/ready.json`` and then waits for one job as a JSON line on its stdin. A job
+Design: the pool holds ``size`` *spare runners*. A spare is a runner process in pooled
+mode (``runner.serve_one_job``, its own session and process group) that starts ONE Jupyter
+kernel, runs :func:`mitraseti.pipeline.warm_up` in it (every import, numba's compiled
+kernels loaded from its on-disk cache, the classifier loaded), writes ``DIR/ready.json``
+and then waits for one job as a JSON line on its stdin. Spares and their kernels are
+forked by the pool's spare factory (``spare_factory``: imports and most of the warm-up
+done once), or, without one, started as ``python -m mitraseti_server.jobs.runner
+--slot-dir DIR`` processes. A job
 takes the oldest ready spare (else the one furthest into its warm-up); from then on the
 spare is that job's runner exactly like a freshly spawned one: its pid is the job row's
 pid, the executor polls its progress file and kills its process group and its kernel on
