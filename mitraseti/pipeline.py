@@ -341,8 +341,8 @@ def preload() -> float:
     module the pipeline notebook uses, load the shipped classifier and numba's registries
     (one small serial kernel), but start no numba thread pool (GNU OpenMP, numba's usual
     threading layer, kills a child forked after its threads started). The REST service's
-    spare factory calls it once; the kernels it forks load the threaded kernels on their
-    first job (~0.2 s). Returns its seconds."""
+    spare factory calls it once; each kernel it forks then runs :func:`warm_up`, whose
+    small pipeline is all that is left to do there (~0.4 s). Returns its seconds."""
     t0 = time.perf_counter()
     import matplotlib.pyplot  # noqa: F401 - the notebook's figures
 
