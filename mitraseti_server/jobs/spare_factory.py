@@ -12,10 +12,9 @@ imports everything a runner and a kernel need and runs ``mitraseti.pipeline.prel
 classifier and numba's registries loaded; numba's thread pool is not started, as a child
 forked after GNU OpenMP started its threads is killed): ``runner.warm_factory``. Then it
 freezes its objects (``gc.freeze``: forks then share its memory pages) and listens on the
-Unix socket PATH (the pool puts it
-in a private temporary folder: short enough for a socket address, and only this user may
-connect, as a request can run code).
-Two requests, one JSON line each with file descriptors passed alongside (SCM_RIGHTS):
+Unix socket PATH, which the pool puts in a private temporary folder (short enough for a
+socket address; only this user may connect, as a request can run code). Two requests,
+one JSON line each with file descriptors passed alongside (SCM_RIGHTS):
 
 * ``spare`` (fds: the spare's stdin, its log): fork a runner in pooled mode
   (``runner.factory_spare``) in a new session, exactly as if started with ``python -m
