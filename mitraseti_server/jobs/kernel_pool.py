@@ -111,7 +111,7 @@ class Spare:
         self.forked = False
         if factory is not None:
             try:
-                self.proc = self._fork(factory, die_with_parent)
+                self.proc = self._fork(factory)
                 self.forked = True
                 return
             except OSError as exc:
@@ -125,15 +125,15 @@ class Spare:
                                          stderr=subprocess.STDOUT, start_new_session=True,
                                          cwd=str(slot_dir))
 
-    def _fork(self, factory: Path, die_with_parent: bool) -> ForkedProcess:
-        """Ask the factory for a spare runner: its stdin is a pipe from here, as with Popen."""
+    def _fork(self, factory: Path) -> ForkedProcess:
+        """Ask the factory for a spare runner: its stdin is a pipe from here, as with Popen
+        (whether it dies with its owner is the factory's own setting)."""
         read_end, write_end = os.pipe()
         try:
             with open(self.slot_dir / RUNNER_LOG, "wb") as logf:
-                conn, pid = request_fork(factory, {
-                    "kind": "spare", "slot_dir": str(self.slot_dir), "socket": str(factory),
-                    "die_with_parent": bool(die_with_parent)},
-                    [read_end, logf.fileno()])
+                conn, pid = request_fork(factory, {"kind": "spare",
+                                                   "slot_dir": str(self.slot_dir)},
+                                         [read_end, logf.fileno()])
         except OSError:
             os.close(write_end)
             raise

@@ -243,8 +243,6 @@ def serve_one_job(slot_dir: Path, kernel: str) -> int:
 def warm_factory(pool_dir: Path, kernel: str) -> dict:
     """The spare factory's warm-up (``spare_factory``): what every runner imports and
     reads once, and what every kernel loads short of numba's threads; returns its record."""
-    import papermill  # noqa: F401
-
     from mitraseti import pipeline
 
     warm_runner(pool_dir, kernel)

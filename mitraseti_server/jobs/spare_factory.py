@@ -56,7 +56,8 @@ MAX_MESSAGE = 1 << 20
 def serve(pool_dir: Path, socket_path: Path, warm, run_spare, parent: int = 0) -> int:
     """Run ``warm()`` (returns the warm-up record), then serve fork requests on
     ``socket_path`` until stdin closes (or ``parent`` dies). A forked spare runs
-    ``run_spare(slot_dir, die_with_factory)`` and exits with its status."""
+    ``run_spare(slot_dir, die_with_factory)`` (``die_with_factory``: ``parent`` was
+    given, so the spares die with this process) and exits with its status."""
     from mitraseti.atomic import atomic_write_text
 
     pool_dir = Path(pool_dir)
@@ -66,6 +67,7 @@ def serve(pool_dir: Path, socket_path: Path, warm, run_spare, parent: int = 0) -
 
     record = dict(warm(), forked_from=os.getpid())
     path = Path(socket_path)
+    os.environ[FACTORY_VAR] = str(path)          # every spare's kernels come from here
     path.unlink(missing_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
@@ -86,7 +88,8 @@ def serve(pool_dir: Path, socket_path: Path, warm, run_spare, parent: int = 0) -
                 return 0                                       # the pool closed
             if listener in ready:
                 conn, _ = listener.accept()
-                _handle(conn, listener, children, record, run_spare)
+                _handle(conn, listener, children, record,
+                        lambda slot_dir: run_spare(slot_dir, bool(parent)))
             _reap(children)
     finally:
         listener.close()
@@ -167,8 +170,7 @@ def _be_spare(request: dict, fds: list[int], run_spare) -> int:
     _adopt([fds[0], fds[1], fds[1]], [0, 1, 2])
     slot_dir = Path(request["slot_dir"])
     os.chdir(slot_dir)
-    os.environ[FACTORY_VAR] = str(request["socket"])
-    return run_spare(slot_dir, bool(request.get("die_with_parent")))
+    return run_spare(slot_dir)
 
 
 def _be_kernel(request: dict, fds: list[int], record: dict) -> int:
