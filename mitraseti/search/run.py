@@ -195,9 +195,8 @@ class StageViews:
         name = "A" if lv <= 2 or lv % 2 == 0 else "B"
         n_rows, n = self.block.shape
         shape = (n_rows, n >> lv)
-        size = n_rows * ((n >> 1) if name == "A" else (n >> 3))
-        out = workspace(f"level{name}", size, np.float32)[:shape[0] * shape[1]]
-        out = decimate_into(src, factor, out.reshape(shape))
+        out = workspace(f"level{name}", shape[0] * shape[1], np.float32).reshape(shape)
+        out = decimate_into(src, factor, out)
         self._held[name] = (lv, out)
         return out
 
