@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mitraseti.atomic import atomic_open
+
 CACHE_DIR_ENV = "MITRASETI_CACHE_DIR"
 
 
@@ -62,12 +64,9 @@ def lookup_table(name: str) -> np.ndarray:
     cmap(0.0)                                   # builds the table
     lut = (cmap._lut * 255).astype(np.uint8)
     try:
-        from mitraseti.atomic import atomic_path
-
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.save(f, lut)
+        with atomic_open(path, "wb") as f:
+            np.save(f, lut)
     except OSError:
         pass                                    # no cache: matplotlib again next run
     return lut
