@@ -102,6 +102,9 @@ class S3BlobStore(BlobStore):
     def object_key(self, key: str) -> str:
         """The S3 key of the service's ``key``: checked, under the prefix."""
         validate_key(key)
+        return self._under_prefix(key)
+
+    def _under_prefix(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     # ---- the private loop (blocking callers) -------------------------------------------
@@ -260,7 +263,7 @@ class S3BlobStore(BlobStore):
         that are still open: those whose bookkeeping row was lost (a crash between
         starting one and recording it). Stale uploads the service knows are aborted
         through their rows first (``UploadService.sweep_stale``)."""
-        prefix = self.object_key("uploads/x/x")[:-len("uploads/x/x")] + "uploads/"
+        prefix = self._under_prefix("uploads/")
         aborted, params = 0, {"Prefix": prefix}
         while True:
             page = self._call("list_multipart_uploads", **params)
