@@ -40,8 +40,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
-from numba import get_num_threads, njit, prange, set_num_threads, threading_layer
+from numba import get_num_threads, set_num_threads, threading_layer
 
+from ..jit import njit, prange
 from .filtering import hit_path
 from .hit import Hit
 from .params import ParameterError, SearchParams

@@ -7,7 +7,7 @@ channels on either side (turboSETI: 2 * ceil(max_drift / r)). Ties keep the lowe
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ..jit import njit
 
 
 @njit(cache=True)

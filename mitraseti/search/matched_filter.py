@@ -36,7 +36,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from ..jit import njit, prange
 
 from .taylor import _add_into, _add_into_strided, serial_twin
 

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from ..jit import njit, prange
 
 CHUNK = 4096  # channels per parallel chunk of the per-pixel kernels
 CLIP = (5.0, 95.0)  # percentiles bounding the values of the robust std (turboSETI's comp_stats)

@@ -11,7 +11,7 @@ values read about 1.27x a Gaussian-sigma S/N, exactly as turboSETI's do (values 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ..jit import njit
 
 from ..order_stats import order_statistics
 from .running_median import clipped_moments

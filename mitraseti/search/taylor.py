@@ -16,8 +16,9 @@ import threading
 import types
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import get_num_threads
 
+from ..jit import njit, prange
 from .drift_grid import DriftGrid, last_row_offsets, next_pow2
 
 

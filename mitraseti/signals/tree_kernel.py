@@ -5,11 +5,12 @@ classifier) does not import numba; only predictions on large batches use this mo
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from ..jit import njit
 
-@numba.njit(cache=True, nogil=True)
+
+@njit(cache=True, nogil=True)
 def sum_trees(xt, feature, threshold, missing_left, left, right, value, is_leaf, roots,
               column, baseline):
     """(n_columns, n) sums for features ``xt`` (n_features, n): baseline[column] plus, tree
