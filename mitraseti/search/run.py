@@ -136,7 +136,8 @@ def _stage_grid(stage: Stage, header: ObservationHeader) -> DriftGrid:
 
 class StageViews:
     """Per-block sources of the stages' views, their time-summed spectra and noise
-    statistics (each computed once, shared by stages searching the same view).
+    statistics (each computed once, shared by stages searching the same view; the
+    spectra themselves are dropped once their statistics are made).
 
     A boxcar view (width W every H channels, H a power of two) is never stored: it is
     searched as ``(source, per, stride)``, the source being level L of the block (pair-
@@ -153,7 +154,6 @@ class StageViews:
         self.block = block
         self._spectrum = spectrum
         self._held: dict[str, tuple[int, np.ndarray]] = {}   # buffer -> (level, array)
-        self._spectra: dict = {}
         self._stats: dict = {}
 
     @staticmethod
@@ -207,19 +207,17 @@ class StageViews:
         return rows, int(per), int(stride)
 
     def spectrum(self, stage: Stage) -> np.ndarray:
-        key = self.key(stage)
-        if key not in self._spectra:
-            if stage.t0 == 0 and stage.n_rows == self.block.shape[0]:
-                spec = self.full_spectrum
-                if stage.width > 1 or stage.hop > 1:
-                    spec = boxcar(spec[None, :], stage.width, stage.hop)[0]
-            else:
-                rows = self.block[stage.t0:stage.t0 + stage.n_rows]
-                spec = boxcar(rows.sum(axis=0)[None, :], stage.width, stage.hop)[0]
-            self._spectra[key] = spec
-        return self._spectra[key]
+        """The time-summed spectrum of ``stage``'s view (made anew at each call)."""
+        if stage.t0 == 0 and stage.n_rows == self.block.shape[0]:
+            spec = self.full_spectrum
+            if stage.width > 1 or stage.hop > 1:
+                spec = boxcar(spec[None, :], stage.width, stage.hop)[0]
+            return spec
+        rows = self.block[stage.t0:stage.t0 + stage.n_rows]
+        return boxcar(rows.sum(axis=0)[None, :], stage.width, stage.hop)[0]
 
     def stats(self, stage: Stage) -> tuple[float, float]:
+        """Noise statistics of ``stage``'s view, kept per view (its spectrum is not)."""
         key = self.key(stage)
         if key not in self._stats:
             self._stats[key] = spectrum_stats(self.spectrum(stage))
