@@ -18,7 +18,7 @@ recovers ~sqrt(s) in S/N over the plain tree.
   4 for w <= 24) and searched as separate stages: ``hop``-times fewer channels and drift
   indices. The decimated copy is never stored: the tree kernel builds it chunk by chunk
   from a pair-summed level of the block (``run.StageViews``: levels made in ascending
-  order in two reused buffers, at most 5/8 of the block).
+  order in one reused buffer of a quarter of the block; level 1 in two pieces).
 * *Wide bands* (w = 4 ... 64, hop w/2, drifts up to ~w/2 channels per spectrum) catch
   wide, nearly stationary signals; a wide band touching the smear band of the same
   boxcar is searched in the same pass.
@@ -127,6 +127,54 @@ def decimate_into(data: np.ndarray, factor: int, out: np.ndarray) -> np.ndarray:
         kernel = _boxcar if a.size >= (1 << 20) else _boxcar_serial
         kernel(a, int(factor), int(factor), out)
     return out
+
+
+@njit(cache=True, parallel=True)
+def _pair_sum_columns(data, c0, out):
+    """out[t, j] = data[t, c0 + 2j] + data[t, c0 + 2j + 1]."""
+    n = out.shape[1]
+    for t in prange(data.shape[0]):
+        _pair_sums(out[t], data[t, c0:], n)
+
+
+def pair_sum_columns_into(data: np.ndarray, c0: int, out: np.ndarray) -> np.ndarray:
+    """Channels ``c0 // 2`` .. of ``data`` pair-summed once, into ``out`` (float32
+    (n_spectra, m), 2 m channels read from column ``c0`` of the float32 C-contiguous
+    ``data``): the same float32 sums as :func:`decimate_into` with factor 2, for a window
+    of columns without copying it out first; returns ``out``."""
+    if (data.dtype != np.float32 or not data.flags.c_contiguous or out.dtype != np.float32
+            or out.shape[0] != data.shape[0] or c0 < 0 or c0 + 2 * out.shape[1] > data.shape[1]):
+        raise ValueError(f"pair_sum_columns_into: out must be float32 (n_spectra, m) with "
+                         f"{c0} + 2 m <= {data.shape[1]} float32 C-contiguous columns")
+    if out.size:
+        _pair_sum_columns(data, int(c0), out)
+    return out
+
+
+@njit(cache=True)
+def _pair_sum_rows_in_place(flat, n_rows, m_in, m_out):
+    for r in range(n_rows):
+        src = r * m_in
+        dst = r * m_out
+        for j in range(m_out):
+            flat[dst + j] = flat[src + 2 * j] + flat[src + 2 * j + 1]
+
+
+def pair_sum_in_place(data: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """``data`` (float32 (n_spectra, m), the first ``data.size`` elements of the 1-D buffer
+    ``flat``) pair-summed once, written over itself at the start of ``flat``: returns the
+    float32 (n_spectra, m // 2) result (a view of ``flat``), the same sums as
+    :func:`decimate_into` with factor 2. Every element is read before it is overwritten:
+    output w is written after inputs 2w' and 2w' + 1 (>= w) of every w' <= w are read.
+    One thread (a parallel pass would overwrite rows not yet read)."""
+    n_rows, m_in = data.shape
+    m_out = m_in // 2
+    if data.size and (data.dtype != np.float32 or flat.dtype != np.float32 or flat.ndim != 1
+                      or data.ctypes.data != flat.ctypes.data or not data.flags.c_contiguous):
+        raise ValueError("pair_sum_in_place: data must be the C-contiguous float32 start "
+                         "of flat")
+    _pair_sum_rows_in_place(flat, n_rows, m_in, m_out)
+    return flat[:n_rows * m_out].reshape(n_rows, m_out)
 
 
 def decimate(data: np.ndarray, factor: int, phase: int = 0) -> np.ndarray:

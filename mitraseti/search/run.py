@@ -34,15 +34,19 @@ from .filtering import (dc_blanked, estimate_bandwidth, hit_path, is_artifact, i
 from .hit import DEDOPPLER, MATCHED_FILTER, Hit
 from .hitsearch import top_hits
 from .matched_filter import (FULL_RES_SMEAR, FUSED_SMEAR, boxcar, boxcar_split,
-                             decimate_into, max_smear_channels, smear_bands, wide_bands)
+                             decimate_into, max_smear_channels, pair_sum_columns_into,
+                             pair_sum_in_place, smear_bands, wide_bands)
 from .params import ParameterError, SearchParams
 from .refine import refine_hits
 from .snr import spectrum_stats, to_snr
-from .taylor import _max_over_drift, workspace
+from .taylor import OUTPUT_BUFFERS, _max_over_drift, release_workspace, workspace
 
 logger = logging.getLogger("mitraseti.search")
 
 MIN_SEGMENT = 16
+LEVEL1_PIECES = 2  # level-1 stages are made and searched in this many channel pieces
+# workspace names of a pieced stage's outputs: best, k, band best, band k
+PIECE_BUFFERS = ("piece_best", "piece_k", "piece_band_best", "piece_band_k")
 
 
 @dataclass(frozen=True)
@@ -142,18 +146,19 @@ class StageViews:
     A boxcar view (width W every H channels, H a power of two) is never stored: it is
     searched as ``(source, per, stride)``, the source being level L of the block (pair-
     summed L times, g = 2**L the largest power of two dividing W and H), per = W / g,
-    stride = H / g; the tree kernel builds the view chunk by chunk. Stages ask for their
-    levels in ascending order (``search_coarse_channel``), so only two levels are ever
-    held, in two buffers of this thread's workspace: A (half the block: levels 1, 2, 4,
-    ...) and B (an eighth: levels 3, 5, ...); level 2 is made from the block, every
-    higher one from the level below. The time-summed spectrum of a view is the boxcar of
-    the block's spectrum (the filter is linear), so whole-length views never need their
-    own row sums."""
+    stride = H / g; the tree kernel builds the view chunk by chunk. The levels share one
+    buffer of this thread's workspace, a quarter of the block: stages ask for their
+    levels in ascending order (``search_coarse_channel``); level 2 is made there from the
+    block and each higher level from the one below, in place. Level 1 (half the block)
+    is never held whole: its stages are searched in ``LEVEL1_PIECES`` channel pieces
+    (:func:`run_stage`), each made from the block into the same buffer. The time-summed
+    spectrum of a view is the boxcar of the block's spectrum (the filter is linear), so
+    whole-length views never need their own row sums."""
 
     def __init__(self, block: np.ndarray, spectrum: np.ndarray | None = None):
         self.block = block
         self._spectrum = spectrum
-        self._held: dict[str, tuple[int, np.ndarray]] = {}   # buffer -> (level, array)
+        self._held: tuple[int, np.ndarray] | None = None   # (level, array) in the buffer
         self._stats: dict = {}
 
     @staticmethod
@@ -171,37 +176,42 @@ class StageViews:
             self._spectrum = self.block.sum(axis=0)
         return self._spectrum
 
+    @staticmethod
+    def _buffer(size: int) -> np.ndarray:
+        return workspace("level", size, np.float32)
+
     def level(self, lv: int) -> np.ndarray:
-        """The block pair-summed ``lv`` times (channel i: sum of 2**lv channels), valid
-        while no lower level is asked for next (see the class doc)."""
+        """The block pair-summed ``lv`` times (channel i: sum of 2**lv channels; lv != 1),
+        valid while no lower level or level-1 piece is asked for next (see the class doc)."""
         if lv == 0:
             return self.block
-        for held_lv, arr in self._held.values():
-            if held_lv == lv:
-                return arr
-        below = [(held_lv, arr) for held_lv, arr in self._held.values() if 2 <= held_lv < lv]
-        if below:
-            cur_lv, cur = max(below, key=lambda x: x[0])
+        if lv == 1:
+            raise ValueError("level 1 is made in pieces: StageViews.level1_piece")
+        if self._held is not None and self._held[0] == lv:
+            return self._held[1]
+        if self._held is not None and self._held[0] < lv:
+            cur_lv, cur = self._held
         else:
-            cur_lv = min(lv, 2)
-            cur = self._made(cur_lv, self.block, 1 << cur_lv)
+            n_rows, n = self.block.shape
+            cur_lv = 2
+            cur = decimate_into(self.block, 4,
+                                self._buffer(n_rows * (n >> 2)).reshape(n_rows, n >> 2))
         while cur_lv < lv:
+            cur = pair_sum_in_place(cur, self._buffer(cur.size))
             cur_lv += 1
-            cur = self._made(cur_lv, cur, 2)
+        self._held = (lv, cur)
         return cur
 
-    def _made(self, lv: int, src: np.ndarray, factor: int) -> np.ndarray:
-        """Level ``lv`` from ``src`` summed ``factor`` channels at a time, into its buffer."""
-        name = "A" if lv <= 2 or lv % 2 == 0 else "B"
-        n_rows, n = self.block.shape
-        shape = (n_rows, n >> lv)
-        out = workspace(f"level{name}", shape[0] * shape[1], np.float32).reshape(shape)
-        out = decimate_into(src, factor, out)
-        self._held[name] = (lv, out)
-        return out
+    def level1_piece(self, c0: int, m: int) -> np.ndarray:
+        """Level-1 channels ``c0`` .. ``c0 + m - 1`` (block channels ``2 c0`` ..
+        ``2 (c0 + m) - 1`` pair-summed), float32 (n_spectra, m) in the level buffer."""
+        n_rows = self.block.shape[0]
+        self._held = None
+        out = self._buffer(n_rows * m).reshape(n_rows, m)
+        return pair_sum_columns_into(self.block, 2 * c0, out)
 
     def source(self, stage: Stage) -> tuple[np.ndarray, int, int]:
-        """(source rows, per, stride) of the view searched by ``stage``."""
+        """(source rows, per, stride) of the view searched by ``stage`` (level != 1)."""
         _, per, stride = boxcar_split(stage.width, stage.hop)
         rows = self.level(self.level_of(stage))[stage.t0:stage.t0 + stage.n_rows]
         return rows, int(per), int(stride)
@@ -236,8 +246,9 @@ def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
     is "pinned" when it sits on an inner edge of its stage's drift range.
     """
     views = views if views is not None else StageViews(block)
-    src, per, stride = views.source(stage)
-    n_view = max(0, (src.shape[1] - per) // stride + 1)
+    _, per, stride = (int(x) for x in boxcar_split(stage.width, stage.hop))
+    lv = views.level_of(stage)
+    n_view = max(0, ((block.shape[1] >> lv) - per) // stride + 1)
     grid = _stage_grid(stage, header)
     if stage.width == 1 and grid.n_tree > 1:
         # the plain tree searches only the unsmeared drifts, but its raw hits keep
@@ -248,7 +259,13 @@ def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
         return [(stage, [], grid, [])]
     grids = [_stage_grid(f, header) for f in fused]
     bands = [(f.width, g.k_min, g.k_max) for f, g in zip(fused, grids)]
-    best, best_k, band_results = _max_over_drift(src, grid, bands, (per, stride), reuse=True)
+    if lv == 1:
+        best, best_k, band_results = _pieced_max_over_drift(views, stage, grid, bands, per,
+                                                            stride, n_view)
+    else:
+        src = views.level(lv)[stage.t0:stage.t0 + stage.n_rows]
+        best, best_k, band_results = _max_over_drift(src, grid, bands, (per, stride),
+                                                     reuse=True)
     out = [(stage, *_stage_hits(best, best_k, views.stats(stage), stage, grid, header,
                                 params, coarse_channel, channel_offset))]
     for f, g, (b_best, b_k) in zip(fused, grids, band_results):
@@ -256,6 +273,37 @@ def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
         out.append((f, *_stage_hits(b_best[:n], b_k[:n], views.stats(f), f, g,
                                     header, params, coarse_channel, channel_offset)))
     return out
+
+
+def _pieced_max_over_drift(views: StageViews, stage: Stage, grid: DriftGrid, bands,
+                           per: int, stride: int, n_view: int):
+    """``_max_over_drift`` of a level-1 stage's ``n_view`` view channels, searched in
+    LEVEL1_PIECES pieces, each a window of level 1 made from the block: the same sums as
+    one search of the whole level. A path from view channel c reads view channels c - k
+    .. c + k (k <= k_max + n_tree) and a fused band ``width`` more, so each piece reaches
+    that ``margin`` beyond the channels it keeps; at the band's edges a piece ends where
+    the level does, as the whole search would. Outputs in this thread's workspace."""
+    margin = grid.k_max + grid.n_tree + max((int(b[0]) for b in bands), default=0)
+    names = PIECE_BUFFERS
+    best = workspace(names[0], n_view, np.float32)
+    best_k = workspace(names[1], n_view, np.int32)
+    band_best = workspace(names[2], len(bands) * n_view, np.float32).reshape(len(bands), n_view)
+    band_k = workspace(names[3], len(bands) * n_view, np.int32).reshape(len(bands), n_view)
+    edges = [n_view * p // LEVEL1_PIECES for p in range(LEVEL1_PIECES + 1)]
+    for v0, v1 in zip(edges[:-1], edges[1:]):
+        if v0 == v1:
+            continue
+        s0, s1 = max(0, v0 - margin), min(n_view, v1 + margin)
+        piece = views.level1_piece(s0 * stride, (s1 - 1) * stride + per - s0 * stride)
+        b, k, b_res = _max_over_drift(piece[stage.t0:stage.t0 + stage.n_rows], grid, bands,
+                                      (per, stride), reuse=True)
+        best[v0:v1] = b[v0 - s0:v1 - s0]
+        best_k[v0:v1] = k[v0 - s0:v1 - s0]
+        for m, (bb, bk) in enumerate(b_res):
+            band_best[m, v0:v1] = bb[v0 - s0:v1 - s0]
+            band_k[m, v0:v1] = bk[v0 - s0:v1 - s0]
+        del piece  # a larger next piece then replaces this one's buffer, not adds to it
+    return best, best_k, [(band_best[m], band_k[m]) for m in range(len(bands))]
 
 
 def _stage_hits(best, best_k, stats, stage: Stage, grid: DriftGrid, header, params,
@@ -372,11 +420,15 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
         for stage, _ in groups:
             order.setdefault(StageViews.key(stage), len(order))
         groups.sort(key=lambda g: order[StageViews.key(g[0])])
-        # ... and run in ascending pyramid level (StageViews holds two levels at most);
+        # ... and run in ascending pyramid level (StageViews holds one level at a time);
         # their hits are then taken in the order above
         results_of: dict[int, list] = {}
+        level = 0
         for i in sorted(range(len(groups)), key=lambda i: StageViews.level_of(groups[i][0])):
             stage, fused = groups[i]
+            if StageViews.level_of(stage) > level:  # views shrink: so do the outputs
+                level = StageViews.level_of(stage)
+                release_workspace(*OUTPUT_BUFFERS, *PIECE_BUFFERS)
             t = time.perf_counter()
             results_of[i] = run_stage(block, stage, header, params, coarse_channel,
                                       channel_offset, fused, views)

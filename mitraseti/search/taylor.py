@@ -399,6 +399,8 @@ def max_over_drift(data: np.ndarray, grid: DriftGrid, bands: list | None = None,
 
 
 _WORKSPACE = threading.local()
+# workspace names of _max_over_drift's outputs (reuse=True): best, k, band best, band k
+OUTPUT_BUFFERS = ("mod_best", "mod_k", "mod_band_best", "mod_band_k")
 
 
 def workspace(name: str, size: int, dtype) -> np.ndarray:
@@ -407,20 +409,31 @@ def workspace(name: str, size: int, dtype) -> np.ndarray:
     Fresh multi-MiB arrays cost a page fault per 4 KiB on first touch, which on virtual
     machines is as slow as the search itself; the search's large per-stage temporaries
     (pyramid levels, per-channel maxima) come from here instead. A name must not be in
-    use twice at once. :func:`release_workspace` frees this thread's buffers."""
+    use twice at once: asking for it again ends the previous array's use. A buffer grows
+    with 1/16 headroom, so slightly larger requests (level-1 pieces, whose margins differ
+    by stage) reuse it; headroom never touched costs no memory. When it must grow, the
+    old buffer is freed first (unless still referenced). :func:`release_workspace` frees
+    this thread's buffers."""
     store = getattr(_WORKSPACE, "buffers", None)
     if store is None:
         store = _WORKSPACE.buffers = {}
     dtype = np.dtype(dtype)
     buf = store.get(name)
     if buf is None or buf.dtype != dtype or buf.size < size:
-        buf = store[name] = np.empty(max(int(size), 1), dtype=dtype)
+        buf = store[name] = None  # the old one is free before the new one is made
+        buf = store[name] = np.empty(max(int(size) + int(size) // 16, 1), dtype=dtype)
     return buf[:size]
 
 
-def release_workspace() -> None:
-    """Free the scratch arrays held for this thread (see :func:`workspace`)."""
-    _WORKSPACE.buffers = {}
+def release_workspace(*names: str) -> None:
+    """Free the scratch arrays held for this thread (see :func:`workspace`): those named,
+    or all."""
+    store = getattr(_WORKSPACE, "buffers", None)
+    if not names or store is None:
+        _WORKSPACE.buffers = {}
+        return
+    for name in names:
+        store.pop(name, None)
 
 
 def _max_over_drift(a: np.ndarray, grid: DriftGrid, bands, boxcar=(1, 1),
@@ -436,11 +449,11 @@ def _max_over_drift(a: np.ndarray, grid: DriftGrid, bands, boxcar=(1, 1),
         spec = spec[:0]  # no tree to fuse with: callers use separate stages
     n_bands = spec.shape[0]
     if reuse:
-        best = workspace("mod_best", n_chan, np.float32)
-        k32 = workspace("mod_k", n_chan, np.int32)
-        band_best = workspace("mod_band_best", n_bands * n_chan, np.float32).reshape(
-            n_bands, n_chan)
-        band_k = workspace("mod_band_k", n_bands * n_chan, np.int32).reshape(n_bands, n_chan)
+        names = OUTPUT_BUFFERS
+        best = workspace(names[0], n_chan, np.float32)
+        k32 = workspace(names[1], n_chan, np.int32)
+        band_best = workspace(names[2], n_bands * n_chan, np.float32).reshape(n_bands, n_chan)
+        band_k = workspace(names[3], n_bands * n_chan, np.int32).reshape(n_bands, n_chan)
         best.fill(-np.inf)
         k32.fill(0)
         band_best.fill(-np.inf)

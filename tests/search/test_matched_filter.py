@@ -85,21 +85,82 @@ def test_stage_plan():
     assert len(plain) == 1 and plain[0].drift_hi == 4.0 and plain[0].width == 1
 
 
-def test_stage_views_hold_two_pyramid_levels_bit_identical_to_whole_decimations():
-    """StageViews makes each level once, in ascending order, in two reused buffers (5/8 of
-    the block in all); every level is bit for bit the block summed 2**level channels at a
-    time, whichever levels are skipped."""
+@pytest.mark.parametrize("n", [1 << 14, (1 << 14) + 13])
+def test_stage_views_levels_share_a_quarter_block_buffer_bit_identical(n):
+    """Levels >= 2 are made once, in ascending order, in one buffer of a quarter of the
+    block (plus headroom): each higher level in place from the one below. Every level is
+    bit for bit the block summed 2**level channels at a time, whichever levels are
+    skipped; level-1 pieces are windows of the whole level 1, and level 1 is never made
+    whole."""
     from mitraseti.search.run import StageViews
-    from mitraseti.search.taylor import release_workspace
+    from mitraseti.search.taylor import release_workspace, workspace
 
     rng = np.random.default_rng(8)
-    block = rng.normal(size=(16, 1 << 14)).astype(np.float32)
-    for wanted in ([1, 2, 3, 4, 5], [2, 5], [1, 3], [4], [1, 1, 2, 2, 4]):
+    block = rng.normal(size=(16, n)).astype(np.float32)
+    whole1 = boxcar(block, 2, 2)
+    for wanted in ([2, 3, 4, 5], [2, 5], [3], [4], [2, 2, 4, 4, 6]):
         release_workspace()
         views = StageViews(block)
+        piece = views.level1_piece(100, 3000)
+        np.testing.assert_array_equal(piece, whole1[:, 100:3100])
         for lv in wanted:
             got = views.level(lv)
-            np.testing.assert_array_equal(got, boxcar(block, 1 << lv, 1 << lv), err_msg=str(wanted))
-        held = sum(arr.nbytes for _, arr in views._held.values())
-        assert held <= block.nbytes * 5 // 8
+            assert got.flags.c_contiguous
+            np.testing.assert_array_equal(got, boxcar(block, 1 << lv, 1 << lv),
+                                          err_msg=str(wanted))
+        buffer = workspace("level", 1, np.float32).base
+        assert buffer.nbytes <= block.nbytes // 4 * 17 // 16 + 64
+        with pytest.raises(ValueError, match="level 1"):
+            views.level(1)
+    release_workspace()
+
+
+def test_pair_sum_in_place_matches_a_separate_decimation():
+    from mitraseti.search.matched_filter import decimate_into, pair_sum_in_place
+
+    rng = np.random.default_rng(3)
+    for m in (2, 7, 1000, 1001):
+        data = rng.normal(size=(5, m)).astype(np.float32)
+        want = decimate_into(data, 2, np.empty((5, m // 2), np.float32))
+        flat = np.empty(data.size + 10, np.float32)
+        flat[:data.size] = data.ravel()
+        got = pair_sum_in_place(flat[:data.size].reshape(data.shape), flat)
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="start of flat"):
+        pair_sum_in_place(flat[1:11].reshape(2, 5), flat)
+
+
+def test_level1_stages_searched_in_pieces_match_one_whole_search():
+    """A level-1 stage searched in LEVEL1_PIECES windows of level 1 gives the same maxima
+    and drift indices, bit for bit, as one search of the whole level (fused bands too)."""
+    from mitraseti.search.matched_filter import decimate_into
+    from mitraseti.search.run import Stage, StageViews, _pieced_max_over_drift, _stage_grid
+    from mitraseti.search.taylor import _max_over_drift, release_workspace
+
+    rng = np.random.default_rng(5)
+    n = (1 << 15) + 6  # odd level-1 width
+    header = make_header(16, n)
+    block = noise((16, n), seed=5)
+    inject(block, 1234.0, 0.6, 30.0)
+    inject(block, n / 2 + 3, -2.2, 40.0, smear=True)   # across the pieces' seam
+    block[:, n // 2 - 40:n // 2 + 40] += rng.normal(size=(16, 80)).astype(np.float32)
+    whole1 = decimate_into(block, 2, np.empty((16, n // 2), np.float32))
+    for width, hop, lo, hi, bands in [(4, 2, 0.0, 0.8, []), (6, 4, 0.7, 1.2, []),
+                                      (16, 2, 2.0, 4.0, []), (4, 2, 0.0, 4.0, [(3, 0, 5)])]:
+        stage = Stage(width, hop, 0, 16, lo, hi)
+        grid = _stage_grid(stage, header)
+        per, stride = {(4, 2): (2, 1), (6, 4): (3, 2), (16, 2): (8, 1)}[(width, hop)]
+        n_view = (n // 2 - per) // stride + 1
+        w_best, w_k, w_bands = (np.copy(x) if not isinstance(x, list) else
+                                [(np.copy(a), np.copy(b)) for a, b in x]
+                                for x in _max_over_drift(whole1, grid, bands, (per, stride)))
+        release_workspace()
+        best, k, band_res = _pieced_max_over_drift(StageViews(block), stage, grid, bands,
+                                                   per, stride, n_view)
+        np.testing.assert_array_equal(best, w_best)
+        np.testing.assert_array_equal(k, w_k)
+        for (bb, bk), (wb, wk) in zip(band_res, w_bands):
+            np.testing.assert_array_equal(bb, wb)
+            np.testing.assert_array_equal(bk, wk)
+        assert np.isfinite(best).any()
     release_workspace()
