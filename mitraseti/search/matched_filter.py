@@ -151,29 +151,35 @@ def pair_sum_columns_into(data: np.ndarray, c0: int, out: np.ndarray) -> np.ndar
     return out
 
 
-@njit(cache=True)
-def _pair_sum_rows_in_place(flat, n_rows, m_in, m_out):
-    for r in range(n_rows):
+@njit(cache=True, parallel=True)
+def _pair_sum_rows_in_place(flat, n_rows, m_in, m_out, chunk):
+    """Row 0 in one pass (its output overlaps its input); each later row r in parallel
+    chunks: its output lies before its own input and overlaps only inputs of rows < r,
+    which were read before (rows run in order)."""
+    for j in range(m_out):
+        flat[j] = flat[2 * j] + flat[2 * j + 1]
+    n_chunks = (m_out + chunk - 1) // chunk
+    for r in range(1, n_rows):
         src = r * m_in
         dst = r * m_out
-        for j in range(m_out):
-            flat[dst + j] = flat[src + 2 * j] + flat[src + 2 * j + 1]
+        for q in prange(n_chunks):
+            for j in range(q * chunk, min(m_out, (q + 1) * chunk)):
+                flat[dst + j] = flat[src + 2 * j] + flat[src + 2 * j + 1]
 
 
 def pair_sum_in_place(data: np.ndarray, flat: np.ndarray) -> np.ndarray:
     """``data`` (float32 (n_spectra, m), the first ``data.size`` elements of the 1-D buffer
     ``flat``) pair-summed once, written over itself at the start of ``flat``: returns the
     float32 (n_spectra, m // 2) result (a view of ``flat``), the same sums as
-    :func:`decimate_into` with factor 2. Every element is read before it is overwritten:
-    output w is written after inputs 2w' and 2w' + 1 (>= w) of every w' <= w are read.
-    One thread (a parallel pass would overwrite rows not yet read)."""
+    :func:`decimate_into` with factor 2. Every element is read before it is overwritten
+    (rows in order; see ``_pair_sum_rows_in_place``)."""
     n_rows, m_in = data.shape
     m_out = m_in // 2
     if data.size and (data.dtype != np.float32 or flat.dtype != np.float32 or flat.ndim != 1
                       or data.ctypes.data != flat.ctypes.data or not data.flags.c_contiguous):
         raise ValueError("pair_sum_in_place: data must be the C-contiguous float32 start "
                          "of flat")
-    _pair_sum_rows_in_place(flat, n_rows, m_in, m_out)
+    _pair_sum_rows_in_place(flat, n_rows, m_in, m_out, 1 << 14)
     return flat[:n_rows * m_out].reshape(n_rows, m_out)
 
 

@@ -44,7 +44,9 @@ from .taylor import OUTPUT_BUFFERS, _max_over_drift, release_workspace, workspac
 logger = logging.getLogger("mitraseti.search")
 
 MIN_SEGMENT = 16
-LEVEL1_PIECES = 2  # level-1 stages are made and searched in this many channel pieces
+LEVEL1_PIECES = 2  # level-1 stages are made and searched in this many channel pieces ...
+MIN_PIECED_CHANNELS = 1 << 14  # ... when level 1 has at least this many channels
+PIECE_ALIGN = 1 << 10  # level-1 pieces start at multiples of this (every stride divides it)
 # workspace names of a pieced stage's outputs: best, k, band best, band k
 PIECE_BUFFERS = ("piece_best", "piece_k", "piece_band_best", "piece_band_k")
 
@@ -159,6 +161,8 @@ class StageViews:
         self.block = block
         self._spectrum = spectrum
         self._held: tuple[int, np.ndarray] | None = None   # (level, array) in the buffer
+        self._piece: tuple[int, int] | None = None  # (c0, m) of the level-1 piece there
+        self.level1_reach = 0  # reach of level-1 pieces: the largest a stage needs
         self._stats: dict = {}
 
     @staticmethod
@@ -199,16 +203,34 @@ class StageViews:
         while cur_lv < lv:
             cur = pair_sum_in_place(cur, self._buffer(cur.size))
             cur_lv += 1
-        self._held = (lv, cur)
+        self._held, self._piece = (lv, cur), None
         return cur
+
+    def level1_windows(self, reach: int) -> list[tuple[int, int, int, int]]:
+        """The level-1 pieces as ``(own_lo, own_hi, lo, hi)``: each owns level-1 channels
+        ``own_lo`` .. ``own_hi - 1`` (the owned ranges partition level 1) and is made from
+        ``lo`` to ``hi``, ``reach`` channels further where it does not end at an edge of
+        the band (``lo`` a multiple of PIECE_ALIGN, so every stride divides it). One
+        piece, the whole level, for narrow blocks. The piece held now comes first, so
+        consecutive stages share it."""
+        n1 = self.block.shape[1] // 2
+        count = LEVEL1_PIECES if n1 >= MIN_PIECED_CHANNELS else 1
+        cuts = [n1 * p // count for p in range(count + 1)]
+        out = [(a, b, 0 if a == 0 else max(0, (a - reach) // PIECE_ALIGN * PIECE_ALIGN),
+                n1 if b == n1 else min(n1, b + reach)) for a, b in zip(cuts[:-1], cuts[1:])]
+        return sorted(out, key=lambda w: (w[2], w[3] - w[2]) != self._piece)
 
     def level1_piece(self, c0: int, m: int) -> np.ndarray:
         """Level-1 channels ``c0`` .. ``c0 + m - 1`` (block channels ``2 c0`` ..
-        ``2 (c0 + m) - 1`` pair-summed), float32 (n_spectra, m) in the level buffer."""
+        ``2 (c0 + m) - 1`` pair-summed), float32 (n_spectra, m) in the level buffer
+        (kept there until another piece or level is asked for)."""
         n_rows = self.block.shape[0]
-        self._held = None
         out = self._buffer(n_rows * m).reshape(n_rows, m)
-        return pair_sum_columns_into(self.block, 2 * c0, out)
+        if self._piece != (c0, m):
+            self._held, self._piece = None, None
+            pair_sum_columns_into(self.block, 2 * c0, out)
+            self._piece = (c0, m)
+        return out
 
     def source(self, stage: Stage) -> tuple[np.ndarray, int, int]:
         """(source rows, per, stride) of the view searched by ``stage`` (level != 1)."""
@@ -275,33 +297,44 @@ def run_stage(block: np.ndarray, stage: Stage, header: ObservationHeader,
     return out
 
 
+def level1_reach(stage: Stage, grid: DriftGrid, bands) -> int:
+    """Level-1 channels a search of ``stage`` reads beyond those of the view channels it
+    reports: a path from view channel c reads channels c - k .. c + k (k <= k_max +
+    n_tree), a fused band its width more; view channel i sums ``per`` level-1 channels
+    from i * ``stride``."""
+    _, per, stride = boxcar_split(stage.width, stage.hop)
+    k = grid.k_max + grid.n_tree + max((int(b[0]) for b in bands), default=0)
+    return int(k * stride + per)
+
+
 def _pieced_max_over_drift(views: StageViews, stage: Stage, grid: DriftGrid, bands,
                            per: int, stride: int, n_view: int):
-    """``_max_over_drift`` of a level-1 stage's ``n_view`` view channels, searched in
-    LEVEL1_PIECES pieces, each a window of level 1 made from the block: the same sums as
-    one search of the whole level. A path from view channel c reads view channels c - k
-    .. c + k (k <= k_max + n_tree) and a fused band ``width`` more, so each piece reaches
-    that ``margin`` beyond the channels it keeps; at the band's edges a piece ends where
-    the level does, as the whole search would. Outputs in this thread's workspace."""
-    margin = grid.k_max + grid.n_tree + max((int(b[0]) for b in bands), default=0)
+    """``_max_over_drift`` of a level-1 stage's ``n_view`` view channels, searched piece
+    by piece (``StageViews.level1_windows``), each piece a window of level 1 made from
+    the block: the same sums as one search of the whole level. A piece keeps the view
+    channels whose first level-1 channel it owns; it reaches far enough beyond them
+    (:func:`level1_reach`) that their paths never see its edges, except at the band's
+    edges, where the piece ends as the whole level does. Outputs in this thread's
+    workspace."""
+    reach = max(views.level1_reach, level1_reach(stage, grid, bands))
     names = PIECE_BUFFERS
     best = workspace(names[0], n_view, np.float32)
     best_k = workspace(names[1], n_view, np.int32)
     band_best = workspace(names[2], len(bands) * n_view, np.float32).reshape(len(bands), n_view)
     band_k = workspace(names[3], len(bands) * n_view, np.int32).reshape(len(bands), n_view)
-    edges = [n_view * p // LEVEL1_PIECES for p in range(LEVEL1_PIECES + 1)]
-    for v0, v1 in zip(edges[:-1], edges[1:]):
-        if v0 == v1:
+    for own_lo, own_hi, lo, hi in views.level1_windows(reach):
+        v0, v1 = -(-own_lo // stride), min(n_view, -(-own_hi // stride))
+        if v0 >= v1:
             continue
-        s0, s1 = max(0, v0 - margin), min(n_view, v1 + margin)
-        piece = views.level1_piece(s0 * stride, (s1 - 1) * stride + per - s0 * stride)
+        piece = views.level1_piece(lo, hi - lo)
         b, k, b_res = _max_over_drift(piece[stage.t0:stage.t0 + stage.n_rows], grid, bands,
                                       (per, stride), reuse=True)
-        best[v0:v1] = b[v0 - s0:v1 - s0]
-        best_k[v0:v1] = k[v0 - s0:v1 - s0]
+        off = lo // stride
+        best[v0:v1] = b[v0 - off:v1 - off]
+        best_k[v0:v1] = k[v0 - off:v1 - off]
         for m, (bb, bk) in enumerate(b_res):
-            band_best[m, v0:v1] = bb[v0 - s0:v1 - s0]
-            band_k[m, v0:v1] = bk[v0 - s0:v1 - s0]
+            band_best[m, v0:v1] = bb[v0 - off:v1 - off]
+            band_k[m, v0:v1] = bk[v0 - off:v1 - off]
         del piece  # a larger next piece then replaces this one's buffer, not adds to it
     return best, best_k, [(band_best[m], band_k[m]) for m in range(len(bands))]
 
@@ -415,6 +448,9 @@ def search_coarse_channel(data: np.ndarray, header: ObservationHeader,
     with blank:
         views = StageViews(block, spectrum)
         groups = _group_stages(plan_stages(n_rows, nfpc, header, params), n_rows)
+        views.level1_reach = max((level1_reach(st, _stage_grid(st, header), ())
+                                  for st, _ in groups if StageViews.level_of(st) == 1),
+                                 default=0)  # one set of level-1 pieces serves every stage
         # stages sharing a view run back to back (grouped by view, first-seen order) ...
         order = {}
         for stage, _ in groups:

@@ -116,7 +116,8 @@ def test_stage_views_levels_share_a_quarter_block_buffer_bit_identical(n):
 
 
 def test_pair_sum_in_place_matches_a_separate_decimation():
-    from mitraseti.search.matched_filter import decimate_into, pair_sum_in_place
+    from mitraseti.search.matched_filter import (_pair_sum_rows_in_place, decimate_into,
+                                                 pair_sum_in_place)
 
     rng = np.random.default_rng(3)
     for m in (2, 7, 1000, 1001):
@@ -126,6 +127,9 @@ def test_pair_sum_in_place_matches_a_separate_decimation():
         flat[:data.size] = data.ravel()
         got = pair_sum_in_place(flat[:data.size].reshape(data.shape), flat)
         np.testing.assert_array_equal(got, want)
+        flat[:data.size] = data.ravel()  # rows split into many parallel chunks
+        _pair_sum_rows_in_place(flat, 5, m, m // 2, 3)
+        np.testing.assert_array_equal(flat[:5 * (m // 2)].reshape(5, m // 2), want)
     with pytest.raises(ValueError, match="start of flat"):
         pair_sum_in_place(flat[1:11].reshape(2, 5), flat)
 
@@ -163,4 +167,27 @@ def test_level1_stages_searched_in_pieces_match_one_whole_search():
             np.testing.assert_array_equal(bb, wb)
             np.testing.assert_array_equal(bk, wk)
         assert np.isfinite(best).any()
+    release_workspace()
+
+
+def test_consecutive_level1_stages_share_their_pieces(monkeypatch):
+    """Stages of one block use the same level-1 pieces (the widest reach of them all), the
+    one made last first: three stages make four pieces, not six."""
+    import mitraseti.search.run as run
+    from mitraseti.search.run import Stage, StageViews, level1_reach, run_stage
+    from mitraseti.search.taylor import release_workspace
+
+    header = make_header(16, 1 << 16)
+    block = noise((16, 1 << 16), seed=9)
+    made = []
+    real = run.pair_sum_columns_into
+    monkeypatch.setattr(run, "pair_sum_columns_into",
+                        lambda data, c0, out: made.append(c0) or real(data, c0, out))
+    stages = [Stage(4, 2, 0, 16, 0.0, 0.8), Stage(6, 4, 0, 16, 0.7, 1.2),
+              Stage(16, 2, 0, 16, 2.0, 4.0)]
+    views = StageViews(block)
+    views.level1_reach = max(level1_reach(st, run._stage_grid(st, header), ()) for st in stages)
+    for st in stages:
+        run_stage(block, st, header, SearchParams(), 0, 0, (), views)
+    assert len(made) == 4 and len(set(made)) == 2
     release_workspace()
