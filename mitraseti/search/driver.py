@@ -53,9 +53,9 @@ logger = logging.getLogger("mitraseti.search")
 
 DEFAULT_MEMORY_BUDGET_MB = 512.0
 # peak memory of one block's search, in units of its float32 data (in place; +1 when the
-# search copies the block): measured 3.5 (one thread) and 2.9 (two) for 16 x 2**20 blocks
+# search copies the block): measured 2.6 (one thread) and 2.1 (two) for 16 x 2**20 blocks
 # (benchmarks/bench_memory.py: peak RSS less the imports' = (factor * threads + 1) blocks)
-WORKING_FACTOR = 3.5
+WORKING_FACTOR = 2.6
 CONTEXT_CHANNELS = 512    # sub-block overlap beyond the drift terms (boxcars, noise windows)
 MIN_OWNED_CHANNELS = 256  # a sub-block owns at least this many channels (budget permitting)
 SUB_BLOCK_MB = 64.0       # sub-blocks hold at most this much data (one BL 16 x 2**20 block)
