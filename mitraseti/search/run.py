@@ -232,12 +232,6 @@ class StageViews:
             self._piece = (c0, m)
         return out
 
-    def source(self, stage: Stage) -> tuple[np.ndarray, int, int]:
-        """(source rows, per, stride) of the view searched by ``stage`` (level != 1)."""
-        _, per, stride = boxcar_split(stage.width, stage.hop)
-        rows = self.level(self.level_of(stage))[stage.t0:stage.t0 + stage.n_rows]
-        return rows, int(per), int(stride)
-
     def spectrum(self, stage: Stage) -> np.ndarray:
         """The time-summed spectrum of ``stage``'s view (made anew at each call)."""
         if stage.t0 == 0 and stage.n_rows == self.block.shape[0]:
