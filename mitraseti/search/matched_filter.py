@@ -155,16 +155,15 @@ def pair_sum_columns_into(data: np.ndarray, c0: int, out: np.ndarray) -> np.ndar
 def _pair_sum_rows_in_place(flat, n_rows, m_in, m_out, chunk):
     """Row 0 in one pass (its output overlaps its input); each later row r in parallel
     chunks: its output lies before its own input and overlaps only inputs of rows < r,
-    which were read before (rows run in order)."""
-    for j in range(m_out):
-        flat[j] = flat[2 * j] + flat[2 * j + 1]
+    which were read before (rows run in order). ``_pair_sums`` on two views of one array
+    (numba assumes they may alias) keeps the element order of a plain loop."""
+    _pair_sums(flat, flat, m_out)
     n_chunks = (m_out + chunk - 1) // chunk
     for r in range(1, n_rows):
-        src = r * m_in
-        dst = r * m_out
         for q in prange(n_chunks):
-            for j in range(q * chunk, min(m_out, (q + 1) * chunk)):
-                flat[dst + j] = flat[src + 2 * j] + flat[src + 2 * j + 1]
+            lo = q * chunk
+            _pair_sums(flat[r * m_out + lo:], flat[r * m_in + 2 * lo:],
+                       min(chunk, m_out - lo))
 
 
 def pair_sum_in_place(data: np.ndarray, flat: np.ndarray) -> np.ndarray:
