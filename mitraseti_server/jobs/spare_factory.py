@@ -241,12 +241,13 @@ class ForkedProcess:
     """A process forked by the factory, waited on like a ``subprocess.Popen`` (``pid``,
     ``stdin``, ``poll``, ``wait``, ``returncode``) through its factory connection. When the
     factory is gone before the child, the child is watched by pid instead (exit status
-    unknown: -1)."""
+    unknown: -1, and ``status_known`` False)."""
 
     def __init__(self, conn: socket.socket, pid: int, stdin=None, args=None):
         self.conn, self.pid, self.stdin = conn, pid, stdin
         self.args = args or ["forked", str(pid)]
         self.returncode: int | None = None
+        self.status_known = True
         self._pidfd: int | None = None
 
     def poll(self) -> int | None:
@@ -274,6 +275,7 @@ class ForkedProcess:
         try:
             self.returncode = int(json.loads(_read_line(self.conn))["exit"])
         except (OSError, ValueError, KeyError, TypeError):
+            self.status_known = False
             try:
                 self._pidfd = os.pidfd_open(self.pid)
             except ProcessLookupError:
