@@ -54,7 +54,6 @@ POOL_DIR = "_pool"               # under the executor's work dir
 READY_FILE = "ready.json"        # written by the spare once its kernel is warm
 KERNEL_FILE = "kernel.json"      # written by the spare as soon as its kernel has started
 RUNNER_LOG = "runner.log"
-WARM_UP_VAR = KERNEL_RECORD_VAR      # the warm-up's record, in the kernel's namespace
 LAUNCHER_MODULE = "mitraseti_server.jobs.kernel_launcher"
 
 
@@ -352,8 +351,8 @@ def _tail_file(path: Path, n: int = 600) -> str:
 WARM_UP_CODE = f"""
 import os as _os, time as _time
 from mitraseti.pipeline import warm_up as _warm_up
-_record = globals().get({WARM_UP_VAR!r}) or {{}}
-{WARM_UP_VAR} = dict(_record, seconds=dict(_record.get("seconds", {{}}), **_warm_up()),
+_record = globals().get({KERNEL_RECORD_VAR!r}) or {{}}
+{KERNEL_RECORD_VAR} = dict(_record, seconds=dict(_record.get("seconds", {{}}), **_warm_up()),
                      pid=_os.getpid(), done_at=_time.time())
 del _os, _time, _warm_up, _record
 """
@@ -406,7 +405,7 @@ class WarmKernel:
         """Enter the job's directory in the kernel; returns the record of this kernel,
         including the warm-up record read back from the kernel's own namespace."""
         got = self.execute(f"import os as _os; _os.chdir({str(out_dir)!r}); del _os",
-                           expressions={"warm": f"globals().get({WARM_UP_VAR!r})"})
+                           expressions={"warm": f"globals().get({KERNEL_RECORD_VAR!r})"})
         value = got.get("warm", {})
         text = value.get("data", {}).get("text/plain", "None")
         import ast
