@@ -7,6 +7,8 @@ across processes); on PostgreSQL the stores lock the rows they check (``FOR UPDA
 """
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -57,9 +59,10 @@ def make_engine(url: URL) -> Engine:
     def _on_connect(dbapi_conn, _record) -> None:
         dbapi_conn.isolation_level = None          # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON",
-                       f"busy_timeout={int(BUSY_TIMEOUT_S * 1000)}", "synchronous=NORMAL"):
+        for pragma in ("foreign_keys=ON", f"busy_timeout={int(BUSY_TIMEOUT_S * 1000)}",
+                       "synchronous=NORMAL"):
             cur.execute(f"PRAGMA {pragma}")
+        _use_wal(cur, url.database)
         cur.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -67,6 +70,26 @@ def make_engine(url: URL) -> Engine:
         conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
 
     return engine
+
+
+def _use_wal(cur, path: str) -> None:
+    """Put the SQLite file in WAL mode (it stays so). Switching a new file needs a lock
+    that SQLite does not wait for (no busy handler), so while other connections are
+    opening the same new file this retries until ``BUSY_TIMEOUT_S``."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    wait = 0.001
+    while True:
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise sqlite3.OperationalError(
+                    f"{exc} (setting WAL mode on SQLite file {path})") from exc
+        time.sleep(wait)
+        wait = min(wait * 2, 0.05)
 
 
 def migrate(engine: Engine) -> None:
