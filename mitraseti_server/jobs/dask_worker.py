@@ -38,8 +38,8 @@ from mitraseti.export.formats import DOWNLOAD_FORMATS
 from mitraseti_server.config import ENV_PREFIX, ServiceConfig
 from mitraseti_server.errors import BlobError, JobFailed
 from mitraseti_server.jobs.runner import partial_report
-from mitraseti_server.jobs.kernel_pool import (POOL_DIR, RUNNER_MODULE, KernelPool, Spare,
-                                               kill_group, read_json)
+from mitraseti_server.jobs.kernel_pool import (POOL_DIR, KernelPool, Spare,
+                                               kill_group, read_json, start_cold_runner)
 from mitraseti_server.jobs.runner import PROGRESS_FILE, RUNNER_FILE, child_pids
 from mitraseti_server.storage.blobs import BlobStore
 from mitraseti_server.storage.registry import make_blob_store
@@ -266,14 +266,7 @@ class JobRun:
                 log.warning("spare runner %d died; spawning one for job %s", spare.pid,
                             self.job_id)
                 spare.discard()
-        cmd = [sys.executable, "-m", RUNNER_MODULE, "--input", input_path,
-               "--out-dir", str(self.out_dir), "--params", json.dumps(params),
-               "--kernel", self.spec["kernel_name"], "--job-id", self.job_id,
-               "--die-with-parent", str(os.getpid())]
-        with open(self.out_dir / "_runner.log", "wb") as logf:
-            self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True,
-                                         cwd=str(self.out_dir))
+        self.proc = start_cold_runner(job, self.spec["kernel_name"], die_with_parent=True)
 
     def wait(self) -> None:
         """Wait for the runner, publishing its progress; JobFailed on the whole-job

@@ -96,6 +96,23 @@ def kill_kernel(slot_dir: Path) -> None:
 
 
 # ---- server side ------------------------------------------------------------------------
+def start_cold_runner(job: dict, kernel_name: str,
+                      die_with_parent: bool = False) -> subprocess.Popen:
+    """A new runner process for one job when no spare is at hand: it starts its own
+    kernel. ``job`` has the keys a spare is assigned (input, out_dir, params, job_id);
+    the runner's output goes to ``out_dir/_runner.log``."""
+    out_dir = Path(job["out_dir"])
+    cmd = [sys.executable, "-m", RUNNER_MODULE, "--input", job["input"],
+           "--out-dir", str(out_dir), "--params", json.dumps(job["params"]),
+           "--kernel", kernel_name, "--job-id", job["job_id"]]
+    if die_with_parent:
+        cmd += ["--die-with-parent", str(os.getpid())]
+    with open(out_dir / "_runner.log", "wb") as logf:
+        return subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                cwd=str(out_dir))
+
+
 class Spare:
     """One spare runner process and its slot directory."""
 

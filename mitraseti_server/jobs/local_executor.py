@@ -12,11 +12,9 @@ Without one a runner is spawned per job. Inputs are held through the blob store'
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,8 +22,8 @@ from mitraseti.export.formats import DOWNLOAD_FORMATS
 from mitraseti_server.errors import BlobError, JobCancelled, JobFailed
 from mitraseti_server.jobs import store as js
 from mitraseti_server.jobs.executor import CANCEL_POLL_S, BaseExecutor
-from mitraseti_server.jobs.kernel_pool import (POOL_DIR, RUNNER_MODULE, KernelPool, Spare,
-                                               kill_group, read_json)
+from mitraseti_server.jobs.kernel_pool import (POOL_DIR, KernelPool, Spare,
+                                               kill_group, read_json, start_cold_runner)
 from mitraseti_server.jobs.runner import PROGRESS_FILE, RUNNER_FILE, partial_report
 from mitraseti_server.jobs.sweeper import Retention, job_prefix
 from mitraseti_server.storage.blobs import BlobStore
@@ -114,13 +112,14 @@ class LocalExecutor(BaseExecutor):
     def _launch(self, job: js.Job, input_path: str, out_dir: Path,
                 params: dict) -> subprocess.Popen:
         """Hand the job to a spare runner of the pool, else spawn a runner for it."""
+        spec = {"input": input_path, "out_dir": str(out_dir), "params": params,
+                "job_id": job.job_id}
         spare = self.pool.take() if self.pool is not None else None
         if spare is not None:
             self._spares[job.job_id] = spare
             self.jobs.update(job.job_id, pid=spare.pid)
             try:
-                spare.assign({"input": input_path, "out_dir": str(out_dir),
-                              "params": params, "job_id": job.job_id})
+                spare.assign(spec)
                 log.info("job %s runs on spare runner %d (kernel %s)", job.job_id,
                          spare.pid, (spare.info() or {}).get("kernel_id", "still warming"))
                 return spare.proc
@@ -129,14 +128,7 @@ class LocalExecutor(BaseExecutor):
                             spare.pid, exc, job.job_id)
                 self._spares.pop(job.job_id, None)
                 spare.discard()
-        cmd = [sys.executable, "-m", RUNNER_MODULE,
-               "--input", input_path, "--out-dir", str(out_dir),
-               "--params", json.dumps(params), "--kernel", self.kernel_name,
-               "--job-id", job.job_id]
-        with open(out_dir / "_runner.log", "wb") as logf:
-            proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True,
-                                    cwd=str(out_dir))
+        proc = start_cold_runner(spec, self.kernel_name)
         self.jobs.update(job.job_id, pid=proc.pid)
         return proc
 
