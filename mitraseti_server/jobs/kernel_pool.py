@@ -392,8 +392,11 @@ class WarmKernel:
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
+        from mitraseti_server.jobs.kernel_client import PromptKernelClient
+
         kernel_id = str(uuid.uuid4())
-        self.km = AsyncKernelManager(kernel_name=self.kernel_name, kernel_id=kernel_id)
+        self.km = AsyncKernelManager(kernel_name=self.kernel_name, kernel_id=kernel_id,
+                                     client_factory=PromptKernelClient)
         self.km.connection_file = str(self.slot_dir / f"kernel-{kernel_id}.json")
         self.forked = bool(os.environ.get(FACTORY_VAR))
         if self.forked:
