@@ -39,7 +39,8 @@ from .matched_filter import (FULL_RES_SMEAR, FUSED_SMEAR, boxcar, boxcar_split,
 from .params import ParameterError, SearchParams
 from .refine import refine_hits
 from .snr import spectrum_stats, to_snr
-from .taylor import OUTPUT_BUFFERS, _max_over_drift, release_workspace, workspace
+from .taylor import (OUTPUT_BUFFERS, _max_over_drift, output_workspace, release_workspace,
+                     workspace)
 
 logger = logging.getLogger("mitraseti.search")
 
@@ -311,11 +312,7 @@ def _pieced_max_over_drift(views: StageViews, stage: Stage, grid: DriftGrid, ban
     edges, where the piece ends as the whole level does. Outputs in this thread's
     workspace."""
     reach = max(views.level1_reach, level1_reach(stage, grid, bands))
-    names = PIECE_BUFFERS
-    best = workspace(names[0], n_view, np.float32)
-    best_k = workspace(names[1], n_view, np.int32)
-    band_best = workspace(names[2], len(bands) * n_view, np.float32).reshape(len(bands), n_view)
-    band_k = workspace(names[3], len(bands) * n_view, np.int32).reshape(len(bands), n_view)
+    best, best_k, band_best, band_k = output_workspace(PIECE_BUFFERS, n_view, len(bands))
     for own_lo, own_hi, lo, hi in views.level1_windows(reach):
         v0, v1 = -(-own_lo // stride), min(n_view, -(-own_hi // stride))
         if v0 >= v1:

@@ -425,6 +425,17 @@ def workspace(name: str, size: int, dtype) -> np.ndarray:
     return buf[:size]
 
 
+def output_workspace(names, n_chan: int, n_bands: int) -> tuple[np.ndarray, ...]:
+    """A drift search's outputs from this thread's workspace, under the four ``names``:
+    best (float32, n_chan), its drift index (int32, n_chan) and the same two per fused
+    band (n_bands, n_chan). Contents are left over from earlier use."""
+    best = workspace(names[0], n_chan, np.float32)
+    k32 = workspace(names[1], n_chan, np.int32)
+    band_best = workspace(names[2], n_bands * n_chan, np.float32).reshape(n_bands, n_chan)
+    band_k = workspace(names[3], n_bands * n_chan, np.int32).reshape(n_bands, n_chan)
+    return best, k32, band_best, band_k
+
+
 def release_workspace(*names: str) -> None:
     """Free the scratch arrays held for this thread (see :func:`workspace`): those named,
     or all."""
@@ -449,11 +460,7 @@ def _max_over_drift(a: np.ndarray, grid: DriftGrid, bands, boxcar=(1, 1),
         spec = spec[:0]  # no tree to fuse with: callers use separate stages
     n_bands = spec.shape[0]
     if reuse:
-        names = OUTPUT_BUFFERS
-        best = workspace(names[0], n_chan, np.float32)
-        k32 = workspace(names[1], n_chan, np.int32)
-        band_best = workspace(names[2], n_bands * n_chan, np.float32).reshape(n_bands, n_chan)
-        band_k = workspace(names[3], n_bands * n_chan, np.int32).reshape(n_bands, n_chan)
+        best, k32, band_best, band_k = output_workspace(OUTPUT_BUFFERS, n_chan, n_bands)
         best.fill(-np.inf)
         k32.fill(0)
         band_best.fill(-np.inf)

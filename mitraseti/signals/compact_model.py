@@ -30,9 +30,10 @@ folds are averaged. Probabilities agree with ``predict_proba`` to about 1e-15.
 Tree walking, measured on the shipped model (900 trees of at most 15 leaves) for 10,000
 rows on a 2-core machine: scikit-learn (one thread) 0.25 s; the numba kernel of
 :mod:`.tree_kernel` 0.27 s; a numpy walk of all (tree, row) pairs one level per step 1.1 s,
-but 4 ms for 24 rows. numba's own start-up costs about 0.3 s per process, so the numpy walk serves small batches and loading
-(the reference check), the numba kernel batches of ``NUMBA_MIN_ROWS`` rows and more
-(in the pipeline numba has already started for the search).
+but 4 ms for 24 rows. numba's own start-up costs about 0.3 s per process, so the numpy
+walk serves small batches and loading (the reference check), the numba kernel batches of
+``NUMBA_MIN_ROWS`` rows and more (in the pipeline numba has already started for the
+search).
 """
 from __future__ import annotations
 
