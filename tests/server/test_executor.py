@@ -37,7 +37,12 @@ def submit(services, user, path: Path, **kw) -> js.Job:
         file_size=path.stat().st_size, params={"max_drift": 2.0}, **kw)
 
 
-def test_timeout_kills_process_group_and_queue_respects_max_workers(tmp_path):
+def test_timeout_kills_process_group_and_queue_respects_max_workers(tmp_path, monkeypatch):
+    # every job outlives the timeout: a real pipeline job on a warm spare can finish in
+    # less than 1.5 s
+    from test_kernel_pool import write_notebook
+    notebook = write_notebook(tmp_path / "sleepy.ipynb", "import time\ntime.sleep(3600)")
+    monkeypatch.setenv("MITRASETI_PIPELINE_NOTEBOOK", str(notebook))
     services = make_services(tmp_path, job_timeout_s=1.5, max_workers=1)
     user = services.store.create_user("timer", "researcher")
     obs = H.write_observation(tmp_path / "obs.fil")
